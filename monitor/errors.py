@@ -1,0 +1,75 @@
+"""One exception tree for the whole project.
+
+Every error a user can see derives from MonitorError and reads as one line that says what
+went wrong and, where it can, what to do next. Adapters map library exceptions to the most
+specific class here and keep the original as ``__cause__``.
+
+    MonitorError
+    ├── ConfigError            config file unreadable, unknown key, bad value (names file + key path)
+    ├── QuerySyntaxError       a query that does not parse (says where: ``position``)
+    ├── FetchError             one HTTP fetch failed; the source is marked failed, others go on
+    │   ├── FetchTimeout       the whole-request deadline passed (connect to last byte)
+    │   ├── FetchConnectError  DNS, refused, reset, TLS
+    │   ├── HTTPStatusError    a status we do not accept (``status``, ``retry_after``)
+    │   ├── RedirectError      too many redirects, a loop, or a non-http(s) target
+    │   └── BodyTooLarge       the body passed ``fetch.max_bytes`` while streaming
+    ├── ParseError             the body is not a feed / page we can read
+    └── StoreError             the database refused a write (disk full, locked too long)
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """The configuration is wrong; the message names the file and the key path."""
+
+
+class QuerySyntaxError(MonitorError):
+    """A query failed to parse; ``position`` is the 0-based character offset of the problem."""
+
+    def __init__(self, message: str, query: str, position: int) -> None:
+        self.query = query
+        self.position = position
+        self.reason = message
+        super().__init__(f"{message} at position {position + 1}: {query!r}")
+
+
+class FetchError(MonitorError):
+    """A fetch failed; the message starts with what failed, for the source's error column."""
+
+
+class FetchTimeout(FetchError):
+    """The whole request (connect to last byte) took longer than ``fetch.timeout``."""
+
+
+class FetchConnectError(FetchError):
+    """The connection could not be made or broke (DNS, refused, reset, TLS)."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a status we treat as failure."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RedirectError(FetchError):
+    """Too many redirects, a redirect loop, or a redirect to a scheme other than http(s)."""
+
+
+class BodyTooLarge(FetchError):
+    """The response body grew past ``fetch.max_bytes``; it was abandoned while streaming."""
+
+
+class ParseError(MonitorError):
+    """The document could not be read as the source's type (not a feed, no items...)."""
+
+
+class StoreError(MonitorError):
+    """The database refused a write; nothing of that batch was stored."""

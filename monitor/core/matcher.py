@@ -1,0 +1,193 @@
+"""The Python back end of the query language: does a query tree match a document?
+
+Pure: no I/O, standard library only. ``monitor.store.fts`` is the other back end; both read
+the same tokens (``text.tokenize``) and the same term patterns (``query.pattern``).
+
+A term matches when its pattern tokens occur at consecutive positions of one field (the
+term's field, or any field), the last one as a prefix when the term says so.
+
+``Matcher`` evaluates many topics per document: leaves are shared and deduplicated across
+topics, only leaves whose first token the document holds are checked, and only topics that
+hold a true leaf (or that match an empty document, like ``-foo``) are evaluated. It does not
+store or explain anything itself: it returns, per matching topic, the labels of the terms
+that matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+
+from monitor.core.query import And, Node, Not, Term, terms
+from monitor.core.text import tokenize
+
+_initial = itemgetter(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """Token lists per field (``title``, ``summary``; later ``text``) and their vocabularies."""
+
+    fields: Mapping[str, tuple[str, ...]]
+    vocab: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def from_tokens(cls, fields: Mapping[str, Iterable[str]]) -> Document:
+        """Build from tokens already made (the store tokenises once for FTS and matching)."""
+        tokens = {name: tuple(toks) for name, toks in fields.items()}
+        return cls(tokens, {name: frozenset(toks) for name, toks in tokens.items()})
+
+
+def document(title: str, summary: str = "") -> Document:
+    """The matchable form of an entry's title and summary."""
+    return Document.from_tokens({"title": tokenize(title), "summary": tokenize(summary)})
+
+
+def occurs(tokens: Sequence[str], prefix: bool, field: Sequence[str], vocab: frozenset[str]) -> bool:
+    """Whether ``tokens`` occur at consecutive positions of ``field`` (last as prefix if asked)."""
+    head = tokens[0]
+    n = len(tokens)
+    if n == 1:
+        return _any_starts(vocab, head) if prefix else head in vocab
+    for token in tokens[:-1] if prefix else tokens:
+        if token not in vocab:
+            return False
+    middle, last = tuple(tokens[1:-1]), tokens[-1]
+    start, stop = 0, len(field) - n + 1
+    while start < stop:
+        try:
+            i = field.index(head, start, stop)
+        except ValueError:
+            return False
+        if tuple(field[i + 1 : i + n - 1]) == middle and (
+            field[i + n - 1].startswith(last) if prefix else field[i + n - 1] == last
+        ):
+            return True
+        start = i + 1
+    return False
+
+
+def _any_starts(vocab: Iterable[str], start: str) -> bool:
+    for token in vocab:
+        if token.startswith(start):
+            return True
+    return False
+
+
+def term_occurs(term: Term, doc: Document) -> bool:
+    """Whether ``term`` occurs in its field, or in any single field when it has none."""
+    names = doc.fields if term.field is None else (term.field,) if term.field in doc.fields else ()
+    return any(occurs(term.tokens, term.prefix, doc.fields[name], doc.vocab[name]) for name in names)
+
+
+def matches(node: Node, doc: Document) -> bool:
+    """Whether the query tree ``node`` matches ``doc``."""
+    if isinstance(node, Term):
+        return term_occurs(node, doc)
+    if isinstance(node, Not):
+        return not matches(node.child, doc)
+    if isinstance(node, And):
+        return all(matches(child, doc) for child in node.children)
+    return any(matches(child, doc) for child in node.children)
+
+
+def hits(node: Node, doc: Document) -> tuple[str, ...]:
+    """Labels of the terms in positive positions that occur in ``doc``, first seen first."""
+    return tuple(dict.fromkeys(t.label for t, positive in terms(node) if positive and term_occurs(t, doc)))
+
+
+_Leaf = tuple[tuple[str, ...], bool, str | None]  # tokens, prefix, field: what a Term means
+_Test = Callable[[set[int]], bool]  # true leaf ids -> does the topic match?
+
+
+def _compile(node: Node, leaf_id: Callable[[Term], int]) -> _Test:
+    """Turn a tree into nested closures; groups of plain terms become one set operation."""
+    if isinstance(node, Term):
+        lid = leaf_id(node)
+        return lambda true: lid in true
+    if isinstance(node, Not):
+        inner = _compile(node.child, leaf_id)
+        return lambda true: not inner(true)
+    ids = frozenset(leaf_id(c) for c in node.children if isinstance(c, Term))
+    subs = [_compile(c, leaf_id) for c in node.children if not isinstance(c, Term)]
+    if isinstance(node, And):
+        if not subs:
+            return ids.issubset
+        return lambda true: ids.issubset(true) and all(sub(true) for sub in subs)
+    if not subs:
+        return lambda true: not ids.isdisjoint(true)
+    return lambda true: not ids.isdisjoint(true) or any(sub(true) for sub in subs)
+
+
+class Matcher:
+    """Many named topics, evaluated together against one document at a time."""
+
+    def __init__(self, topics: Mapping[str, Node]) -> None:
+        self._names = list(topics)
+        self._leaves: list[_Leaf] = []
+        ids: dict[_Leaf, int] = {}
+        self._tests: list[_Test] = []
+        self._positive: list[list[tuple[int, str]]] = []
+        self._topics_of: dict[int, list[int]] = {}
+
+        def leaf_id(node: Term) -> int:
+            key = (node.tokens, node.prefix, node.field)
+            if key not in ids:
+                ids[key] = len(self._leaves)
+                self._leaves.append(key)
+            return ids[key]
+
+        for index, node in enumerate(topics.values()):
+            self._tests.append(_compile(node, leaf_id))
+            leaf_terms = [(leaf_id(t), t, positive) for t, positive in terms(node)]
+            self._positive.append([(lid, t.label) for lid, t, positive in leaf_terms if positive])
+            for lid, _, _ in leaf_terms:
+                self._topics_of.setdefault(lid, []).append(index)
+        # Topics true on a document with no true leaf (``-foo``) are always evaluated.
+        self._always = [i for i, test in enumerate(self._tests) if test(set())]
+        # Leaves are found by their first token: exactly, or by its first character when
+        # the leaf is one prefix token (``invest*``, one-character Japanese ``米``).
+        self._by_head: dict[str, list[tuple[int, tuple[str, ...], bool, str | None]]] = {}
+        self._by_initial: dict[str, list[tuple[int, str, str | None]]] = {}
+        for lid, (tokens, prefix, field) in enumerate(self._leaves):
+            if len(tokens) == 1 and prefix:
+                self._by_initial.setdefault(tokens[0][0], []).append((lid, tokens[0], field))
+            else:
+                self._by_head.setdefault(tokens[0], []).append((lid, tokens, prefix, field))
+        self._heads = frozenset(self._by_head)
+        self._initials = frozenset(self._by_initial)
+
+    def true_leaves(self, doc: Document) -> set[int]:
+        """Ids of the leaves that occur in ``doc``."""
+        true: set[int] = set()
+        for name, vocab in doc.vocab.items():
+            tokens = doc.fields[name]
+            for head in self._heads.intersection(vocab):
+                for lid, pattern, prefix, field in self._by_head[head]:
+                    if lid in true or (field is not None and field != name):
+                        continue
+                    if len(pattern) == 1 or occurs(pattern, prefix, tokens, vocab):
+                        true.add(lid)
+            if self._initials:
+                for initial in self._initials.intersection(map(_initial, vocab)):
+                    for lid, start, field in self._by_initial[initial]:
+                        if lid in true or (field is not None and field != name):
+                            continue
+                        # One character: a token starting with it is here, we just saw it.
+                        if len(start) == 1 or _any_starts(vocab, start):
+                            true.add(lid)
+        return true
+
+    def match(self, doc: Document) -> dict[str, tuple[str, ...]]:
+        """Topic name -> labels of the terms that matched, for each topic ``doc`` matches."""
+        true = self.true_leaves(doc)
+        candidates = set(self._always)
+        for lid in true:
+            candidates.update(self._topics_of[lid])
+        result: dict[str, tuple[str, ...]] = {}
+        for index in sorted(candidates):
+            if self._tests[index](true):
+                labels = (label for lid, label in self._positive[index] if lid in true)
+                result[self._names[index]] = tuple(dict.fromkeys(labels))
+        return result

@@ -1,0 +1,60 @@
+"""The SQLite FTS5 back end of the query language: query tree -> SQL over ``entry_fts``.
+
+Builds strings only (no connection, no I/O), so it is tested against a bare ``sqlite3``.
+The index stores, per entry, each field as the space-joined ``text.tokenize`` output in an
+FTS5 table with the ``ascii`` tokenizer: it splits on ASCII spaces and punctuation and treats
+every non-ASCII character as part of a token, and our tokens hold only letters and digits, so
+FTS5 sees exactly our tokens (CJK bigrams included) and a Term's pattern means the same here
+as in ``monitor.core.matcher``.
+
+Each leaf becomes its own ``rowid IN (... MATCH ...)`` subquery and the tree becomes SQL
+AND/OR/NOT, because FTS5 MATCH alone cannot express a pure negation (``-foo``). All query
+text travels as bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from monitor.core.query import And, Node, Not, Term
+
+TABLE = "entry_fts"
+COLUMNS = ("title", "summary")
+CREATE_TABLE = f"CREATE VIRTUAL TABLE {TABLE} USING fts5({', '.join(COLUMNS)}, tokenize='ascii')"
+
+
+def index_text(tokens: Sequence[str]) -> str:
+    """The column value for one field: its tokens joined by spaces."""
+    return " ".join(tokens)
+
+
+def leaf_match(term: Term) -> str:
+    """The FTS5 MATCH expression of one term: ``{title} : "tok tok" *``."""
+    phrase = '"' + " ".join(token.replace('"', '""') for token in term.tokens) + '"'
+    if term.prefix:
+        phrase += " *"
+    return f"{{{term.field}}} : {phrase}" if term.field else phrase
+
+
+def where_clause(node: Node, id_column: str = "entries.id") -> tuple[str, dict[str, str]]:
+    """An SQL condition on ``id_column`` that holds for the entries ``node`` matches.
+
+    Returns the SQL and its parameters (``q0``, ``q1``...; equal leaves share one).
+    ``id_column`` is SQL written by the caller, never user text.
+    """
+    params: dict[str, str] = {}
+    names: dict[str, str] = {}
+
+    def build(n: Node) -> str:
+        if isinstance(n, Term):
+            expression = leaf_match(n)
+            if expression not in names:
+                names[expression] = f"q{len(names)}"
+                params[names[expression]] = expression
+            return f"{id_column} IN (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :{names[expression]})"
+        if isinstance(n, Not):
+            return f"NOT ({build(n.child)})"
+        joiner = " AND " if isinstance(n, And) else " OR "
+        return "(" + joiner.join(build(child) for child in n.children) + ")"
+
+    return build(node), params

@@ -1,0 +1,215 @@
+"""The query language: parsing, term patterns, errors with positions, printing back (issue 2)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.core.query import And, Node, Not, Or, Term, format_query, parse, pattern, term
+from monitor.errors import QuerySyntaxError
+
+a, b, c = term("a"), term("b"), term("c")
+
+PARSE: list[tuple[str, str, Node]] = [
+    ("and-is-whitespace", "a b c", And((a, b, c))),
+    ("and-may-be-written", "a AND b", And((a, b))),
+    ("or-capitals", "a OR b OR c", Or((a, b, c))),
+    ("or-lowercase-is-a-word", "a or b", And((a, term("or"), b))),
+    ("not-lowercase-is-a-word", "not a", And((term("not"), a))),
+    ("precedence-or-looser-than-and", "a b OR c", Or((And((a, b)), c))),
+    ("precedence-and-tighter-than-or", "a OR b c", Or((a, And((b, c))))),
+    ("precedence-not-tightest", "NOT a b", And((Not(a), b))),
+    ("not-keyword", "a NOT b", And((a, Not(b)))),
+    ("not-minus", "a -b", And((a, Not(b)))),
+    ("not-minus-phrase", '-"a b"', Not(term("a b"))),
+    ("not-minus-group", "-(a OR b)", Not(Or((a, b)))),
+    ("not-double", "--a", Not(Not(a))),
+    ("pure-negation", "-a", Not(a)),
+    ("hyphen-inside-word-is-not-minus", "AI-driven", term("AI-driven")),
+    ("parentheses-group", "(a OR b) c", And((Or((a, b)), c))),
+    ("parentheses-nested-kept", "(a b) c", And((And((a, b)), c))),
+    ("parentheses-single-collapses", "((a))", a),
+    ("phrase", '"SB OpenAI Japan"', term("SB OpenAI Japan")),
+    ("phrase-one-word-is-the-word", '"a"', a),
+    ("phrase-prefix", '"SB OpenAI Jap"*', term("SB OpenAI Jap", star=True)),
+    ("title-term", "title:a", term("a", field="title")),
+    ("summary-term", "summary:a", term("a", field="summary")),
+    ("title-phrase", 'title:"a b"', term("a b", field="title")),
+    ("title-group", "title:(a OR -b)", Or((term("a", field="title"), Not(term("b", field="title"))))),
+    ("minus-title", "-title:a", Not(term("a", field="title"))),
+    ("unknown-field-is-words", "foo:bar", term("foo:bar")),
+    ("field-names-are-lowercase", "Title:a", term("Title:a")),
+    ("prefix", "invest*", term("invest", star=True)),
+    ("title-prefix", "title:invest*", term("invest", star=True, field="title")),
+    ("full-width-operators", "（ａ ＯＲ ｂ） －ｃ", And((Or((term("ａ"), term("ｂ"))), Not(term("ｃ"))))),
+    ("ideographic-space-separates", "a\u3000b", And((a, b))),
+    ("japanese-middle-dot-term", "クリスタル・インテリジェンス", term("クリスタル・インテリジェンス")),
+    (
+        "config-stargate",
+        '(Stargate OR スターゲート OR スターゲイト) -"SG-1"',
+        And((Or((term("Stargate"), term("スターゲート"), term("スターゲイト"))), Not(term("SG-1")))),
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), [c[1:] for c in PARSE], ids=[c[0] for c in PARSE])
+def test_parse(query: str, expected: Node) -> None:
+    assert parse(query) == expected
+
+
+PATTERNS: list[tuple[str, str, tuple[str, ...], bool]] = [
+    ("latin-word", "AI", ("ai",), False),
+    ("latin-words-are-a-phrase", "AI-driven", ("ai", "driven"), False),
+    ("nfkc-full-width", "ＯｐｅｎＡＩ", ("openai",), False),
+    ("nfkc-half-width", "ｿﾌﾄﾊﾞﾝｸ", ("ソフ", "フト", "トバ", "バン", "ンク"), False),
+    ("cjk-last-run-bigrams-only", "合弁", ("合弁",), False),
+    ("cjk-last-run-longer", "合弁会社", ("合弁", "弁会", "会社"), False),
+    ("cjk-one-char-is-prefix", "米", ("米",), True),
+    ("mixed-script-cjk-last", "AI戦略本部", ("ai", "戦略", "略本", "本部"), False),
+    ("mixed-script-cjk-first-keeps-unigram", "生成AI", ("生成", "成", "ai"), False),
+    ("mixed-script-one-cjk-char-inside", "A米B", ("a", "米", "b"), False),
+    ("mixed-script-one-cjk-char-last", "AI米", ("ai", "米"), True),
+    (
+        "middle-dot-removed",
+        "クリスタル・インテリジェンス",
+        ("クリ", "リス", "スタ", "タル", "ルイ", "イン", "ンテ", "テリ", "リジ", "ジェ", "ェン", "ンス"),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens", "prefix"), [c[1:] for c in PATTERNS], ids=[c[0] for c in PATTERNS]
+)
+def test_pattern(text: str, tokens: tuple[str, ...], prefix: bool) -> None:
+    assert pattern(text) == (tokens, prefix)
+
+
+def test_term_label_is_the_written_text() -> None:
+    assert parse('title:"SB OpenAI Japan"').label == "SB OpenAI Japan"  # type: ignore[union-attr]
+    assert parse("invest*").label == "invest*"  # type: ignore[union-attr]
+    assert parse("米").label == "米"  # type: ignore[union-attr]
+
+
+ERRORS = [
+    ("empty-query", "", "empty query", 0),
+    ("blank-query", "   ", "empty query", 0),
+    ("unbalanced-open", "a (b OR c", "'(' is never closed", 2),
+    ("unbalanced-open-at-end", "a -(", "expected a term", 4),
+    ("unbalanced-close", "a b) c", "')' without", 3),
+    ("unbalanced-close-first", ") a", "')' without", 0),
+    ("empty-parentheses", "a () b", "empty parentheses", 2),
+    ("unterminated-quote", 'a "b c', "unterminated quote", 2),
+    ("dangling-or-end", "a OR", "OR needs a term after it", 2),
+    ("dangling-or-start", "OR a", "OR needs a term before it", 0),
+    ("dangling-or-double", "a OR OR b", "OR needs a term after it", 2),
+    ("dangling-or-before-close", "(a OR) b", "OR needs a term after it", 3),
+    ("dangling-not", "a NOT", "NOT needs a term", 2),
+    ("dangling-and", "a AND", "AND needs a term", 2),
+    ("lone-minus", "a - b", "'-' has no letters or digits", 2),
+    ("punctuation-only-phrase", 'a "!!"', "'!!' has no letters or digits", 2),
+    ("empty-phrase", 'a ""', "empty phrase", 2),
+    ("lone-star", "a *", "'*' needs a word", 2),
+    ("field-with-nothing", "title:", "title: needs a term", 6),
+    ("field-then-space", "title: a", "title: needs a term", 6),
+    ("field-then-minus", "title:-a", "put the minus before the field", 6),
+    ("field-conflict", "title:(summary:a)", "can never match", 0),
+    ("too-deep", "(" * 100 + "a" + ")" * 100, "too deeply nested", 64),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "position"), [c[1:] for c in ERRORS], ids=[c[0] for c in ERRORS]
+)
+def test_syntax_error(query: str, message: str, position: int) -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse(query)
+    assert message in caught.value.reason
+    assert caught.value.position == position
+    assert caught.value.query == query
+
+
+# Pieces that hit every branch of the lexer and parser far more often than random text does.
+QUERY_PIECES = st.sampled_from(
+    [
+        " ",
+        "a",
+        "Bc",
+        "OR",
+        "AND",
+        "NOT",
+        "or",
+        "(",
+        ")",
+        '"',
+        "-",
+        "*",
+        ":",
+        "title:",
+        "summary:",
+        "米",
+        "合弁",
+        "・",
+        "AI",
+        "\u3000",
+        "（",
+        "＂",
+        "ＯＲ",
+        "!",
+        "'",
+    ]
+)
+QUERIES = st.one_of(st.text(max_size=40), st.lists(QUERY_PIECES, max_size=20).map("".join))
+
+
+@settings(max_examples=500)
+@given(QUERIES)
+def test_parse_raises_only_query_syntax_error(query: str) -> None:
+    try:
+        tree = parse(query)
+    except QuerySyntaxError as error:
+        assert 0 <= error.position <= len(query)
+    else:
+        assert parse(format_query(tree)) == tree
+
+
+TEXT_ALPHABET = st.sampled_from(list("aBz9 -*:()'!・米合弁ガＯ\u3000（") + ["OR", "NOT", "title:", "ｿﾌﾄ"])
+
+
+def _term_or_none(text: str, star: bool, field: str | None) -> Term | None:
+    try:
+        return term(text, star=star, field=field)
+    except ValueError:
+        return None
+
+
+TERMS = st.builds(
+    _term_or_none,
+    st.lists(TEXT_ALPHABET, min_size=1, max_size=6).map("".join),
+    st.booleans(),
+    st.sampled_from([None, None, "title", "summary"]),
+).filter(lambda t: t is not None)
+
+
+def trees(leaves: st.SearchStrategy[Term]) -> st.SearchStrategy[Node]:
+    """Query trees as the parser builds them: And/Or of two or more, Not of anything."""
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, min_size=2, max_size=4).map(lambda cs: And(tuple(cs))),
+            st.lists(children, min_size=2, max_size=4).map(lambda cs: Or(tuple(cs))),
+            children.map(Not),
+        ),
+        max_leaves=8,
+    )
+
+
+@settings(max_examples=300)
+@given(trees(TERMS))  # type: ignore[arg-type]
+def test_format_parse_round_trip(tree: Node) -> None:
+    assert parse(format_query(tree)) == tree
+
+
+def test_trees_are_hashable() -> None:
+    assert len({parse("a OR b"), parse("a OR b"), parse("a b")}) == 2

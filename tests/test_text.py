@@ -1,0 +1,107 @@
+"""Normalisation and tokenisation: the tokens both query back ends see (issue 2)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from monitor.core.text import cjk_tokens, normalize, runs, tokenize
+
+NORMALIZE = [
+    ("nfkc-full-width-latin", "ＯｐｅｎＡＩ", "openai"),
+    ("nfkc-half-width-katakana", "ｿﾌﾄﾊﾞﾝｸ", "ソフトバンク"),
+    ("nfkc-half-width-voiced-mark-composes", "ｶﾞｽ", "ガス"),
+    ("nfkc-ideographic-space", "政府\u3000AI", "政府 ai"),
+    ("nfkc-full-width-digits", "２０２５年", "2025年"),
+    ("casefold", "OpenAI STRASSE Straße", "openai strasse strasse"),
+    ("latin-diacritics-dropped", "Café Ñandú Zürich", "cafe nandu zurich"),
+    ("latin-diacritic-combining-mark", "Cafe\u0301", "cafe"),
+    ("japanese-voiced-marks-kept", "ガギグゲゴ パピプ", "ガギグゲゴ パピプ"),
+    ("ascii-fast-path", "Japan's AI", "japan's ai"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in NORMALIZE], ids=[c[0] for c in NORMALIZE])
+def test_normalize(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+TOKENIZE = [
+    ("word-run-is-one-token", "OpenAI 2025", ["openai", "2025"]),
+    ("hyphen-splits-words", "AI-driven", ["ai", "driven"]),
+    ("apostrophe-splits-words", "OpenAI's", ["openai", "s"]),
+    ("underscore-splits-words", "snake_case", ["snake", "case"]),
+    ("script-change-is-a-boundary", "政府のAI政策", ["政府", "府の", "の", "ai", "政策", "策"]),
+    ("cjk-run-bigrams-then-unigram", "合弁会社", ["合弁", "弁会", "会社", "社"]),
+    ("cjk-one-char-run", "米", ["米"]),
+    ("cjk-middle-dot-joins", "クリスタル・インテリジェンス", cjk_tokens("クリスタルインテリジェンス")),
+    (
+        "cjk-half-width-middle-dot-joins",
+        "クリスタル･インテリジェンス",
+        cjk_tokens("クリスタルインテリジェンス"),
+    ),
+    ("cjk-space-joins", "クリスタル インテリジェンス", cjk_tokens("クリスタルインテリジェンス")),
+    (
+        "cjk-ideographic-space-joins",
+        "クリスタル\u3000インテリジェンス",
+        cjk_tokens("クリスタルインテリジェンス"),
+    ),
+    ("cjk-prolonged-sound-mark", "スターゲート", ["スタ", "ター", "ーゲ", "ゲー", "ート", "ト"]),
+    ("cjk-iteration-mark", "人々", ["人々", "々"]),
+    ("cjk-punctuation-ends-run", "東京、大阪。", ["東京", "京", "大阪", "阪"]),
+    ("cjk-brackets-end-run", "「合弁」会社", ["合弁", "弁", "会社", "社"]),
+    ("space-between-cjk-and-latin-does-not-join", "生成 AI", ["生成", "成", "ai"]),
+    ("hangul-is-a-word", "삼성 AI", ["삼성", "ai"]),
+    ("cyrillic-is-a-word", "Россия", ["россия"]),
+    ("separators-only", "!!! — ...", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in TOKENIZE], ids=[c[0] for c in TOKENIZE])
+def test_tokenize(text: str, expected: list[str]) -> None:
+    assert tokenize(text) == expected
+
+
+def test_runs_name_the_script() -> None:
+    assert runs("生成AI・クリスタル インテリジェンス") == [
+        (True, "生成"),
+        (False, "ai"),
+        (True, "クリスタルインテリジェンス"),
+    ]
+
+
+MIXED = st.text(
+    alphabet=st.sampled_from(
+        list("aZé9 -'・･·‧\u3000、。政府の米合弁ガｶﾞｿﾌﾄー々삼Ｏ_\t") + ["\u0301", "İ", "ß"]
+    ),
+    max_size=40,
+)
+
+
+@given(st.one_of(st.text(max_size=60), MIXED))
+def test_tokenize_is_runs_flattened(text: str) -> None:
+    """The fast tokenizer and the run splitter the query side uses agree on every text."""
+    flat = [tok for cjk, run in runs(text) for tok in (cjk_tokens(run) if cjk else [run])]
+    assert tokenize(text) == flat
+
+
+@given(st.one_of(st.text(max_size=60), MIXED))
+def test_tokens_are_what_fts5_ascii_sees(text: str) -> None:
+    """FTS5's ascii tokenizer splits on ASCII non-alphanumerics only: tokens must have none."""
+    for token in tokenize(text):
+        assert token
+        assert all(not c.isascii() or c.isalnum() for c in token)
+        assert not any(c.isspace() for c in token)
+
+
+@given(
+    st.one_of(
+        st.text(max_size=60), MIXED, st.text(alphabet="ＡＢａ１！（）\u3000\u0301\u3099ｶﾞ…㈱①", max_size=20)
+    )
+)
+def test_normalize_shortcut_is_nfkc(text: str) -> None:
+    """The full-width shortcut taken before NFKC changes nothing NFKC would not."""
+    assert normalize(text) == normalize(unicodedata.normalize("NFKC", text))

@@ -1,0 +1,149 @@
+"""Bytes of an HTML page -> text, the way browsers pick the encoding, tuned for Japanese pages.
+
+Order (the WHATWG "encoding sniffing" order): a byte-order mark, then the HTTP Content-Type
+charset, then ``<meta charset>`` / ``<meta http-equiv content="...; charset=...">`` or an XML
+declaration in the first 4 KB, then detection (ISO-2022-JP escapes, strict UTF-8, then CP932 vs
+EUC-JP by a kana/kanji score). A BOM wins over the header because it cannot be there by accident.
+
+Labels are mapped to the codec real pages need: ``Shift_JIS`` and its aliases decode as CP932
+(Windows-31J), a superset that also has the NEC/IBM characters (①, ㈱, 髙) that pages labelled
+Shift_JIS use anyway; ``EUC-JP`` falls back to EUC-JIS-2004 for the same reason; ``ISO-8859-1``
+and ``US-ASCII`` mean windows-1252 as in browsers. An unknown label is ignored.
+
+Feeds do not come through here: feedparser has its own XML encoding rules.
+Never raises: the last resort is a decode with ``errors="replace"``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+_SNIFF_BYTES = 4096
+
+# label -> codecs to try strictly, in order; the first one is used with errors="replace"
+# when none decodes cleanly.
+_JAPANESE = {
+    "cp932": ("cp932", "shift_jis_2004"),
+    "euc_jp": ("euc_jp", "euc_jis_2004"),
+    "iso2022_jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3"),
+}
+_ALIASES = {
+    **{k: "cp932" for k in ("shift_jis", "shift-jis", "sjis", "x-sjis", "s-jis", "shiftjis", "ms_kanji",
+                            "ms-kanji", "csshiftjis", "windows-31j", "cswindows31j", "cp932", "ms932",
+                            "x-ms-cp932", "shift_jisx0213", "shift_jis_2004")},
+    **{k: "euc_jp" for k in ("euc-jp", "euc_jp", "eucjp", "x-euc-jp", "x-euc", "ujis", "u-jis",
+                             "cseucpkdfmtjapanese", "euc-jis-2004", "euc-jisx0213")},
+    **{k: "iso2022_jp" for k in ("iso-2022-jp", "csiso2022jp", "iso2022jp", "jis")},
+    # WHATWG Encoding Standard: these labels all mean windows-1252 on the web.
+    **{k: "cp1252" for k in ("iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii",
+                             "ansi_x3.4-1968", "windows-1252", "cp1252", "x-cp1252", "cp819", "ibm819")},
+    **{k: "utf-8" for k in ("utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8")},
+}
+# Python codecs that accept bytes but are not page encodings (or are unsafe to honour).
+_REFUSED = {"idna", "punycode", "undefined", "unicode_escape", "raw_unicode_escape", "utf_7",
+            "unicode_internal", "mbcs", "oem"}
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^\s"';,]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+
+
+def decode_html(body: bytes, content_type: str | None) -> str:
+    """The text of an HTML page; see the module docstring for the order of evidence."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(codec, errors="replace")
+    header = _HEADER_CHARSET.search(content_type or "")
+    declared = _codec(header.group(1)) if header else None
+    if declared is None:
+        declared = _sniffed_declaration(body[:_SNIFF_BYTES])
+    if declared is not None:
+        return _decode_as(body, declared)
+    return _detect(body)
+
+
+def codec_for_label(label: str) -> str | None:
+    """A charset label from a header or a page -> the Python codec we decode it with, or None."""
+    return _codec(label)
+
+
+def _codec(label: str) -> str | None:
+    name = label.strip().strip("\"'").lower()
+    if name in _ALIASES:
+        return _ALIASES[name]
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name.replace("-", "_") in _REFUSED:
+        return None
+    # A page cannot really declare UTF-16 in ASCII-compatible markup (WHATWG: read it as UTF-8).
+    return "utf-8" if info.name.startswith("utf-16") or info.name.startswith("utf-32") else info.name
+
+
+def _sniffed_declaration(head: bytes) -> str | None:
+    for pattern in (_XML_ENCODING, _META_CHARSET):
+        m = pattern.search(head)
+        if m:
+            codec = _codec(m.group(1).decode("ascii"))
+            if codec is not None:
+                return codec
+    return None
+
+
+def _decode_as(body: bytes, codec: str) -> str:
+    """Decode with the declared codec, trying its supersets before accepting replacements."""
+    candidates = _JAPANESE.get(codec, (codec,))
+    for name in candidates:
+        try:
+            return body.decode(name)
+        except UnicodeDecodeError:
+            continue
+    lenient = body.decode(candidates[0], errors="replace")
+    if codec == "utf-8" and lenient.count("\ufffd") > max(2, len(lenient) // 200):
+        # Not a stray bad byte but many: often a Japanese legacy page with a wrong label.
+        detected = _detect(body)
+        if _japanese_score(detected) > _japanese_score(lenient):
+            return detected
+    return lenient
+
+
+def _detect(body: bytes) -> str:
+    """No declaration: ISO-2022-JP escapes, strict UTF-8, else the Japanese legacy encoding that reads best."""
+    if b"\x1b$B" in body or b"\x1b$@" in body:  # 7-bit, so it would pass as UTF-8: look first
+        return _decode_as(body, "iso2022_jp")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    readings = []
+    for codec in ("cp932", "euc_jp", "euc_jis_2004"):
+        try:
+            readings.append(body.decode(codec))
+        except UnicodeDecodeError:
+            continue
+    if readings:
+        return max(readings, key=_japanese_score)
+    lenient = [body.decode(c, errors="replace") for c in ("utf-8", "cp932", "euc_jp")]
+    return min(lenient, key=lambda text: (text.count("\ufffd"), -_japanese_score(text)))
+
+
+def _japanese_score(text: str) -> int:
+    """Kana and common kanji count for a reading; half-width kana and private use count against.
+
+    EUC-JP bytes read as CP932 turn mostly into half-width katakana (0xA1-0xDF are single
+    bytes there); real text is rich in hiragana. That asymmetry is enough to choose.
+    """
+    score = 0
+    for ch in text:
+        o = ord(ch)
+        if o < 0x3000:
+            continue
+        if 0x3040 <= o <= 0x30FF:
+            score += 2
+        elif 0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F:
+            score += 1
+        elif 0xFF61 <= o <= 0xFF9F or 0xE000 <= o <= 0xF8FF:
+            score -= 2
+    return score

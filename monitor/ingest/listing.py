@@ -1,0 +1,217 @@
+"""An HTML listing page (a ministry's press-release index) -> entry drafts, by CSS selectors.
+
+The source config names the selectors (``item``, and inside it ``title``, ``link``, ``date``);
+this module applies them with selectolax/lexbor. Text is decoded by ``charset.decode_html``;
+links are resolved against ``<base href>`` or the page URL; an item without an http(s) link is
+skipped and counted.
+
+Dates: the ``date`` selector's element (a ``<time>``'s ``datetime`` first), else, without a
+selector, a ``<time datetime>`` in the item, else a date in the item's text outside its title.
+Japanese listings often group items under a date heading (``<h3>令和8年8月28日</h3>`` then a
+list; ``<dt>8月12日付</dt>``) and sometimes write the year only once (``<h2>令和8年8月分</h2>``),
+so an item with no date of its own takes the nearest date written before it outside any item:
+an element matching the ``date`` selector, or without one, a short text inside the block that
+holds the items. A month and day alone get the year last written before them on the page.
+
+Not responsible for fetching, canonical URLs or deciding what is new.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, tzinfo
+from urllib.parse import urljoin
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
+
+from monitor.core.dates import find_date, find_year, parse_date
+from monitor.core.entry import EntryDraft, ParseResult
+from monitor.core.urls import is_http_url
+from monitor.errors import ParseError
+from monitor.ingest.charset import decode_html
+from monitor.ingest.markup import cap, collapse
+
+TITLE_LIMIT = 1000
+_SHORT = 40  # a date heading is short; a longer text is an item title or prose, not a heading
+_DIGIT = re.compile(r"[0-9０-９元]")
+
+
+def parse_listing(
+    body: bytes, *, url: str, content_type: str | None, tz: tzinfo,
+    item: str, title: str = "a", link: str = "a", date: str | None = None,
+) -> ParseResult:
+    """Read the items of a listing page; ParseError for an empty body or an invalid selector."""
+    if not body or not body.strip():
+        raise ParseError("empty response")
+    tree = LexborHTMLParser(decode_html(body, content_type))
+    items = _select(tree, item, "item")
+    for selector, role in ((title, "title"), (link, "link"), (date, "date")):
+        if selector is not None:
+            _select(tree, selector, role)
+    head = tree.css_first("title")
+    page_title = collapse(head.text()) if head is not None else None
+    if not items:
+        return ParseResult(title=page_title or None, warnings=[f"selector {item!r} matched nothing"])
+
+    base = page_base(tree, url)
+    contexts = _context(tree, items, date, tz)
+    drafts: list[EntryDraft] = []
+    skipped = 0
+    for node, (ctx_date, ctx_year) in zip(items, contexts):
+        # An item that is itself a link (`item: "a[href$='kai.html']"`) is its own title and link.
+        link_node = node.css_first(link) or (node if node.tag == "a" else None)
+        href = _href(link_node)
+        absolute = _join(base, href) if href else None
+        if absolute is None or not is_http_url(absolute):
+            skipped += 1
+            continue
+        title_node = node.css_first(title) or (node if node.tag == "a" else None)
+        text = collapse(title_node.text()) if title_node is not None else ""
+        if not text and link_node is not None:
+            text = collapse(link_node.text()) or collapse(link_node.attributes.get("title") or "")
+        published = _item_date(node, date, text, tz, ctx_date, ctx_year)
+        drafts.append(EntryDraft(title=cap(text or absolute, TITLE_LIMIT), link=absolute, published=published))
+    return ParseResult(drafts=drafts, skipped=skipped, title=page_title or None)
+
+
+def page_base(tree: LexborHTMLParser, url: str) -> str:
+    """The URL relative links are resolved against: ``<base href>`` (itself relative to ``url``) or ``url``."""
+    node = tree.css_first("base[href]")
+    href = (node.attributes.get("href") or "").strip() if node is not None else ""
+    return (_join(url, href) or url) if href else url
+
+
+def _select(tree: LexborHTMLParser, selector: str, role: str) -> list[LexborNode]:
+    try:
+        return tree.css(selector)
+    except SelectolaxError as exc:
+        raise ParseError(f"invalid CSS selector for {role}: {selector!r} ({exc}); fix it in the source config") from exc
+
+
+def _href(node: LexborNode | None) -> str | None:
+    if node is None:
+        return None
+    href = node.attributes.get("href")
+    if not href:  # the link selector named a wrapper (<h3>, <li>): take the first link inside it
+        inner = node.css_first("a[href]")
+        href = inner.attributes.get("href") if inner is not None else None
+    href = (href or "").strip()
+    return href if href and not href.startswith("#") else None
+
+
+def _join(base: str, href: str) -> str | None:
+    try:
+        return urljoin(base, href.replace("\n", "").replace("\r", "").replace("\t", ""))
+    except ValueError:
+        return None
+
+
+def _item_date(
+    node: LexborNode, selector: str | None, title: str, tz: tzinfo, ctx_date: datetime | None, ctx_year: int | None,
+) -> datetime | None:
+    if selector is not None:
+        # Not inside the item: the selector names the heading of a date-grouped list (ctx_date).
+        return _date_of(node.css_first(selector), tz, ctx_year) or ctx_date or _text_date(node, title, tz, ctx_year)
+    found = _date_of(node.css_first("time[datetime]"), tz, ctx_year)
+    found = found or _text_date(node, title, tz, ctx_year) or ctx_date
+    if found is None and node.tag == "a":  # a bare link item has no text but its title
+        found = find_date(title, tz, year=ctx_year)
+    return found
+
+
+def _text_date(node: LexborNode, title: str, tz: tzinfo, year: int | None) -> datetime | None:
+    """A date in the item's text outside its title: a title may mention a date ("人事異動
+    （令和8年8月12日付）", "8月13日からの大雨") that is not when the item was published."""
+    text = collapse(node.text())
+    if title:
+        text = text.replace(title, " ", 1)
+    return find_date(text, tz, year=year)
+
+
+def _date_of(node: LexborNode | None, tz: tzinfo, year: int | None) -> datetime | None:
+    if node is None:
+        return None
+    if node.tag == "time":
+        found = parse_date(node.attributes.get("datetime"), tz)
+        if found is not None:
+            return found
+    text = node.text()
+    return parse_date(text, tz) or find_date(text, tz, year=year)
+
+
+def _context(
+    tree: LexborHTMLParser, items: list[LexborNode], selector: str | None, tz: tzinfo,
+) -> list[tuple[datetime | None, int | None]]:
+    """For each item, the date and the year last written before it outside any item."""
+    item_ids = {n.mem_id for n in items}
+    markers = {n.mem_id for n in tree.css(selector)} if selector else set()
+    block = _common_ancestor(items)
+    # One pass in document order records what is written where; a second one reads it, so that
+    # a year written only later on the page can still complete "8月19日付" headings before it.
+    # An event is ("item", None, None), ("year" | "year-in-item", year, None) or ("date", None, where).
+    events: list[tuple[str, int | None, LexborNode | str | None]] = []
+    for node in tree.root.traverse() if tree.root is not None else ():
+        mem_id = node.mem_id
+        if mem_id in item_ids:
+            events.append(("item", None, None))
+            continue
+        own = node.text(deep=False).strip() if node.is_element_node else ""
+        is_marker = mem_id in markers
+        if not is_marker and not (len(own) <= _SHORT and _DIGIT.search(own)):
+            continue
+        inside_item, inside_block = _position(node, item_ids, block)
+        year = find_year(own)
+        if year is not None:
+            events.append(("year-in-item" if inside_item else "year", year, None))
+        if inside_item:
+            continue
+        if is_marker:
+            events.append(("date", None, node))
+        elif selector is None and inside_block:
+            events.append(("date", None, own))
+    ctx_year = next((year for kind, year, _ in events if kind.startswith("year")), None)
+    ctx_date: datetime | None = None
+    out: list[tuple[datetime | None, int | None]] = []
+    for kind, year, where in events:
+        if kind == "item":
+            out.append((ctx_date, ctx_year))
+        elif kind == "year":
+            ctx_year = year
+        elif kind == "date":
+            found = (_date_of(where, tz, ctx_year) if isinstance(where, LexborNode)
+                     else find_date(where, tz, year=ctx_year))
+            ctx_date = found or ctx_date
+    return out
+
+
+def _position(node: LexborNode, item_ids: set[int], block: int | None) -> tuple[bool, bool]:
+    """Whether ``node`` is inside an item, and whether it is inside the block holding the items."""
+    inside_block = False
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id in item_ids:
+            return True, True
+        if parent.mem_id == block:
+            inside_block = True
+        parent = parent.parent
+    return False, inside_block
+
+
+def _common_ancestor(items: list[LexborNode]) -> int | None:
+    """The mem_id of the deepest element holding every item (at least the first item's parent)."""
+    def chain(node: LexborNode) -> list[int]:
+        ids = []
+        parent = node.parent
+        while parent is not None:
+            ids.append(parent.mem_id)
+            parent = parent.parent
+        return ids[::-1]  # root first
+
+    common = chain(items[0])
+    for other in items[1:]:
+        ids = chain(other)
+        n = 0
+        while n < min(len(common), len(ids)) and common[n] == ids[n]:
+            n += 1
+        common = common[:n]
+    return common[-1] if common else None

@@ -1,0 +1,260 @@
+"""config.yaml -> frozen settings.
+
+Every error names the file, the key path (`sources[2].every`) and what is wrong, and an
+unknown key is an error, never ignored: a typo like `evry` would otherwise silently leave
+a source on the default interval. Relative paths (a SQLite file, the digest folder) are
+resolved against the config file's folder, so the monitor behaves the same from any cwd.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor.core.durations import parse_clock, parse_duration
+from monitor.core.query import Node, parse
+from monitor.errors import ConfigError, QuerySyntaxError
+
+DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor/monitor)"
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(str(value))
+
+
+class FetchConfig(_Model):
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: float = Field(20.0, gt=0, le=600)
+    max_bytes: int = Field(10_000_000, gt=0)
+    per_host: int = Field(2, ge=1, le=16)
+
+
+class SourceConfig(_Model):
+    name: str
+    url: str
+    type: Literal["feed", "html"] = "feed"
+    every: timedelta = timedelta(minutes=30)
+    item: str | None = None
+    title: str = "a"
+    link: str = "a"
+    date: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"{v!r} may only hold letters, digits, - and _")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"{v!r} is not an http(s) address")
+        return v
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, v: Any) -> timedelta:
+        return _duration(v)
+
+    @model_validator(mode="after")
+    def _selectors(self) -> SourceConfig:
+        if self.type == "html" and not self.item:
+            raise ValueError("an html source needs `item`, the CSS selector of one entry")
+        if self.type == "feed" and (self.item or self.date):
+            raise ValueError("`item` and `date` are selectors for html sources; this source is a feed")
+        return self
+
+
+class TopicConfig(_Model):
+    name: str
+    query: str
+    title: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"{v!r} may only hold letters, digits, - and _")
+        return v
+
+    @property
+    def heading(self) -> str:
+        return self.title or self.name
+
+    @property
+    def tree(self) -> Node:
+        return parse(self.query)
+
+
+class DigestConfig(_Model):
+    at: time = time(8, 0)
+    dir: Path = Path("digests")
+    lookback: timedelta = timedelta(days=3)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, v: Any) -> time:
+        return v if isinstance(v, time) else parse_clock(str(v))
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _lookback(cls, v: Any) -> timedelta:
+        return _duration(v)
+
+
+class Config(_Model):
+    database: str = "sqlite:///monitor.db"
+    timezone: str = "UTC"
+    fetch: FetchConfig = FetchConfig()
+    sources: tuple[SourceConfig, ...] = ()
+    topics: tuple[TopicConfig, ...] = ()
+    digest: DigestConfig = DigestConfig()
+    path: Path = Field(Path("config.yaml"), exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone name, like Asia/Tokyo") from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def digest_dir(self) -> Path:
+        return self.digest.dir if self.digest.dir.is_absolute() else self.base_dir / self.digest.dir
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL with a relative SQLite path made relative to the config file."""
+        m = re.match(r"^(sqlite(?:\+\w+)?):///(?!/)(.+)$", self.database)
+        if not m or m.group(2).startswith(":memory:") or m.group(2).startswith("file:"):
+            return self.database
+        return f"{m.group(1)}:///{(self.base_dir / m.group(2)).resolve()}"
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"{self.path}: no source named {name!r}; `monitor sources` lists them")
+
+    def topic(self, name: str) -> TopicConfig:
+        for t in self.topics:
+            if t.name == name:
+                return t
+        raise ConfigError(f"{self.path}: no topic named {name!r}; the config has {[t.name for t in self.topics]}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice in one mapping (the second would win silently)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is written twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """`--config`, else `$MONITOR_CONFIG`, else `./config.yaml`."""
+    return Path(explicit or os.environ.get("MONITOR_CONFIG") or "config.yaml")
+
+
+def load(path: Path) -> Config:
+    """Read and validate a config file; raises ConfigError naming the file and key path."""
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file; pass --config PATH or set MONITOR_CONFIG") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys (database, sources, topics...)")
+    return from_mapping(raw, path)
+
+
+def from_mapping(raw: dict[str, Any], path: Path) -> Config:
+    """Validate an already-read mapping (tests build configs this way)."""
+    if "path" in raw:
+        raise ConfigError(f"{path}: path: unknown key")
+    try:
+        config = Config.model_validate({**raw, "path": path.absolute()})
+    except ValidationError as exc:
+        raise ConfigError(_explain(path, raw, exc)) from None
+    _check_unique(path, "sources", [s.name for s in config.sources])
+    _check_unique(path, "topics", [t.name for t in config.topics])
+    for i, topic in enumerate(config.topics):
+        try:
+            parse(topic.query)
+        except QuerySyntaxError as exc:
+            raise ConfigError(f"{path}: topics[{i}].query: topic {topic.name!r}: {exc}") from None
+    return config
+
+
+def _check_unique(path: Path, key: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise ConfigError(f"{path}: {key}[{i}].name: {name!r} is used twice; names must be unique")
+        seen.add(name)
+
+
+def _explain(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
+    """The first pydantic error as `file: key.path: what is wrong`."""
+    err = exc.errors()[0]
+    loc = _key_path(err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"{path}: {loc}: unknown key"
+    if err["type"] == "missing":
+        return f"{path}: {loc}: required key is missing"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{path}: {loc}: {msg}"
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after[_selectors(), SourceConfig]",) or "[" in str(part):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"

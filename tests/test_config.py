@@ -1,0 +1,119 @@
+"""Config loading: every error names the file, the key path and what is wrong."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load, resolve_path
+from monitor.errors import ConfigError
+
+GOOD = """
+database: sqlite:///data/monitor.db
+timezone: Asia/Tokyo
+fetch:
+  user_agent: "test-agent/1"
+  timeout: 5
+  max_bytes: 1000
+sources:
+  - name: japan-times
+    url: https://www.japantimes.co.jp/feed/
+    every: 30m
+  - name: cao-ai
+    type: html
+    url: https://www8.cao.go.jp/cstp/ai/index.html
+    item: "ul.newslist li"
+    date: "span.date"
+topics:
+  - name: stargate
+    title: Stargate AI infrastructure
+    query: '(Stargate OR スターゲート) -"SG-1"'
+digest:
+  at: "07:30"
+  dir: out
+  lookback: 2d
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD))
+    assert config.database_url == f"sqlite:///{(tmp_path / 'data/monitor.db').resolve()}"
+    assert config.digest_dir == tmp_path.absolute() / "out"
+    assert config.digest.at == time(7, 30)
+    assert config.digest.lookback == timedelta(days=2)
+    assert config.sources[0].every == timedelta(minutes=30)
+    assert config.sources[0].type == "feed"
+    assert config.sources[1].item == "ul.newslist li"
+    assert config.sources[1].title == "a" and config.sources[1].link == "a"
+    assert config.fetch.timeout == 5
+    assert config.topics[0].heading == "Stargate AI infrastructure"
+    assert str(config.tz) == "Asia/Tokyo"
+
+
+def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
+    config = load(write(tmp_path, "database: postgresql://u@localhost/monitor\n"))
+    assert config.database_url == "postgresql://u@localhost/monitor"
+    config = load(write(tmp_path, "database: sqlite:////var/lib/monitor.db\n"))
+    assert config.database_url == "sqlite:////var/lib/monitor.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD.replace("every: 30m", "evry: 30m"), "sources[0].evry: unknown key"),
+        (GOOD.replace("every: 30m", "every: 30 minutes"), "sources[0].every: '30 minutes' is not a duration"),
+        (GOOD.replace("timezone: Asia/Tokyo", "timezone: Tokyo/Asia"), "timezone: 'Tokyo/Asia' is not an IANA"),
+        (GOOD.replace("  at: \"07:30\"", "  at: \"25:00\""), "digest.at: '25:00' is not a time of day"),
+        (GOOD.replace("name: japan-times", "name: japan times"), "sources[0].name: 'japan times' may only"),
+        (GOOD.replace("url: https://www.japantimes.co.jp/feed/", "url: ftp://x/feed"),
+         "sources[0].url: 'ftp://x/feed' is not an http(s) address"),
+        (GOOD.replace('    item: "ul.newslist li"\n', ""), "sources[1]: an html source needs `item`"),
+        (GOOD.replace("name: cao-ai", "name: japan-times"), "sources[1].name: 'japan-times' is used twice"),
+        (GOOD.replace("(Stargate OR", "((Stargate OR"), "topics[0].query: topic 'stargate':"),
+        (GOOD.replace("  timeout: 5", "  timeout: -5"), "fetch.timeout:"),
+        (GOOD + "extra: 1\n", "extra: unknown key"),
+        (GOOD.replace("    every: 30m", "    every: 30m\n    every: 1h"), "key 'every' is written twice"),
+        (GOOD.replace("    title: Stargate AI infrastructure\n", "    titel: x\n"), "topics[0].titel: unknown key"),
+        ("sources: [\n", "not valid YAML"),
+        ("- a\n- b\n", "the top level must be a mapping"),
+        (GOOD.replace("    query: '(Stargate OR スターゲート) -\"SG-1\"'\n", ""), "topics[0].query: required key"),
+    ],
+    ids=["unknown-key", "bad-duration", "bad-timezone", "bad-clock", "bad-name", "non-http-url",
+         "html-needs-item", "duplicate-source", "bad-topic-query", "negative-timeout", "unknown-top-key",
+         "duplicate-yaml-key", "unknown-topic-key", "broken-yaml", "not-a-mapping", "missing-query"],
+)
+def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    message = str(err.value)
+    assert message.startswith(str(path)), message
+    assert expected in message, message
+    assert "\n" not in message
+
+
+def test_missing_file_says_how_to_choose_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file; pass --config PATH or set MONITOR_CONFIG"):
+        load(tmp_path / "nope.yaml")
+
+
+def test_config_path_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    assert resolve_path(None) == Path("config.yaml")
+    monkeypatch.setenv("MONITOR_CONFIG", "/etc/monitor.yaml")
+    assert resolve_path(None) == Path("/etc/monitor.yaml")
+    assert resolve_path("given.yaml") == Path("given.yaml")
+
+
+def test_shipped_config_is_valid() -> None:
+    config = load(Path(__file__).parents[1] / "config.yaml")
+    assert {s.name for s in config.sources} >= {"japan-times", "kantei"}
+    assert len(config.topics) == 3

@@ -1,0 +1,187 @@
+"""The archive's write side: sources, entries, sightings, matches and the search index.
+
+Carries out the intents that monitor.core.intake decided, one poll in one transaction, in
+batches (executemany), so a crash or a full disk leaves either the whole poll or none of
+it. Returns plain values, never ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.core.intake import Intents, Known
+from monitor.errors import StoreError
+from monitor.store.schema import entries, entry_sources, matches, sources
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """What the pipeline computed for one new or revised entry: its token text and topics."""
+
+    title_tokens: str
+    summary_tokens: str
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    new: int
+    revised: int
+    matched: int
+    new_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    status: str  # ok | not_modified | error
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def _store_error(exc: SQLAlchemyError, doing: str) -> StoreError:
+    detail = str(getattr(exc, "orig", exc))
+    if "full" in detail.lower():
+        detail += " (free disk space; nothing of this poll was stored and the next poll retries it)"
+    return StoreError(f"database error while {doing}: {detail}")
+
+
+class Archive:
+    """Write access to the archive for the pipeline and the CLI."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def sync_sources(self, configured: Iterable[tuple[str, str, str]]) -> dict[str, int]:
+        """Make a row for every configured (name, url, type); return name -> id."""
+        try:
+            with self.engine.begin() as conn:
+                rows = {r.name: r for r in conn.execute(select(sources.c.id, sources.c.name, sources.c.url,
+                                                               sources.c.type))}
+                for name, url, kind in configured:
+                    row = rows.get(name)
+                    if row is None:
+                        conn.execute(insert(sources).values(name=name, url=url, type=kind,
+                                                            consecutive_failures=0))
+                    elif (row.url, row.type) != (url, kind):
+                        # A new address is a new resource: forget validators of the old one.
+                        conn.execute(update(sources).where(sources.c.id == row.id).values(
+                            url=url, type=kind, etag=None, last_modified=None))
+                return {r.name: r.id for r in conn.execute(select(sources.c.id, sources.c.name))}
+        except SQLAlchemyError as exc:
+            raise _store_error(exc, "recording sources") from exc
+
+    def validators(self, source_id: int) -> tuple[str | None, str | None]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sources.c.etag, sources.c.last_modified)
+                               .where(sources.c.id == source_id)).one()
+        return row.etag, row.last_modified
+
+    def known(self, source_id: int, keys: Sequence[str]) -> dict[str, Known]:
+        """What the archive holds for these keys, and whether this source carried them."""
+        found: dict[str, Known] = {}
+        unique = list(dict.fromkeys(keys))
+        with self.engine.connect() as conn:
+            for i in range(0, len(unique), _CHUNK):
+                chunk = unique[i:i + _CHUNK]
+                seen = entry_sources.alias("seen")
+                query = (
+                    select(entries.c.id, entries.c.key, entries.c.source_id, entries.c.title,
+                           entries.c.summary, entries.c.published_at, seen.c.source_id.label("seen"))
+                    .outerjoin(seen, and_(seen.c.entry_id == entries.c.id, seen.c.source_id == source_id))
+                    .where(entries.c.key.in_(chunk))
+                )
+                for r in conn.execute(query):
+                    found[r.key] = Known(r.id, r.source_id, r.title, r.summary, r.published_at,
+                                         r.seen is not None)
+        return found
+
+    def apply(
+        self,
+        source_id: int,
+        intents: Intents,
+        *,
+        new: Mapping[str, Indexed],
+        revised: Mapping[int, Indexed],
+        now: datetime,
+        record: PollRecord,
+    ) -> Applied:
+        """Store one poll's intents and its poll record in one transaction."""
+        try:
+            with self.engine.begin() as conn:
+                new_ids = self._insert_new(conn, source_id, intents, new, now)
+                self._revise(conn, intents, revised, now)
+                if intents.sightings:
+                    conn.execute(insert(entry_sources),
+                                 [{"entry_id": i, "source_id": source_id, "first_seen": now}
+                                  for i in intents.sightings])
+                self._record(conn, source_id, record, now)
+        except SQLAlchemyError as exc:
+            raise _store_error(exc, "storing a poll") from exc
+        matched = sum(1 for e in intents.new if new[e.key].topics)
+        matched += sum(1 for r in intents.revisions if revised[r.entry_id].topics)
+        return Applied(len(new_ids), len(intents.revisions), matched, tuple(new_ids))
+
+    def _insert_new(self, conn: Connection, source_id: int, intents: Intents,
+                    new: Mapping[str, Indexed], now: datetime) -> list[int]:
+        if not intents.new:
+            return []
+        rows = [{"key": e.key, "url": e.url, "guid": e.guid, "title": e.title, "summary": e.summary,
+                 "published_at": e.published, "first_seen": now, "updated_at": now, "source_id": source_id}
+                for e in intents.new]
+        result = conn.execute(insert(entries).returning(entries.c.id, sort_by_parameter_order=True), rows)
+        ids = [r.id for r in result]
+        conn.execute(insert(entry_sources),
+                     [{"entry_id": i, "source_id": source_id, "first_seen": now} for i in ids])
+        indexed = [(i, new[e.key]) for i, e in zip(ids, intents.new, strict=True)]
+        self._index(conn, indexed, now)
+        return ids
+
+    def _revise(self, conn: Connection, intents: Intents, revised: Mapping[int, Indexed],
+                now: datetime) -> None:
+        if not intents.revisions:
+            return
+        for r in intents.revisions:
+            conn.execute(update(entries).where(entries.c.id == r.entry_id).values(
+                title=r.title, summary=r.summary, published_at=r.published, updated_at=now))
+        ids = [r.entry_id for r in intents.revisions]
+        conn.execute(delete(matches).where(matches.c.entry_id.in_(ids)))
+        conn.exec_driver_sql(f"DELETE FROM entry_fts WHERE rowid IN ({','.join('?' * len(ids))})", tuple(ids))
+        self._index(conn, [(i, revised[i]) for i in ids], now)
+
+    @staticmethod
+    def _index(conn: Connection, indexed: list[tuple[int, Indexed]], now: datetime) -> None:
+        conn.exec_driver_sql("INSERT INTO entry_fts(rowid, title, summary) VALUES (?, ?, ?)",
+                             [(i, x.title_tokens, x.summary_tokens) for i, x in indexed])
+        rows = [{"entry_id": i, "topic": t, "matched_at": now} for i, x in indexed for t in x.topics]
+        if rows:
+            conn.execute(insert(matches), rows)
+
+    def record_poll(self, source_id: int, record: PollRecord, now: datetime) -> None:
+        """Record a poll that stored nothing (a 304, or an error)."""
+        try:
+            with self.engine.begin() as conn:
+                self._record(conn, source_id, record, now)
+        except SQLAlchemyError as exc:
+            raise _store_error(exc, "recording a poll") from exc
+
+    @staticmethod
+    def _record(conn: Connection, source_id: int, record: PollRecord, now: datetime) -> None:
+        values: dict[str, object] = {"last_polled_at": now, "last_status": record.status}
+        if record.status == "error":
+            current = conn.execute(select(sources.c.consecutive_failures, sources.c.failing_since)
+                                   .where(sources.c.id == source_id)).one()
+            values.update(last_error=record.error, consecutive_failures=current.consecutive_failures + 1,
+                          failing_since=current.failing_since or now)
+        else:
+            values.update(last_error=None, last_success_at=now, consecutive_failures=0, failing_since=None)
+            if record.status == "ok":
+                values.update(etag=record.etag, last_modified=record.last_modified)
+        conn.execute(update(sources).where(sources.c.id == source_id).values(**values))

@@ -1,0 +1,129 @@
+"""The archive's read side: digest selection, search, source statistics.
+
+Builds queries apart from running them where that helps testing; every value reaches the
+database as a bound parameter, and a search query reaches FTS5 only through the query tree
+(monitor.store.fts.where_clause).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func, or_, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.core.query import Node
+from monitor.errors import StoreError
+from monitor.store.fts import where_clause
+from monitor.store.schema import entries, entry_sources, matches, sources
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    """An entry as readers see it: with the names of its sources and its topics."""
+
+    id: int
+    title: str
+    url: str | None
+    summary: str
+    published: datetime | None
+    first_seen: datetime
+    source: str
+    sources: tuple[str, ...]
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    name: str
+    url: str
+    type: str
+    last_polled_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    failing_since: datetime | None
+    consecutive_failures: int
+    entries: int
+
+
+def _when():  # type: ignore[no-untyped-def]
+    return func.coalesce(entries.c.published_at, entries.c.first_seen)
+
+
+class Reader:
+    """Read access for the digest, `monitor search` and `monitor sources`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def matched_first_seen_between(self, start: datetime, end: datetime,
+                                   published_after: datetime) -> list[EntryRow]:
+        """Entries first seen in [start, end) that match a topic, less those published before
+        `published_after` (an entry without a date is kept)."""
+        query = (
+            select(entries.c.id)
+            .where(entries.c.first_seen >= start, entries.c.first_seen < end)
+            .where(or_(entries.c.published_at.is_(None), entries.c.published_at >= published_after))
+            .where(entries.c.id.in_(select(matches.c.entry_id)))
+        )
+        return self._rows(query)
+
+    def search(self, tree: Node | None, *, topic: str | None = None, source: str | None = None,
+               since: datetime | None = None, until: datetime | None = None,
+               limit: int = 50) -> list[EntryRow]:
+        """Newest first (publication time, else first_seen)."""
+        query = select(entries.c.id)
+        if tree is not None:
+            clause, params = where_clause(tree, id_column="entries.id")
+            query = query.where(text(clause).bindparams(**params))
+        if topic:
+            query = query.where(entries.c.id.in_(select(matches.c.entry_id).where(matches.c.topic == topic)))
+        if source:
+            carried = (select(entry_sources.c.entry_id).join(sources, sources.c.id == entry_sources.c.source_id)
+                       .where(sources.c.name == source))
+            query = query.where(entries.c.id.in_(carried))
+        if since is not None:
+            query = query.where(_when() >= since)
+        if until is not None:
+            query = query.where(_when() < until)
+        return self._rows(query.order_by(_when().desc(), entries.c.id.desc()).limit(limit))
+
+    def _rows(self, id_query) -> list[EntryRow]:  # type: ignore[no-untyped-def]
+        try:
+            with self.engine.connect() as conn:
+                ids = [r[0] for r in conn.execute(id_query)]
+                if not ids:
+                    return []
+                found = {r.id: r for r in conn.execute(
+                    select(entries, sources.c.name.label("origin"))
+                    .join(sources, sources.c.id == entries.c.source_id).where(entries.c.id.in_(ids)))}
+                topics: dict[int, list[str]] = defaultdict(list)
+                for r in conn.execute(select(matches.c.entry_id, matches.c.topic)
+                                      .where(matches.c.entry_id.in_(ids)).order_by(matches.c.topic)):
+                    topics[r.entry_id].append(r.topic)
+                carried: dict[int, list[str]] = defaultdict(list)
+                for r in conn.execute(
+                        select(entry_sources.c.entry_id, sources.c.name)
+                        .join(sources, sources.c.id == entry_sources.c.source_id)
+                        .where(entry_sources.c.entry_id.in_(ids))
+                        .order_by(entry_sources.c.first_seen, sources.c.name)):
+                    carried[r.entry_id].append(r.name)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while reading: {getattr(exc, 'orig', exc)}") from exc
+        return [
+            EntryRow(i, found[i].title, found[i].url, found[i].summary, found[i].published_at,
+                     found[i].first_seen, found[i].origin, tuple(carried[i]) or (found[i].origin,),
+                     tuple(topics[i]))
+            for i in ids
+        ]
+
+    def sources(self) -> list[SourceRow]:
+        counts = (select(entry_sources.c.source_id, func.count().label("n"))
+                  .group_by(entry_sources.c.source_id).subquery())
+        query = (select(sources, func.coalesce(counts.c.n, 0).label("n"))
+                 .outerjoin(counts, counts.c.source_id == sources.c.id).order_by(sources.c.name))
+        with self.engine.connect() as conn:
+            return [SourceRow(r.name, r.url, r.type, r.last_polled_at, r.last_status, r.last_error,
+                              r.failing_since, r.consecutive_failures, r.n) for r in conn.execute(query)]

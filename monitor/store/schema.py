@@ -1,0 +1,106 @@
+"""SQLAlchemy 2.0 models: the shape of the archive.
+
+Alembic (migrations/) alone creates these tables; the models are for queries. Datetimes are
+aware in Python and stored as UTC text (`YYYY-MM-DD HH:MM:SS.ffffff`), readable by any
+SQLite tool. The full-text table `entry_fts` is not a model: it is an FTS5 virtual table
+holding the token stream of each entry (see monitor/store/fts.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached the store; the core must make it aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Source(Base):
+    """One configured source and what its last polls said."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(20))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Entry(Base):
+    """One article, whatever number of sources carry it; `key` is its identity."""
+
+    __tablename__ = "entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, unique=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    guid: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+
+    __table_args__ = (
+        Index("ix_entries_first_seen", "first_seen"),
+        Index("ix_entries_published_at", "published_at"),
+    )
+
+
+class EntrySource(Base):
+    """Every source that carried an entry, and when it first did."""
+
+    __tablename__ = "entry_sources"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_entry_sources_source", "source_id"),)
+
+
+class Match(Base):
+    """An entry that matches a topic's query (by topic name, as configured)."""
+
+    __tablename__ = "matches"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(100), primary_key=True)
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_matches_topic", "topic"),)
+
+
+entries = Entry.__table__
+sources = Source.__table__
+entry_sources = EntrySource.__table__
+matches = Match.__table__

@@ -1,0 +1,108 @@
+"""Which entries a day's digest holds, and in what order.
+
+Pure: no I/O, no clock. The digest of date D covers the 24 hours that end at `digest.at`
+on D in the configured time zone: [at on D-1, at on D). It lists the entries first seen in
+that window that match a topic, less those published more than `lookback` before the
+window opened (an entry without a date is kept), by topic in config order, newest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    day: date
+    start: datetime  # aware, in the configured zone
+    end: datetime  # aware, in the configured zone; exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    title: str
+    url: str | None
+    sources: tuple[str, ...]
+    published: datetime | None  # local
+    first_seen: datetime  # local
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    topic: str
+    heading: str
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    source: str
+    error: str
+    since: datetime | None  # local
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    window: Window
+    sections: tuple[Section, ...]
+    failures: tuple[Failure, ...]
+    entries: int  # distinct entries (one that matches two topics counts once)
+
+
+def window_for(day: date, at: time, tz: tzinfo) -> Window:
+    """The window of the digest of `day` (local wall-clock times, so DST days last 23 or 25 h)."""
+    end = datetime.combine(day, at, tzinfo=tz)
+    start = datetime.combine(day - timedelta(days=1), at, tzinfo=tz)
+    return Window(day, start, end)
+
+
+def day_being_gathered(now: datetime, at: time, tz: tzinfo) -> date:
+    """The date of the digest whose window holds `now` (tomorrow once today's `at` has passed)."""
+    local = now.astimezone(tz)
+    today = local.date()
+    return today if local < datetime.combine(today, at, tzinfo=tz) else today + timedelta(days=1)
+
+
+def published_floor(window: Window, lookback: timedelta) -> datetime:
+    """Entries published before this instant are old news and stay out of the digest."""
+    return window.start - lookback
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An archive row as the digest needs it (UTC datetimes)."""
+
+    title: str
+    url: str | None
+    sources: tuple[str, ...]
+    published: datetime | None
+    first_seen: datetime
+    topics: tuple[str, ...]
+
+
+def build(
+    window: Window,
+    candidates: Iterable[Candidate],
+    topics: Sequence[tuple[str, str]],
+    failures: Iterable[Failure],
+    tz: tzinfo,
+) -> Digest:
+    """Group candidates by topic (config order), newest first; `topics` is (name, heading)."""
+    pool = list(candidates)
+    sections = []
+    for name, heading in topics:
+        chosen = [c for c in pool if name in c.topics]
+        chosen.sort(key=lambda c: (c.published or c.first_seen, c.first_seen), reverse=True)
+        if chosen:
+            sections.append(Section(name, heading, tuple(_item(c, tz) for c in chosen)))
+    configured = {name for name, _ in topics}
+    count = sum(1 for c in pool if configured.intersection(c.topics))
+    return Digest(window, tuple(sections), tuple(failures), count)
+
+
+def _item(c: Candidate, tz: tzinfo) -> Item:
+    published = c.published.astimezone(tz) if c.published else None
+    return Item(c.title, c.url, c.sources, published, c.first_seen.astimezone(tz), c.topics)

@@ -1,0 +1,118 @@
+"""Deciding what a parsed document changes in the archive.
+
+Pure: no I/O. Given the drafts of one poll and what the store already knows about their
+keys, return intents (new entries, revisions, sightings) that the store carries out in one
+transaction. The rules:
+- an article's identity is its canonical URL, else its feed id (ids that are not URIs are
+  scoped to the source: `item_1` in two feeds is two articles);
+- the same key twice in one document is one entry (the first wins);
+- only the source that first carried an entry may revise its title/summary/date, and a
+  revision never changes `first_seen`;
+- every source that carries an entry is recorded once (a sighting).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.core.entry import EntryDraft
+from monitor.core.urls import canonical_url
+
+_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S")
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the store holds for one key."""
+
+    id: int
+    origin_source_id: int
+    title: str
+    summary: str
+    published: datetime | None
+    seen_by_source: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    key: str
+    url: str | None
+    guid: str | None
+    title: str
+    summary: str
+    published: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    entry_id: int
+    title: str
+    summary: str
+    published: datetime | None
+
+
+@dataclass(slots=True)
+class Intents:
+    new: list[NewEntry] = field(default_factory=list)
+    revisions: list[Revision] = field(default_factory=list)
+    sightings: list[int] = field(default_factory=list)
+    skipped: int = 0
+    duplicates: int = 0
+
+
+def entry_key(draft: EntryDraft, source_name: str) -> tuple[str, str | None] | None:
+    """(key, canonical http(s) url or None), or None when the draft has neither link nor id."""
+    url = canonical_url(draft.link)
+    if url:
+        return url, url
+    guid = (draft.guid or "").strip()
+    if not guid:
+        return None
+    if guid.lower().startswith(("http://", "https://")):
+        canonical = canonical_url(guid)
+        return (canonical or guid), None
+    if _URI.match(guid):
+        return f"id:{guid}", None
+    return f"id:{source_name}:{guid}", None
+
+
+def keys_of(drafts: list[EntryDraft], source_name: str) -> list[str]:
+    """The keys a store must look up before `decide` (drafts without identity left out)."""
+    return [k[0] for d in drafts if (k := entry_key(d, source_name))]
+
+
+def decide(
+    drafts: list[EntryDraft], *, source_name: str, source_id: int, known: Mapping[str, Known]
+) -> Intents:
+    """Turn one document's drafts into intents against what the store already holds."""
+    intents = Intents()
+    seen: set[str] = set()
+    for draft in drafts:
+        identity = entry_key(draft, source_name)
+        if identity is None:
+            intents.skipped += 1
+            continue
+        key, url = identity
+        if key in seen:
+            intents.duplicates += 1
+            continue
+        seen.add(key)
+        old = known.get(key)
+        if old is None:
+            intents.new.append(NewEntry(key, url, draft.guid, draft.title, draft.summary, draft.published))
+            continue
+        if not old.seen_by_source:
+            intents.sightings.append(old.id)
+        if old.origin_source_id == source_id and _changed(old, draft):
+            published = draft.published or old.published
+            intents.revisions.append(Revision(old.id, draft.title, draft.summary, published))
+    return intents
+
+
+def _changed(old: Known, draft: EntryDraft) -> bool:
+    if draft.title != old.title or draft.summary != old.summary:
+        return True
+    return draft.published is not None and draft.published != old.published

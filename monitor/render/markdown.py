@@ -1,0 +1,59 @@
+"""Digest -> Markdown.
+
+Composes text only; writing files is the service's job. Titles, source names and errors
+come from strangers: every Markdown and HTML metacharacter in them is backslash-escaped, so
+they can neither make a link nor inject markup, and only http(s) URLs become links.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from monitor.core.digest import Digest, Item
+
+# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that can
+# start markup, links, HTML, entities or emphasis anywhere in a line.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
+_SPACE = re.compile(r"\s+")
+
+
+def escape(text: str) -> str:
+    """Plain text safe to place inline in Markdown (also collapses newlines)."""
+    return _SPECIAL.sub(r"\\\1", _SPACE.sub(" ", text).strip())
+
+
+def link_target(url: str | None) -> str | None:
+    """An http(s) URL made safe inside `(...)`, or None when it must not be a link."""
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return None
+    return quote(url, safe="/:?#[]@!$&'*+,;=%-._~").replace("(", "%28").replace(")", "%29")
+
+
+def _item(item: Item) -> str:
+    title = escape(item.title) or "(untitled)"
+    target = link_target(item.url)
+    head = f"[{title}]({target})" if target else title
+    when = item.published.strftime("%Y-%m-%d %H:%M") if item.published else "date unknown"
+    return f"- {head} — {escape(', '.join(item.sources))}, {when}"
+
+
+def render(digest: Digest) -> str:
+    counts = ", ".join(f"{escape(s.heading)} {len(s.items)}" for s in digest.sections)
+    noun = "entry" if digest.entries == 1 else "entries"
+    lines = [f"# Digest {digest.window.day.isoformat()}: {digest.entries} {noun}"
+             + (f" ({counts})" if counts else "")]
+    fmt = "%Y-%m-%d %H:%M %Z"
+    lines += ["", f"Window: {digest.window.start.strftime(fmt)} to {digest.window.end.strftime(fmt)}."]
+    for section in digest.sections:
+        lines += ["", f"## {escape(section.heading)}", ""]
+        lines += [_item(i) for i in section.items]
+    if not digest.sections:
+        lines += ["", "Nothing new matched a topic in this window."]
+    if digest.failures:
+        lines += ["", "## Sources with errors", ""]
+        for f in digest.failures:
+            since = f" (failing since {f.since.strftime('%Y-%m-%d %H:%M')})" if f.since else ""
+            lines.append(f"- {escape(f.source)}: {escape(f.error)}{since}")
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,102 @@
+"""Search results and source lists -> table, JSON or CSV text.
+
+Composes text only. Everything that came from a feed is passed through `printable` before
+it reaches a terminal, so a title cannot carry escape sequences into the user's shell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+
+from monitor.store.reading import EntryRow, SourceRow
+
+FIELDS = ("title", "url", "source", "sources", "published", "first_seen", "topics")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text without control characters (ESC, CR, bidi overrides...), newlines as spaces."""
+    return _CONTROL.sub(" ", text)
+
+
+def _iso(value: datetime | None, tz: tzinfo) -> str | None:
+    return value.astimezone(tz).isoformat(timespec="seconds") if value else None
+
+
+def _http(url: str | None) -> str | None:
+    return url if url and url.lower().startswith(("http://", "https://")) else None
+
+
+def record(row: EntryRow, tz: tzinfo) -> dict[str, object]:
+    return {
+        "title": row.title,
+        "url": _http(row.url),
+        "source": row.source,
+        "sources": list(row.sources),
+        "published": _iso(row.published, tz),
+        "first_seen": _iso(row.first_seen, tz),
+        "topics": list(row.topics),
+    }
+
+
+def as_json(rows: Sequence[EntryRow], tz: tzinfo) -> str:
+    return json.dumps([record(r, tz) for r in rows], ensure_ascii=False, indent=2)
+
+
+def as_csv(rows: Sequence[EntryRow], tz: tzinfo) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FIELDS)
+    for r in rows:
+        rec = record(r, tz)
+        writer.writerow([";".join(v) if isinstance(v, list) else ("" if v is None else v)
+                         for v in (rec[f] for f in FIELDS)])
+    return out.getvalue()
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _clip(text: str, width: int) -> str:
+    text = printable(text)
+    if _width(text) <= width:
+        return text + " " * (width - _width(text))
+    out, used = "", 0
+    for c in text:
+        w = 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        if used + w > width - 1:
+            break
+        out, used = out + c, used + w
+    return out + "…" + " " * (width - used - 1)
+
+
+def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120) -> str:
+    if not rows:
+        return "no entries found"
+    lines = []
+    title_width = max(30, width - 16 - 2 - 16 - 2 - 20 - 2)
+    for r in rows:
+        when = (r.published or r.first_seen).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"{when}  {_clip(r.source, 16)}  {_clip(','.join(r.topics) or '-', 20)}  "
+                     f"{_clip(r.title, title_width)}")
+        lines.append(f"{'':16}  {printable(_http(r.url) or '(no link)')}")
+    return "\n".join(lines)
+
+
+def sources_table(rows: Sequence[SourceRow], tz: tzinfo) -> str:
+    lines = []
+    for s in rows:
+        polled = s.last_polled_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if s.last_polled_at else "never"
+        status = s.last_status or "-"
+        if s.last_status == "error" and s.consecutive_failures > 1:
+            status += f" x{s.consecutive_failures}"
+        error = printable(s.last_error) if s.last_error else "-"
+        lines.append(f"{printable(s.name)}\t{polled}\t{status}\t{s.entries} entries\t{error}")
+    return "\n".join(lines) if lines else "no sources configured"

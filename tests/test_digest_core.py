@@ -1,0 +1,121 @@
+"""Digest windows and selection (pure core) and Markdown escaping."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.core.digest import Candidate, Failure, build, day_being_gathered, published_floor, window_for
+from monitor.render.markdown import escape, link_target, render
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+AT = time(8, 0)
+
+
+def test_window_is_the_24_hours_ending_at_digest_time() -> None:
+    w = window_for(date(2025, 2, 4), AT, TOKYO)
+    assert w.start.astimezone(UTC) == datetime(2025, 2, 2, 23, 0, tzinfo=UTC)
+    assert w.end.astimezone(UTC) == datetime(2025, 2, 3, 23, 0, tzinfo=UTC)
+
+
+def test_window_follows_local_wall_clock_across_dst() -> None:
+    ny = ZoneInfo("America/New_York")
+    w = window_for(date(2025, 3, 9), AT, ny)  # DST began 2025-03-09 02:00
+    assert w.end.astimezone(UTC) - w.start.astimezone(UTC) == timedelta(hours=23)
+
+
+@pytest.mark.parametrize(
+    ("now_local", "expected"),
+    [(datetime(2025, 2, 3, 7, 59), date(2025, 2, 3)), (datetime(2025, 2, 3, 8, 0), date(2025, 2, 4)),
+     (datetime(2025, 2, 3, 23, 30), date(2025, 2, 4))],
+    ids=["before-at", "at", "evening"],
+)
+def test_day_being_gathered(now_local: datetime, expected: date) -> None:
+    now = now_local.replace(tzinfo=TOKYO).astimezone(UTC)
+    assert day_being_gathered(now, AT, TOKYO) == expected
+
+
+def cand(title: str, topics: tuple[str, ...], published: datetime | None, seen: datetime,
+         url: str | None = "https://example.com/a") -> Candidate:
+    return Candidate(title, url, ("japan-times",), published, seen, topics)
+
+
+def test_build_groups_by_topic_in_config_order_newest_first() -> None:
+    w = window_for(date(2025, 2, 4), AT, TOKYO)
+    seen = w.start + timedelta(hours=1)
+    a = cand("A", ("jv",), datetime(2025, 2, 3, 1, tzinfo=UTC), seen)
+    b = cand("B", ("jv", "stargate"), datetime(2025, 2, 3, 5, tzinfo=UTC), seen)
+    c = cand("C", ("stargate",), None, seen + timedelta(hours=9))
+    d = build(w, [a, b, c], [("stargate", "Stargate"), ("jv", "JV"), ("policy", "Policy")], [], TOKYO)
+    assert [s.topic for s in d.sections] == ["stargate", "jv"]
+    assert [i.title for i in d.sections[0].items] == ["C", "B"]
+    assert [i.title for i in d.sections[1].items] == ["B", "A"]
+    assert d.entries == 3
+    assert d.sections[1].items[0].published.tzinfo == TOKYO
+
+
+def test_published_floor_is_lookback_before_window_start() -> None:
+    w = window_for(date(2025, 2, 4), AT, TOKYO)
+    assert published_floor(w, timedelta(days=3)) == w.start - timedelta(days=3)
+
+
+def test_markdown_layout_and_health_section() -> None:
+    w = window_for(date(2025, 2, 4), AT, TOKYO)
+    seen = w.start + timedelta(hours=1)
+    items = [cand("SoftBank, OpenAI set up JV", ("jv",), datetime(2025, 2, 3, 3, tzinfo=UTC), seen)]
+    since = datetime(2025, 2, 3, 9, tzinfo=TOKYO)
+    text = render(build(w, items, [("jv", "SoftBank–OpenAI JV")], [Failure("arab-news", "HTTP 404", since)],
+                        TOKYO))
+    lines = text.splitlines()
+    assert lines[0] == "# Digest 2025-02-04: 1 entry (SoftBank–OpenAI JV 1)"
+    assert "## SoftBank–OpenAI JV" in lines
+    assert "- [SoftBank, OpenAI set up JV](https://example.com/a) — japan-times, 2025-02-03 12:00" in lines
+    assert "## Sources with errors" in lines
+    assert "- arab-news: HTTP 404 (failing since 2025-02-03 09:00)" in lines
+
+
+def unescaped(text: str) -> list[str]:
+    """Markup characters that are not preceded by a backslash (CommonMark would act on them)."""
+    found, i = [], 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] in "[]()<>&*_`#!|~":
+            found.append(text[i])
+        i += 1
+    return found
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["[click](https://evil.example)", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
+     "**bold** _it_ `code`", "&lt;b&gt;", "![img](x)", "a\\[b]"],
+    ids=["link", "script", "img", "emphasis", "entity", "image", "backslash-before-bracket"],
+)
+def test_titles_cannot_inject_markup(title: str) -> None:
+    assert unescaped(escape(title)) == []
+
+
+def test_newlines_cannot_start_a_heading() -> None:
+    assert "\n" not in escape("line\n# heading")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("javascript:alert(1)", None), ("ftp://x/y", None), (None, None),
+     ("https://ex.com/a_(b) c", "https://ex.com/a_%28b%29%20c")],
+    ids=["javascript", "ftp", "none", "parens-and-space"],
+)
+def test_only_http_urls_become_links(url: str | None, expected: str | None) -> None:
+    assert link_target(url) == expected
+
+
+def test_entry_without_link_is_plain_text() -> None:
+    w = window_for(date(2025, 2, 4), AT, TOKYO)
+    item = cand("No link here", ("jv",), None, w.start + timedelta(hours=1), url="javascript:alert(1)")
+    text = render(build(w, [item], [("jv", "JV")], [], TOKYO))
+    assert "- No link here — japan-times, date unknown" in text
+    assert "javascript" not in text

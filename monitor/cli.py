@@ -1,0 +1,215 @@
+"""The `monitor` command: each subcommand parses arguments, makes one call, prints.
+
+Errors are one line on standard error and exit status 2 (usage, configuration, query);
+`poll` exits 1 when every source failed. No traceback reaches the user unless -v is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor import config as config_module
+from monitor.app import App
+from monitor.core.query import parse
+from monitor.errors import MonitorError, QuerySyntaxError
+from monitor.render import results
+from monitor.render.markdown import render
+from monitor.service.digests import write_atomically
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    def __init__(self, config_path: str | None, verbosity: int) -> None:
+        self.config_path = config_module.resolve_path(config_path)
+        self.verbosity = verbosity
+        self._app: App | None = None
+
+    def app(self) -> App:
+        if self._app is None:
+            self._app = App(config_module.load(self.config_path))
+        return self._app
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"monitor: error: {results.printable(message)}", err=True)
+    sys.exit(code)
+
+
+def handles_errors(fn: F) -> F:
+    """Turn our errors into one line and exit 2; anything else into one line and exit 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context().find_object(Context)
+        try:
+            return fn(*args, **kwargs)
+        except MonitorError as exc:
+            _fail(str(exc))
+        except (click.ClickException, click.exceptions.Exit):
+            raise
+        except (KeyboardInterrupt, BrokenPipeError):
+            sys.exit(130)
+        except Exception as exc:
+            if ctx and ctx.verbosity > 0:
+                raise
+            _fail(f"internal error: {exc.__class__.__name__}: {exc} (run with -v for the traceback)", 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _local_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD", param_hint=option) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH",
+              help="Config file (default: $MONITOR_CONFIG, else ./config.yaml).")
+@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
+@click.option("-q", "--quiet", count=True, help="Less log output.")
+@click.version_option(package_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: int) -> None:
+    """Follow news sources, match topics, keep a searchable archive, write daily digests."""
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    logging.basicConfig(level=max(logging.DEBUG, min(level, logging.CRITICAL)), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    ctx.obj = Context(config_path, verbose - quiet)
+    ctx.call_on_close(lambda: ctx.obj._app and ctx.obj._app.close())
+
+
+@cli.command()
+@click.option("--source", "names", multiple=True, metavar="NAME", help="Poll only this source (repeatable).")
+@click.pass_obj
+@handles_errors
+def poll(obj: Context, names: tuple[str, ...]) -> None:
+    """Poll every source (or those named) once and store what is new."""
+    app = obj.app()
+    chosen = [app.config.source(n) for n in names] if names else list(app.config.sources)
+    if not chosen:
+        _fail(f"{app.config.path}: sources: no sources configured")
+    outcomes = asyncio.run(app.poll(chosen))
+    for outcome in outcomes:
+        click.echo(results.printable(outcome.line()))
+    if all(o.status == "error" for o in outcomes):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--date", "day", metavar="YYYY-MM-DD", help="Digest of this date (default: the one being gathered).")
+@click.option("--out", metavar="PATH|-", help="Write here instead of <digest.dir>/<date>.md; - for stdout.")
+@click.pass_obj
+@handles_errors
+def digest(obj: Context, day: str | None, out: str | None) -> None:
+    """Write the digest of a date as Markdown."""
+    app = obj.app()
+    chosen = _local_date(day, "--date") or app.current_day()
+    text = render(app.digest(chosen))
+    if out == "-":
+        click.echo(text, nl=False)
+        return
+    path = Path(out) if out else app.config.digest_dir / f"{chosen.isoformat()}.md"
+    write_atomically(path, text)
+    click.echo(str(path))
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--topic", metavar="NAME", help="Only entries matching this topic.")
+@click.option("--source", metavar="NAME", help="Only entries carried by this source.")
+@click.option("--since", metavar="DATE", help="Published on or after this local date (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Published on or before this local date (YYYY-MM-DD).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000), help="At most N entries.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+@handles_errors
+def search(obj: Context, query: str | None, topic: str | None, source: str | None, since: str | None,
+           until: str | None, limit: int, fmt: str) -> None:
+    """Search the archive, newest first (no QUERY: the newest entries)."""
+    since_day, until_day = _local_date(since, "--since"), _local_date(until, "--until")
+    try:
+        tree = parse(query) if query is not None else None
+    except QuerySyntaxError as exc:
+        _fail(f"search query: {exc}")
+        return
+    app = obj.app()
+    if topic:
+        app.config.topic(topic)
+    if source:
+        app.config.source(source)
+    tz = app.config.tz
+    rows = app.reader.search(
+        tree, topic=topic, source=source,
+        since=datetime.combine(since_day, datetime.min.time(), tzinfo=tz) if since_day else None,
+        until=datetime.combine(until_day + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until_day else None,
+        limit=limit)
+    if fmt == "json":
+        click.echo(results.as_json(rows, tz))
+    elif fmt == "csv":
+        click.echo(results.as_csv(rows, tz), nl=False)
+    else:
+        click.echo(results.as_table(rows, tz))
+
+
+@cli.command()
+@click.pass_obj
+@handles_errors
+def sources(obj: Context) -> None:
+    """One line per configured source: last poll, status, entries stored, last error."""
+    app = obj.app()
+    app.source_ids  # noqa: B018 - make rows for newly configured sources
+    configured = {s.name for s in app.config.sources}
+    click.echo(results.sources_table([s for s in app.reader.sources() if s.name in configured], app.config.tz))
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@click.pass_obj
+@handles_errors
+def upgrade(obj: Context) -> None:
+    """Apply Alembic migrations up to the newest revision."""
+    from monitor.store.db import open_engine
+    from monitor.store.db import upgrade as do_upgrade
+
+    config = config_module.load(obj.config_path)
+    engine = open_engine(config.database_url)
+    try:
+        before, after = do_upgrade(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"database at revision {after}" + (f" (was {before or 'empty'})" if before != after else ""))
+
+
+@cli.command()
+@click.pass_obj
+@handles_errors
+def run(obj: Context) -> None:
+    """Run the service: poll each source at its interval, write the digest at digest.at."""
+    from monitor.service.scheduler import serve
+
+    app = obj.app()
+    if obj.verbosity >= 0 and logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
+    asyncio.run(serve(app))
+
+
+def main() -> None:
+    cli(prog_name="monitor")

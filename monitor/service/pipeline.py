@@ -1,0 +1,48 @@
+"""Parsed drafts -> archive: identity, matching, indexing, one transaction per poll.
+
+Orchestration only: the decisions are monitor.core.intake's and the matcher's; the writes
+are the Archive's. Shared by `monitor poll`, `monitor run` and bench/pipeline.py, so the
+benchmark measures the code users run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.core.entry import EntryDraft
+from monitor.core.intake import decide, keys_of
+from monitor.core.topics import TopicSet
+from monitor.store.archive import Applied, Archive, Indexed, PollRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    new: int
+    revised: int
+    matched: int
+    skipped: int
+    new_ids: tuple[int, ...]
+
+
+class Pipeline:
+    """Stores what one poll of one source found and matches it against the topics."""
+
+    def __init__(self, archive: Archive, topics: TopicSet) -> None:
+        self.archive = archive
+        self.topics = topics
+
+    def ingest(self, source_id: int, source_name: str, drafts: list[EntryDraft], *, now: datetime,
+               record: PollRecord, skipped: int = 0) -> Ingested:
+        known = self.archive.known(source_id, keys_of(drafts, source_name))
+        intents = decide(drafts, source_name=source_name, source_id=source_id, known=known)
+        new = {e.key: self._index(e.title, e.summary) for e in intents.new}
+        revised = {r.entry_id: self._index(r.title, r.summary) for r in intents.revisions}
+        applied: Applied = self.archive.apply(source_id, intents, new=new, revised=revised, now=now,
+                                              record=record)
+        return Ingested(applied.new, applied.revised, applied.matched, skipped + intents.skipped,
+                        applied.new_ids)
+
+    def _index(self, title: str, summary: str) -> Indexed:
+        analysed = self.topics.analyse(title, summary)
+        return Indexed(analysed.title_tokens, analysed.summary_tokens, analysed.topics)

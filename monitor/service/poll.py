@@ -1,0 +1,106 @@
+"""One poll of some sources: fetch concurrently, parse, ingest, record the outcome.
+
+A failing source is recorded and reported; it never stops the others. Parsing and
+storing run in worker threads so a big document does not stall the event loop (and with
+it the deadlines of other fetches); stores are serialised, one poll per transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from monitor.config import SourceConfig
+from monitor.core.entry import ParseResult
+from monitor.errors import FetchError, MonitorError, ParseError, StoreError
+from monitor.ingest.feed import parse_feed
+from monitor.ingest.listing import parse_listing
+from monitor.net.fetcher import Fetcher, FetchResult, Validators
+from monitor.service.pipeline import Pipeline
+from monitor.store.archive import PollRecord
+
+log = logging.getLogger("monitor.poll")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    source: str
+    status: str  # ok | not_modified | error
+    new: int = 0
+    matched: int = 0
+    skipped: int = 0
+    error: str | None = None
+
+    def line(self) -> str:
+        if self.status == "error":
+            return f"{self.source}: error: {self.error}"
+        if self.status == "not_modified":
+            return f"{self.source}: not modified"
+        extra = f", {self.skipped} skipped" if self.skipped else ""
+        return f"{self.source}: {self.new} new, {self.matched} matched{extra}"
+
+
+class Poller:
+    """Polls sources once; knows the order of the steps, decides nothing about content."""
+
+    def __init__(self, *, fetcher: Fetcher, pipeline: Pipeline, source_ids: dict[str, int],
+                 tz: ZoneInfo, clock: Callable[[], datetime]) -> None:
+        self.fetcher = fetcher
+        self.pipeline = pipeline
+        self.source_ids = source_ids
+        self.tz = tz
+        self.clock = clock
+        self._store_lock = asyncio.Lock()
+
+    async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
+        return list(await asyncio.gather(*(self.poll_one(s) for s in sources)))
+
+    async def poll_one(self, source: SourceConfig) -> Outcome:
+        source_id = self.source_ids[source.name]
+        archive = self.pipeline.archive
+        started = self.clock()
+        try:
+            etag, modified = await asyncio.to_thread(archive.validators, source_id)
+            fetched = await self.fetcher.fetch(source.url, Validators(etag, modified))
+            if fetched.not_modified:
+                await self._record(source_id, PollRecord("not_modified"))
+                return self._logged(source, Outcome(source.name, "not_modified"), started)
+            parsed = await asyncio.to_thread(self._parse, source, fetched)
+            record = PollRecord("ok", etag=fetched.validators.etag, last_modified=fetched.validators.last_modified)
+            async with self._store_lock:
+                done = await asyncio.to_thread(self.pipeline.ingest, source_id, source.name, parsed.drafts,
+                                               now=self.clock(), record=record, skipped=parsed.skipped)
+            outcome = Outcome(source.name, "ok", done.new, done.matched, done.skipped)
+        except (FetchError, ParseError) as exc:
+            outcome = Outcome(source.name, "error", error=str(exc))
+            await self._record(source_id, PollRecord("error", error=str(exc)))
+        except StoreError as exc:
+            outcome = Outcome(source.name, "error", error=str(exc))
+        except MonitorError as exc:  # pragma: no cover - a new error class we did not map yet
+            outcome = Outcome(source.name, "error", error=str(exc))
+            await self._record(source_id, PollRecord("error", error=str(exc)))
+        return self._logged(source, outcome, started)
+
+    def _parse(self, source: SourceConfig, fetched: FetchResult) -> ParseResult:
+        if source.type == "html":
+            assert source.item is not None  # the config guarantees it
+            return parse_listing(fetched.body, url=fetched.url, content_type=fetched.content_type, tz=self.tz,
+                                 item=source.item, title=source.title, link=source.link, date=source.date)
+        return parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type, tz=self.tz)
+
+    async def _record(self, source_id: int, record: PollRecord) -> None:
+        try:
+            async with self._store_lock:
+                await asyncio.to_thread(self.pipeline.archive.record_poll, source_id, record, self.clock())
+        except StoreError as exc:
+            log.error("event=record_failed source_id=%s error=%r", source_id, str(exc))
+
+    def _logged(self, source: SourceConfig, outcome: Outcome, started: datetime) -> Outcome:
+        seconds = (self.clock() - started).total_seconds()
+        log.info("event=poll source=%s status=%s new=%d matched=%d duration=%.2f error=%r",
+                 source.name, outcome.status, outcome.new, outcome.matched, seconds, outcome.error)
+        return outcome

@@ -1,0 +1,175 @@
+"""The command line contract: names, flags, outputs and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from tests.support.httpserver import TestServer
+from tests.support.workspace import Workspace
+from tests.test_poll import rss
+
+FEED = rss(
+    ("石破首相、OpenAIのアルトマン氏と会談 AI連携強化", "https://example.jp/a?utm_medium=x", "政府のAI政策について"),
+    ("SoftBank and OpenAI launch SB OAI Japan", "https://example.com/jv", "Crystal intelligence for enterprises"),
+    ("Stargate: The new series from Amazon MGM", "https://tv.example/sg", "SG-1 fans rejoice"),
+    ("Dubai launches <b>smart city</b> plan", "https://example.ae/dubai", "said officials in Mumbai"),
+)
+TOPICS = [
+    {"name": "jv", "title": "SoftBank–OpenAI JV", "query": '"SB OAI Japan" OR "Crystal intelligence"'},
+    {"name": "policy", "title": "AI policy", "query": "(石破 OR 政府) (AI OR OpenAI)"},
+    {"name": "stargate", "title": "Stargate", "query": 'Stargate -"SG-1"'},
+]
+
+
+def invoke(ws: Workspace, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--config", str(ws.config_path), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def polled(http_server: TestServer, workspace: Workspace) -> Workspace:
+    http_server.route("/feed", FEED)
+    workspace.write(sources=[{"name": "test-feed", "url": http_server.url("/feed")}], topics=TOPICS)
+    code, out, err = invoke(workspace, "poll")
+    assert code == 0, err
+    assert out.strip() == "test-feed: 4 new, 2 matched"
+    return workspace
+
+
+def test_poll_exit_codes(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", FEED)
+    workspace.write(sources=[{"name": "ok", "url": http_server.url("/feed")},
+                             {"name": "gone", "url": http_server.url("/missing")}])
+    code, out, _ = invoke(workspace, "poll")
+    assert code == 0
+    assert "ok: 4 new, 0 matched" in out and "gone: error: HTTP 404" in out
+    code, out, _ = invoke(workspace, "poll", "--source", "gone")
+    assert code == 1 and out.startswith("gone: error:")
+    code, _, err = invoke(workspace, "poll", "--source", "nope")
+    assert code == 2 and "no source named 'nope'" in err
+
+
+def test_config_error_is_one_line_exit_2(workspace: Workspace) -> None:
+    workspace.config_path.write_text("sources:\n  - name: x\n    url: https://x.org/feed\n    evry: 5m\n")
+    for command in (["poll"], ["search"], ["sources"], ["digest"], ["db", "upgrade"]):
+        code, _, err = invoke(workspace, *command)
+        assert code == 2
+        assert err.strip() == f"monitor: error: {workspace.config_path}: sources[0].evry: unknown key"
+
+
+def test_bad_topic_query_names_the_topic(workspace: Workspace) -> None:
+    workspace.write(sources=[], topics=[{"name": "broken", "query": "(Stargate OR"}])
+    code, _, err = invoke(workspace, "search")
+    assert code == 2 and "topic 'broken'" in err and "Traceback" not in err
+
+
+def test_search_json_fields_and_filters(polled: Workspace) -> None:
+    code, out, _ = invoke(polled, "search", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 4
+    for row in rows:
+        assert {"title", "url", "source", "published", "first_seen", "topics"} <= row.keys()
+        assert row["source"] == "test-feed"
+        assert row["first_seen"].endswith("+09:00")
+    by_title = {r["title"]: r for r in rows}
+    assert by_title["石破首相、OpenAIのアルトマン氏と会談 AI連携強化"]["url"] == "https://example.jp/a"
+    assert by_title["SoftBank and OpenAI launch SB OAI Japan"]["topics"] == ["jv"]
+    _, out, _ = invoke(polled, "search", "AI", "--format", "json")
+    assert [r["title"] for r in json.loads(out)] == ["石破首相、OpenAIのアルトマン氏と会談 AI連携強化"]
+    _, out, _ = invoke(polled, "search", "石破", "--format", "json")
+    assert len(json.loads(out)) == 1
+    _, out, _ = invoke(polled, "search", "--topic", "stargate", "--format", "json")
+    assert json.loads(out) == []
+    _, out, _ = invoke(polled, "search", "title:smart", "--source", "test-feed", "--format", "json")
+    assert len(json.loads(out)) == 1
+    _, out, _ = invoke(polled, "search", "--since", "2000-01-01", "--until", "2000-01-02", "--format", "json")
+    assert json.loads(out) == []
+    _, out, _ = invoke(polled, "search", "--limit", "2", "--format", "json")
+    assert len(json.loads(out)) == 2
+
+
+def test_search_csv_has_the_same_columns(polled: Workspace) -> None:
+    code, out, _ = invoke(polled, "search", "SoftBank", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 1
+    assert {"title", "url", "source", "published", "first_seen", "topics"} <= set(rows[0])
+    assert rows[0]["topics"] == "jv"
+
+
+def test_search_table_is_safe_for_terminals(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", rss(("Evil \x1b[31mred\x1b]0;title\x07 title", "https://example.com/e")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    invoke(workspace, "poll")
+    code, out, _ = invoke(workspace, "search")
+    assert code == 0 and "\x1b" not in out and "\x07" not in out and "Evil" in out
+
+
+@pytest.mark.parametrize("query", ['"unterminated', "(a OR b", "a OR", "title:"],
+                         ids=["quote", "paren", "dangling-or", "empty-field"])
+def test_bad_search_query_says_where(polled: Workspace, query: str) -> None:
+    code, out, err = invoke(polled, "search", query)
+    assert code == 2 and out == ""
+    assert err.startswith("monitor: error: search query:") and "position" in err
+
+
+def test_digest_to_stdout_file_and_default_path(polled: Workspace) -> None:
+    code, out, _ = invoke(polled, "digest", "--out", "-")
+    assert code == 0
+    assert out.startswith("# Digest ")
+    assert "## SoftBank–OpenAI JV" in out and "## AI policy" in out and "## Stargate" not in out
+    assert "[SoftBank and OpenAI launch SB OAI Japan](https://example.com/jv) — test-feed" in out
+    code, out, _ = invoke(polled, "digest")
+    path = Path(out.strip())
+    assert code == 0 and path.parent == polled.root / "digests" and path.read_text().startswith("# Digest")
+    target = polled.root / "elsewhere.md"
+    code, out, _ = invoke(polled, "digest", "--date", "2020-01-01", "--out", str(target))
+    assert code == 0 and out.strip() == str(target)
+    assert "0 entries" in target.read_text().splitlines()[0]
+    code, _, err = invoke(polled, "digest", "--date", "yesterday")
+    assert code == 2 and "YYYY-MM-DD" in err
+
+
+def test_sources_lists_status_and_counts(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", FEED)
+    workspace.write(sources=[{"name": "good", "url": http_server.url("/feed")},
+                             {"name": "bad", "url": http_server.url("/missing")},
+                             {"name": "fresh", "url": http_server.url("/never")}])
+    invoke(workspace, "poll", "--source", "good", "--source", "bad")
+    code, out, _ = invoke(workspace, "sources")
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert "ok" in lines["good"] and "4 entries" in lines["good"]
+    assert "error" in lines["bad"] and "HTTP 404" in lines["bad"]
+    assert "never" in lines["fresh"] and "0 entries" in lines["fresh"]
+
+
+def test_db_upgrade_reports_revision(workspace: Workspace) -> None:
+    workspace.write(sources=[])
+    code, out, _ = invoke(workspace, "db", "upgrade")
+    assert code == 0 and "database at revision 0001 (was empty)" in out
+    code, out, _ = invoke(workspace, "db", "upgrade")
+    assert out.strip() == "database at revision 0001"
+
+
+def test_python_dash_m_and_env_config_with_no_traceback(workspace: Workspace, tmp_path: Path) -> None:
+    workspace.write(sources=[], topics=[{"name": "t", "query": "a"}])
+    env = {**os.environ, "MONITOR_CONFIG": str(workspace.config_path)}
+    done = subprocess.run([sys.executable, "-m", "monitor", "search", "--format", "json"], env=env,
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    done = subprocess.run([sys.executable, "-m", "monitor", "search", "(a"], env=env, capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1

@@ -1,0 +1,188 @@
+"""Polling end to end: a real local HTTP server, the real parsers, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import date
+
+from tests.corpus import corpus_path
+from tests.support.httpserver import TestServer
+from tests.support.workspace import Clock, Workspace
+
+JT_FEED = corpus_path("real/www.japantimes.co.jp/feed.xml")
+KANTEI_PAGE = corpus_path("real/www.kantei.go.jp/index.html")
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Test</title><link>http://example.com/</link>
+{items}
+</channel></rss>"""
+ITEM = "<item><title>{title}</title><link>{link}</link><description>{summary}</description>{extra}</item>"
+
+
+def rss(*items: tuple[str, str] | tuple[str, str, str], extra: str = "") -> str:
+    rendered = [ITEM.format(title=i[0], link=i[1], summary=i[2] if len(i) > 2 else "", extra=extra) for i in items]
+    return RSS.format(items="\n".join(rendered))
+
+
+def poll(ws: Workspace, clock: Clock, *names: str):  # type: ignore[no-untyped-def]
+    app = ws.app(clock)
+    try:
+        chosen = [app.config.source(n) for n in names] if names else list(app.config.sources)
+        return {o.source: o for o in asyncio.run(app.poll(chosen))}
+    finally:
+        app.close()
+
+
+def db(ws: Workspace) -> sqlite3.Connection:
+    return sqlite3.connect(ws.db_path)
+
+
+def test_corpus_feed_is_stored_matched_and_a_second_poll_adds_nothing(http_server: TestServer,
+                                                                        workspace: Workspace) -> None:
+    http_server.route_file("/feed/", JT_FEED)
+    workspace.write(sources=[{"name": "japan-times", "url": http_server.url("/feed/")}],
+                    topics=[{"name": "ai", "query": '"generative AI" OR 生成AI'}])
+    clock = Clock()
+    first = poll(workspace, clock)["japan-times"]
+    assert first.status == "ok" and first.new > 20 and first.matched >= 1, first
+    with db(workspace) as conn:
+        count = conn.execute("select count(*) from entries").fetchone()[0]
+        titles = [r[0] for r in conn.execute(
+            "select title from entries join matches on matches.entry_id = entries.id where topic = 'ai'")]
+    assert count == first.new
+    assert any("generative AI guidelines" in t for t in titles), titles
+    clock.advance(minutes=30)
+    second = poll(workspace, clock)["japan-times"]
+    assert (second.status, second.new, second.matched) == ("ok", 0, 0)
+    with db(workspace) as conn:
+        assert conn.execute("select count(*) from entries").fetchone()[0] == count
+        assert conn.execute("select count(*) from entry_sources").fetchone()[0] == count
+
+
+def test_conditional_get_sends_validators_and_a_304_stores_nothing(http_server: TestServer,
+                                                                     workspace: Workspace) -> None:
+    http_server.route("/feed", rss(("One", "https://example.com/1")), etag='"v1"',
+                      last_modified="Mon, 03 Feb 2025 00:00:00 GMT")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    clock = Clock()
+    assert poll(workspace, clock)["s"].new == 1
+    again = poll(workspace, clock)["s"]
+    assert again.status == "not_modified"
+    sent = http_server.requests[-1].headers
+    assert sent.get("if-none-match") == '"v1"'
+    assert sent.get("if-modified-since") == "Mon, 03 Feb 2025 00:00:00 GMT"
+    assert sent.get("user-agent") == "monitor-test/1"
+
+
+def test_one_article_in_two_sources_is_one_row_with_both_sources(http_server: TestServer,
+                                                                  workspace: Workspace) -> None:
+    http_server.route("/a", rss(("Stargate expands", "https://news.example/story?utm_source=rss&id=7")))
+    http_server.route("/b", rss(("Stargate expands (copy)", "https://NEWS.example:443/story?id=7#comments")))
+    workspace.write(sources=[{"name": "a", "url": http_server.url("/a")}, {"name": "b", "url": http_server.url("/b")}])
+    clock = Clock()
+    poll(workspace, clock, "a")
+    clock.advance(minutes=5)
+    out = poll(workspace, clock, "b")["b"]
+    assert out.new == 0
+    with db(workspace) as conn:
+        rows = conn.execute("select key, url, title from entries").fetchall()
+        carried = conn.execute("select count(*) from entry_sources").fetchone()[0]
+    assert rows == [("https://news.example/story?id=7", "https://news.example/story?id=7", "Stargate expands")]
+    assert carried == 2
+
+
+def test_title_change_by_first_source_updates_and_rematches_but_keeps_first_seen(
+        http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", rss(("Plans announced", "https://example.com/jv")))
+    http_server.route("/other", rss(("SB OAI Japan launches (other outlet)", "https://example.com/jv")))
+    workspace.write(sources=[{"name": "origin", "url": http_server.url("/feed")},
+                             {"name": "other", "url": http_server.url("/other")}],
+                    topics=[{"name": "jv", "query": '"SB OAI Japan"'}])
+    clock = Clock()
+    poll(workspace, clock, "origin")
+    with db(workspace) as conn:
+        first_seen = conn.execute("select first_seen from entries").fetchone()[0]
+    clock.advance(hours=1)
+    poll(workspace, clock, "other")
+    with db(workspace) as conn:
+        assert conn.execute("select title from entries").fetchone()[0] == "Plans announced"
+        assert conn.execute("select count(*) from matches").fetchone()[0] == 0
+    http_server.route("/feed", rss(("SB OAI Japan launches Crystal intelligence", "https://example.com/jv")))
+    clock.advance(hours=1)
+    out = poll(workspace, clock, "origin")["origin"]
+    assert (out.new, out.matched) == (0, 1)
+    with db(workspace) as conn:
+        title, seen = conn.execute("select title, first_seen from entries").fetchone()
+        assert conn.execute("select topic from matches").fetchall() == [("jv",)]
+    assert title == "SB OAI Japan launches Crystal intelligence"
+    assert seen == first_seen
+
+
+def test_items_without_link_or_id_are_skipped_and_counted(http_server: TestServer, workspace: Workspace) -> None:
+    body = RSS.format(items="<item><title>no link, no id</title></item>"
+                            "<item><title>bad scheme</title><link>javascript:alert(1)</link></item>"
+                            "<item><title>id only</title><guid isPermaLink='false'>abc-1</guid></item>"
+                            + ITEM.format(title="ok", link="https://example.com/ok", summary="", extra=""))
+    http_server.route("/feed", body)
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    out = poll(workspace, Clock())["s"]
+    assert (out.new, out.skipped) == (2, 2), out
+    with db(workspace) as conn:
+        rows = dict(conn.execute("select title, url from entries").fetchall())
+    assert rows == {"id only": None, "ok": "https://example.com/ok"}
+
+
+def test_one_failing_source_never_stops_the_others(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/good", rss(("Fine", "https://example.com/fine")))
+    http_server.route("/broken", "<html><body>oops</body></html>", status=500, content_type="text/html")
+    http_server.route("/notfeed", "<html><head><link rel='alternate' type='application/rss+xml' href='/real.xml'>"
+                                  "</head><body>hi</body></html>", content_type="text/html")
+    workspace.write(sources=[{"name": "good", "url": http_server.url("/good")},
+                             {"name": "broken", "url": http_server.url("/broken")},
+                             {"name": "notfeed", "url": http_server.url("/notfeed")},
+                             {"name": "refused", "url": "http://127.0.0.1:9/feed"}])
+    out = poll(workspace, Clock())
+    assert out["good"].status == "ok" and out["good"].new == 1
+    assert out["broken"].status == "error" and "500" in (out["broken"].error or "")
+    assert "not a feed" in (out["notfeed"].error or "") and http_server.url("/real.xml") in (out["notfeed"].error or "")
+    assert out["refused"].status == "error"
+    with db(workspace) as conn:
+        states = dict(conn.execute("select name, last_status from sources").fetchall())
+        failures = dict(conn.execute("select name, consecutive_failures from sources").fetchall())
+    assert states == {"good": "ok", "broken": "error", "notfeed": "error", "refused": "error"}
+    assert failures["broken"] == 1 and failures["good"] == 0
+
+
+def test_html_listing_source_from_the_corpus(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route_file("/", KANTEI_PAGE, content_type="text/html")
+    workspace.write(sources=[{"name": "kantei-top", "type": "html", "url": http_server.url("/"),
+                              "item": "li.list-new__item", "title": ".list-new__description",
+                              "link": "a.list-new__link", "date": "time"}],
+                    topics=[{"name": "ai", "query": "AI"}])
+    out = poll(workspace, Clock())["kantei-top"]
+    assert (out.status, out.new, out.matched) == ("ok", 3, 1), out
+    with db(workspace) as conn:
+        rows = conn.execute("select url, published_at, title from entries order by id").fetchall()
+    assert rows[1] == (http_server.url("/jp/105/actions/202608/28ai.html"), "2026-08-27 15:00:00.000000",
+                       "高市総理はＡⅠ家庭教師（チームみらいの安野貴博党首ほか）によるＡⅠの活用方法の説明を受けました")
+
+
+def test_digest_window_and_lookback(http_server: TestServer, workspace: Workspace) -> None:
+    recent = "<pubDate>Mon, 03 Feb 2025 10:00:00 +0900</pubDate>"
+    http_server.route("/feed", rss(("Stargate site one", "https://example.com/1", "OpenAI data center"), extra=recent))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "title": "Stargate", "query": "Stargate OpenAI"}])
+    clock = Clock()  # 2025-02-03 10:00 JST: in the window of the 2025-02-04 digest
+    poll(workspace, clock)
+    old = "<pubDate>Mon, 27 Jan 2025 10:00:00 +0900</pubDate>"
+    http_server.route("/feed", rss(("Stargate old story", "https://example.com/old", "OpenAI"), extra=old))
+    poll(workspace, clock)
+    app = workspace.app(clock)
+    try:
+        assert app.current_day() == date(2025, 2, 4)
+        digest = app.digest(date(2025, 2, 4))
+        assert [i.title for s in digest.sections for i in s.items] == ["Stargate site one"]
+        assert app.digest(date(2025, 2, 3)).entries == 0
+    finally:
+        app.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from monitor.core.entry import EntryDraft
-from monitor.core.intake import Known, decide, entry_key
+from monitor.core.intake import Known, decide, entry_key, identify
 
 T0 = datetime(2025, 2, 3, tzinfo=UTC)
 
@@ -22,18 +22,18 @@ def test_key_is_canonical_url_else_scoped_id() -> None:
 def test_new_duplicates_and_skips() -> None:
     drafts = [EntryDraft("A", link="https://x.org/a"), EntryDraft("A again", link="https://x.org/a#frag"),
               EntryDraft("no id"), EntryDraft("B", link="https://x.org/b")]
-    intents = decide(drafts, source_name="s", source_id=1, known={})
+    intents = decide(identify(drafts, "s"), source_id=1, known={})
     assert [e.title for e in intents.new] == ["A", "B"]
     assert intents.duplicates == 1 and intents.skipped == 1
 
 
 def test_only_the_first_source_revises_and_others_are_sightings() -> None:
     known = {"https://x.org/a": Known(7, 1, "Old title", "", None, seen_by_source=False)}
-    by_other = decide([EntryDraft("Other title", link="https://x.org/a")], source_name="s2", source_id=2,
+    by_other = decide(identify([EntryDraft("Other title", link="https://x.org/a")], "s2"), source_id=2,
                       known=known)
     assert by_other.revisions == [] and by_other.sightings == [7] and by_other.new == []
     known = {"https://x.org/a": Known(7, 1, "Old title", "", None, seen_by_source=True)}
-    by_origin = decide([EntryDraft("New title", link="https://x.org/a")], source_name="s1", source_id=1,
+    by_origin = decide(identify([EntryDraft("New title", link="https://x.org/a")], "s1"), source_id=1,
                        known=known)
     assert [(r.entry_id, r.title) for r in by_origin.revisions] == [(7, "New title")]
     assert by_origin.sightings == []
@@ -41,6 +41,6 @@ def test_only_the_first_source_revises_and_others_are_sightings() -> None:
 
 def test_unchanged_entry_changes_nothing() -> None:
     known = {"https://x.org/a": Known(7, 1, "Same", "sum", T0, seen_by_source=True)}
-    intents = decide([EntryDraft("Same", link="https://x.org/a", summary="sum", published=T0)],
-                     source_name="s1", source_id=1, known=known)
+    intents = decide(identify([EntryDraft("Same", link="https://x.org/a", summary="sum", published=T0)], "s1"),
+                     source_id=1, known=known)
     assert (intents.new, intents.revisions, intents.sightings) == ([], [], [])

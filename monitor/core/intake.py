@@ -79,23 +79,33 @@ def entry_key(draft: EntryDraft, source_name: str) -> tuple[str, str | None] | N
     return f"id:{source_name}:{guid}", None
 
 
-def keys_of(drafts: list[EntryDraft], source_name: str) -> list[str]:
-    """The keys a store must look up before `decide` (drafts without identity left out)."""
-    return [k[0] for d in drafts if (k := entry_key(d, source_name))]
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """A draft with its identity, computed once per poll (canonicalising URLs is not free)."""
+
+    draft: EntryDraft
+    key: str | None
+    url: str | None
 
 
-def decide(
-    drafts: list[EntryDraft], *, source_name: str, source_id: int, known: Mapping[str, Known]
-) -> Intents:
-    """Turn one document's drafts into intents against what the store already holds."""
+def identify(drafts: list[EntryDraft], source_name: str) -> list[Identified]:
+    """Each draft with its key and canonical URL (key None: no link and no id)."""
+    out = []
+    for d in drafts:
+        identity = entry_key(d, source_name)
+        out.append(Identified(d, *identity) if identity else Identified(d, None, None))
+    return out
+
+
+def decide(identified: list[Identified], *, source_id: int, known: Mapping[str, Known]) -> Intents:
+    """Turn one document's identified drafts into intents against what the store holds."""
     intents = Intents()
     seen: set[str] = set()
-    for draft in drafts:
-        identity = entry_key(draft, source_name)
-        if identity is None:
+    for item in identified:
+        draft, key, url = item.draft, item.key, item.url
+        if key is None:
             intents.skipped += 1
             continue
-        key, url = identity
         if key in seen:
             intents.duplicates += 1
             continue

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 
 from monitor.core.query import And, Node, Not, Term, terms
 from monitor.core.text import tokenize
-
-_initial = itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +167,17 @@ class Matcher:
                     if len(pattern) == 1 or occurs(pattern, prefix, tokens, vocab):
                         true.add(lid)
             if self._initials:
-                for initial in self._initials.intersection(map(_initial, vocab)):
+                # Group the document's tokens by first character once, so a prefix leaf
+                # scans only the few tokens that could start with it.
+                groups: dict[str, list[str]] = {}
+                for token in vocab:
+                    groups.setdefault(token[0], []).append(token)
+                for initial in self._initials.intersection(groups):
                     for lid, start, field in self._by_initial[initial]:
                         if lid in true or (field is not None and field != name):
                             continue
                         # One character: a token starting with it is here, we just saw it.
-                        if len(start) == 1 or _any_starts(vocab, start):
+                        if len(start) == 1 or _any_starts(groups[initial], start):
                             true.add(lid)
         return true
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.core.entry import EntryDraft
-from monitor.core.intake import decide, keys_of
+from monitor.core.intake import decide, identify
 from monitor.core.topics import TopicSet
 from monitor.store.archive import Applied, Archive, Indexed, PollRecord
 
@@ -34,8 +34,9 @@ class Pipeline:
 
     def ingest(self, source_id: int, source_name: str, drafts: list[EntryDraft], *, now: datetime,
                record: PollRecord, skipped: int = 0) -> Ingested:
-        known = self.archive.known(source_id, keys_of(drafts, source_name))
-        intents = decide(drafts, source_name=source_name, source_id=source_id, known=known)
+        identified = identify(drafts, source_name)
+        known = self.archive.known(source_id, [i.key for i in identified if i.key])
+        intents = decide(identified, source_id=source_id, known=known)
         new = {e.key: self._index(e.title, e.summary) for e in intents.new}
         revised = {r.entry_id: self._index(r.title, r.summary) for r in intents.revisions}
         applied: Applied = self.archive.apply(source_id, intents, new=new, revised=revised, now=now,

@@ -186,3 +186,75 @@ def test_digest_window_and_lookback(http_server: TestServer, workspace: Workspac
         assert app.digest(date(2025, 2, 3)).entries == 0
     finally:
         app.close()
+
+
+def _faults(server: TestServer) -> dict[str, str]:
+    """Source name -> a part of the error its poll must report."""
+    from tests.support.httpserver import Response, dribble
+
+    server.redirect("/loop-a", "/loop-b")
+    server.redirect("/loop-b", "/loop-a")
+    server.route("/huge", b"<rss>" + b" " * 3_000_000 + b"</rss>")
+    server.handler("/dribble", lambda _req: Response(200, {"Content-Type": "application/xml"},
+                                                      dribble(b"<rss><channel>" * 100, every=0.5, forever=True)))
+    server.route("/malformed", "<<<this is not xml at all>>>", content_type="application/xml")
+    server.route("/empty", b"")
+    server.route("/error", "boom", status=500, content_type="text/plain")
+    return {"loop": "redirect loop", "huge": "max_bytes", "dribble": "timed out", "malformed": "not a feed",
+            "empty": "empty", "error": "HTTP 500"}
+
+
+def test_each_fault_fails_only_its_source(http_server: TestServer, workspace: Workspace) -> None:
+    expected = _faults(http_server)
+    http_server.route("/good", rss(("Good", "https://example.com/good")))
+    paths = {"loop": "/loop-a", "huge": "/huge", "dribble": "/dribble", "malformed": "/malformed",
+             "empty": "/empty", "error": "/error"}
+    workspace.write(sources=[{"name": "good", "url": http_server.url("/good")}]
+                    + [{"name": n, "url": http_server.url(p)} for n, p in paths.items()],
+                    fetch={"timeout": 2, "max_bytes": 1_000_000, "user_agent": "t/1"})
+    out = poll(workspace, Clock())
+    assert out["good"].status == "ok" and out["good"].new == 1
+    for name, part in expected.items():
+        assert out[name].status == "error", (name, out[name])
+        assert part in (out[name].error or ""), (name, out[name].error)
+
+
+ENCODINGS = [
+    ("shift-jis-rdf-declared", "real/www.soumu.go.jp/news.rdf", "application/rdf+xml", "総務省"),
+    ("shift-jis-header-only", "real/www.mlit.go.jp/pressrelease.rdf", "application/xml; charset=Shift_JIS", None),
+    ("euc-jp-declared", "real/rdf.ycf.nanet.co.jp/index.rdf.xml", "application/xml", None),
+    ("utf8-bom", "real/www.mod.go.jp/j__rss__news.xml", "application/rss+xml", "防衛"),
+]
+
+
+def test_japanese_feeds_in_every_charset_are_stored_readable(http_server: TestServer, workspace: Workspace) -> None:
+    sources = []
+    for name, path, ctype, _ in ENCODINGS:
+        http_server.route_file(f"/{name}", corpus_path(path), content_type=ctype)
+        sources.append({"name": name, "url": http_server.url(f"/{name}")})
+    workspace.write(sources=sources)
+    out = poll(workspace, Clock())
+    with db(workspace) as conn:
+        for name, _, _, word in ENCODINGS:
+            assert out[name].status == "ok" and out[name].new > 0, out[name]
+            titles = [t for (t,) in conn.execute(
+                "select title from entries join sources on sources.id = entries.source_id where name = ?", (name,))]
+            assert all("\ufffd" not in t for t in titles), (name, titles[:3])
+            assert all(any("\u3040" <= c <= "\u9fff" for c in t) for t in titles[:5]), (name, titles[:3])
+            if word:
+                assert any(word in t for t in titles), (name, titles[:5])
+
+
+def test_undeclared_euc_jp_listing_page(http_server: TestServer, workspace: Workspace) -> None:
+    page = ("<html><head><title>一覧</title></head><body><ul>"
+            "<li><a href='/n/1'>人工知能戦略本部の開催について</a> 2025年9月12日</li>"
+            "<li><a href='/n/2'>ＡＩ基本計画の決定</a> 令和7年12月23日</li></ul></body></html>").encode("euc-jp")
+    http_server.route("/list", page, content_type="text/html")
+    workspace.write(sources=[{"name": "eucjp", "type": "html", "url": http_server.url("/list"), "item": "li"}],
+                    topics=[{"name": "policy", "query": "AI基本計画 OR 人工知能戦略本部"}])
+    out = poll(workspace, Clock())["eucjp"]
+    assert (out.status, out.new, out.matched) == ("ok", 2, 2)
+    with db(workspace) as conn:
+        rows = conn.execute("select title, published_at from entries order by id").fetchall()
+    assert rows == [("人工知能戦略本部の開催について", "2025-09-11 15:00:00.000000"),
+                    ("ＡＩ基本計画の決定", "2025-12-22 15:00:00.000000")]

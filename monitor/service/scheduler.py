@@ -35,26 +35,32 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
-    config = app.config
-    scheduler = AsyncIOScheduler(timezone=config.tz)
     async with Fetcher(app.fetch_settings()) as fetcher:
-        poller = app.poller(fetcher)
-        for source in config.sources:
-            scheduler.add_job(_poll, IntervalTrigger(seconds=source.every.total_seconds(), timezone=config.tz,
-                                                     jitter=min(60, source.every.total_seconds() / 10)),
-                              args=(poller, source), id=f"poll:{source.name}", max_instances=1,
-                              coalesce=True, next_run_time=app.clock())
-        at = config.digest.at
-        scheduler.add_job(_digest, CronTrigger(hour=at.hour, minute=at.minute, timezone=config.tz),
-                          args=(app,), id="digest", max_instances=1, coalesce=True, misfire_grace_time=3600)
+        scheduler = build_scheduler(app, app.poller(fetcher))
         scheduler.start()
-        log.info("event=started sources=%d topics=%d digest_at=%s", len(config.sources), len(config.topics),
-                 at.strftime("%H:%M"))
+        log.info("event=started sources=%d topics=%d digest_at=%s", len(app.config.sources),
+                 len(app.config.topics), app.config.digest.at.strftime("%H:%M"))
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
             log.info("event=stopped")
+
+
+def build_scheduler(app: App, poller: Poller) -> AsyncIOScheduler:
+    """One interval job per source (first run now) and the daily digest job at `digest.at`."""
+    config = app.config
+    scheduler = AsyncIOScheduler(timezone=config.tz)
+    for source in config.sources:
+        every = source.every.total_seconds()
+        # Jitter spreads sources of one host that share an interval (at most a tenth of it).
+        scheduler.add_job(_poll, IntervalTrigger(seconds=every, timezone=config.tz, jitter=min(60, every / 10)),
+                          args=(poller, source), id=f"poll:{source.name}", max_instances=1, coalesce=True,
+                          next_run_time=app.clock())
+    at = config.digest.at
+    scheduler.add_job(_digest, CronTrigger(hour=at.hour, minute=at.minute, timezone=config.tz), args=(app,),
+                      id="digest", max_instances=1, coalesce=True, misfire_grace_time=3600)
+    return scheduler
 
 
 async def _poll(poller: Poller, source: SourceConfig) -> None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.core.entry import EntryDraft
-from monitor.core.intake import decide, identify
+from monitor.core.intake import Identified, Known, decide, identify
 from monitor.core.topics import TopicSet
-from monitor.store.archive import Applied, Archive, Indexed, PollRecord
+from monitor.store.archive import Archive, Indexed, Plan, PollRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +35,21 @@ class Pipeline:
     def ingest(self, source_id: int, source_name: str, drafts: list[EntryDraft], *, now: datetime,
                record: PollRecord, skipped: int = 0) -> Ingested:
         identified = identify(drafts, source_name)
-        known = self.archive.known(source_id, [i.key for i in identified if i.key])
+        skipped += sum(1 for i in identified if i.key is None)
+
+        def plan(known: dict[str, Known]) -> Plan:
+            return self._plan(identified, source_id, known)
+
+        applied = self.archive.ingest(source_id, [i.key for i in identified if i.key], plan, now=now,
+                                      record=record)
+        return Ingested(applied.new, applied.revised, applied.matched, skipped, applied.new_ids)
+
+    def _plan(self, identified: list[Identified], source_id: int, known: dict[str, Known]) -> Plan:
+        """Pure work done inside the write transaction: decide, tokenise, match."""
         intents = decide(identified, source_id=source_id, known=known)
         new = {e.key: self._index(e.title, e.summary) for e in intents.new}
         revised = {r.entry_id: self._index(r.title, r.summary) for r in intents.revisions}
-        applied: Applied = self.archive.apply(source_id, intents, new=new, revised=revised, now=now,
-                                              record=record)
-        return Ingested(applied.new, applied.revised, applied.matched, skipped + intents.skipped,
-                        applied.new_ids)
+        return Plan(intents, new, revised)
 
     def _index(self, title: str, summary: str) -> Indexed:
         analysed = self.topics.analyse(title, summary)

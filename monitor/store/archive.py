@@ -7,8 +7,8 @@ it. Returns plain values, never ORM objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.core.intake import Intents, Known
 from monitor.errors import StoreError
+from monitor.store.db import writer
 from monitor.store.schema import entries, entry_sources, matches, sources
 
 _CHUNK = 500
@@ -28,6 +29,15 @@ class Indexed:
     title_tokens: str
     summary_tokens: str
     topics: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Plan:
+    """What the pipeline decided for one poll, given what the archive knew."""
+
+    intents: Intents
+    new: Mapping[str, Indexed] = field(default_factory=dict)
+    revised: Mapping[int, Indexed] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +68,12 @@ class Archive:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer = writer(engine)
 
     def sync_sources(self, configured: Iterable[tuple[str, str, str]]) -> dict[str, int]:
         """Make a row for every configured (name, url, type); return name -> id."""
         try:
-            with self.engine.begin() as conn:
+            with self._writer.begin() as conn:
                 rows = {r.name: r for r in conn.execute(select(sources.c.id, sources.c.name, sources.c.url,
                                                                sources.c.type))}
                 for name, url, kind in configured:
@@ -79,45 +90,42 @@ class Archive:
             raise _store_error(exc, "recording sources") from exc
 
     def validators(self, source_id: int) -> tuple[str | None, str | None]:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(sources.c.etag, sources.c.last_modified)
-                               .where(sources.c.id == source_id)).one()
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(sources.c.etag, sources.c.last_modified)
+                                   .where(sources.c.id == source_id)).one()
+        except SQLAlchemyError as exc:
+            raise _store_error(exc, "reading a source") from exc
         return row.etag, row.last_modified
 
-    def known(self, source_id: int, keys: Sequence[str]) -> dict[str, Known]:
+    @staticmethod
+    def _known(conn: Connection, source_id: int, keys: Sequence[str]) -> dict[str, Known]:
         """What the archive holds for these keys, and whether this source carried them."""
         found: dict[str, Known] = {}
         unique = list(dict.fromkeys(keys))
-        with self.engine.connect() as conn:
-            for i in range(0, len(unique), _CHUNK):
-                chunk = unique[i:i + _CHUNK]
-                seen = entry_sources.alias("seen")
-                query = (
-                    select(entries.c.id, entries.c.key, entries.c.source_id, entries.c.title,
-                           entries.c.summary, entries.c.published_at, seen.c.source_id.label("seen"))
-                    .outerjoin(seen, and_(seen.c.entry_id == entries.c.id, seen.c.source_id == source_id))
-                    .where(entries.c.key.in_(chunk))
-                )
-                for r in conn.execute(query):
-                    found[r.key] = Known(r.id, r.source_id, r.title, r.summary, r.published_at,
-                                         r.seen is not None)
+        for i in range(0, len(unique), _CHUNK):
+            chunk = unique[i:i + _CHUNK]
+            seen = entry_sources.alias("seen")
+            query = (
+                select(entries.c.id, entries.c.key, entries.c.source_id, entries.c.title,
+                       entries.c.summary, entries.c.published_at, seen.c.source_id.label("seen"))
+                .outerjoin(seen, and_(seen.c.entry_id == entries.c.id, seen.c.source_id == source_id))
+                .where(entries.c.key.in_(chunk))
+            )
+            for r in conn.execute(query):
+                found[r.key] = Known(r.id, r.source_id, r.title, r.summary, r.published_at, r.seen is not None)
         return found
 
-    def apply(
-        self,
-        source_id: int,
-        intents: Intents,
-        *,
-        new: Mapping[str, Indexed],
-        revised: Mapping[int, Indexed],
-        now: datetime,
-        record: PollRecord,
-    ) -> Applied:
-        """Store one poll's intents and its poll record in one transaction."""
+    def ingest(self, source_id: int, keys: Sequence[str], plan: Callable[[dict[str, Known]], Plan], *,
+               now: datetime, record: PollRecord) -> Applied:
+        """Look the keys up, let `plan` decide, store the result and the poll record: all in
+        one write transaction, so a crash or a full disk keeps the whole poll or none of it."""
         try:
-            with self.engine.begin() as conn:
-                new_ids = self._insert_new(conn, source_id, intents, new, now)
-                self._revise(conn, intents, revised, now)
+            with self._writer.begin() as conn:
+                decided = plan(self._known(conn, source_id, keys))
+                intents = decided.intents
+                new_ids = self._insert_new(conn, source_id, intents, decided.new, now)
+                self._revise(conn, intents, decided.revised, now)
                 if intents.sightings:
                     conn.execute(insert(entry_sources),
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
@@ -125,8 +133,8 @@ class Archive:
                 self._record(conn, source_id, record, now)
         except SQLAlchemyError as exc:
             raise _store_error(exc, "storing a poll") from exc
-        matched = sum(1 for e in intents.new if new[e.key].topics)
-        matched += sum(1 for r in intents.revisions if revised[r.entry_id].topics)
+        matched = sum(1 for e in intents.new if decided.new[e.key].topics)
+        matched += sum(1 for r in intents.revisions if decided.revised[r.entry_id].topics)
         return Applied(len(new_ids), len(intents.revisions), matched, tuple(new_ids))
 
     def _insert_new(self, conn: Connection, source_id: int, intents: Intents,
@@ -167,7 +175,7 @@ class Archive:
     def record_poll(self, source_id: int, record: PollRecord, now: datetime) -> None:
         """Record a poll that stored nothing (a 304, or an error)."""
         try:
-            with self.engine.begin() as conn:
+            with self._writer.begin() as conn:
                 self._record(conn, source_id, record, now)
         except SQLAlchemyError as exc:
             raise _store_error(exc, "recording a poll") from exc

@@ -32,10 +32,27 @@ def open_engine(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+def writer(engine: Engine) -> Engine:
+    """The same engine, but its transactions take SQLite's write lock when they begin.
+
+    A poll reads what the archive knows and then writes; taking the lock first (BEGIN
+    IMMEDIATE) means two processes polling at once queue behind each other instead of both
+    deciding an article is new and one failing on the unique key.
+    """
+    return engine.execution_options(monitor_write=True)
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    # pysqlite's own BEGIN is disabled (isolation_level None) so that we choose the kind.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("monitor_write") else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

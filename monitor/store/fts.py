@@ -7,9 +7,9 @@ every non-ASCII character as part of a token, and our tokens hold only letters a
 FTS5 sees exactly our tokens (CJK bigrams included) and a Term's pattern means the same here
 as in ``monitor.core.matcher``.
 
-Each leaf becomes its own ``rowid IN (... MATCH ...)`` subquery and the tree becomes SQL
-AND/OR/NOT, because FTS5 MATCH alone cannot express a pure negation (``-foo``). All query
-text travels as bound parameters.
+Each leaf (or the terms of one OR, joined) becomes a ``rowid IN (... MATCH ...)`` subquery
+and the tree becomes SQL AND/OR/NOT, because FTS5 MATCH alone cannot express a pure negation
+(``-foo``). All query text travels as bound parameters.
 """
 
 from __future__ import annotations
@@ -45,16 +45,28 @@ def where_clause(node: Node, id_column: str = "entries.id") -> tuple[str, dict[s
     params: dict[str, str] = {}
     names: dict[str, str] = {}
 
+    def subquery(expression: str) -> str:
+        if expression not in names:
+            names[expression] = f"q{len(names)}"
+            params[names[expression]] = expression
+        return f"{id_column} IN (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :{names[expression]})"
+
     def build(n: Node) -> str:
         if isinstance(n, Term):
-            expression = leaf_match(n)
-            if expression not in names:
-                names[expression] = f"q{len(names)}"
-                params[names[expression]] = expression
-            return f"{id_column} IN (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :{names[expression]})"
+            return subquery(leaf_match(n))
         if isinstance(n, Not):
             return f"NOT ({build(n.child)})"
-        joiner = " AND " if isinstance(n, And) else " OR "
-        return "(" + joiner.join(build(child) for child in n.children) + ")"
+        if isinstance(n, And):
+            return "(" + " AND ".join(build(child) for child in n.children) + ")"
+        # The terms of an OR become one MATCH ("a" OR "b" ...): one index lookup instead of
+        # one subquery each, and a long list of alternatives does not nest SQL expressions
+        # past SQLite's depth limit.
+        leaves = [child for child in n.children if isinstance(child, Term)]
+        parts = [build(child) for child in n.children if not isinstance(child, Term)]
+        if len(leaves) == 1:
+            parts.insert(0, build(leaves[0]))
+        elif leaves:
+            parts.insert(0, subquery(" OR ".join(f"({leaf_match(t)})" for t in leaves)))
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
     return build(node), params

@@ -71,9 +71,12 @@ def _local_date(value: str | None, option: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD", param_hint=option) from None
+    if not 1900 <= day.year <= 2999:
+        raise click.BadParameter(f"{value!r} is out of range (years 1900 to 2999)", param_hint=option)
+    return day
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -99,7 +102,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: int) -
 def poll(obj: Context, names: tuple[str, ...]) -> None:
     """Poll every source (or those named) once and store what is new."""
     app = obj.app()
-    chosen = [app.config.source(n) for n in names] if names else list(app.config.sources)
+    chosen = [app.config.source(n) for n in dict.fromkeys(names)] if names else list(app.config.sources)
     if not chosen:
         _fail(f"{app.config.path}: sources: no sources configured")
     outcomes = asyncio.run(app.poll(chosen))
@@ -127,8 +130,8 @@ def digest(obj: Context, day: str | None, out: str | None) -> None:
     click.echo(str(path))
 
 
-@cli.command()
-@click.argument("query", required=False)
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("query", nargs=-1)
 @click.option("--topic", metavar="NAME", help="Only entries matching this topic.")
 @click.option("--source", metavar="NAME", help="Only entries carried by this source.")
 @click.option("--since", metavar="DATE", help="Published on or after this local date (YYYY-MM-DD).")
@@ -137,12 +140,18 @@ def digest(obj: Context, day: str | None, out: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.pass_obj
 @handles_errors
-def search(obj: Context, query: str | None, topic: str | None, source: str | None, since: str | None,
+def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str | None, since: str | None,
            until: str | None, limit: int, fmt: str) -> None:
-    """Search the archive, newest first (no QUERY: the newest entries)."""
+    """Search the archive, newest first (no QUERY: the newest entries).
+
+    QUERY may start with a minus (`monitor search -"SG-1" stargate`); its words are joined.
+    """
+    unknown = [q for q in query if q.startswith("--")]
+    if unknown:
+        raise click.UsageError(f"no such option: {unknown[0]}")
     since_day, until_day = _local_date(since, "--since"), _local_date(until, "--until")
     try:
-        tree = parse(query) if query is not None else None
+        tree = parse(" ".join(query)) if query else None
     except QuerySyntaxError as exc:
         _fail(f"search query: {exc}")
         return
@@ -212,4 +221,13 @@ def run(obj: Context) -> None:
 
 
 def main() -> None:
-    cli(prog_name="monitor")
+    """Entry point: click's usage errors become one line too, still with exit status 2."""
+    try:
+        cli.main(prog_name="monitor", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"monitor: error: {results.printable(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)

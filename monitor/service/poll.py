@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import SourceConfig
 from monitor.core.entry import ParseResult
-from monitor.errors import FetchError, MonitorError, ParseError, StoreError
+from monitor.errors import MonitorError, StoreError
 from monitor.ingest.feed import parse_feed
 from monitor.ingest.listing import parse_listing
 from monitor.net.fetcher import Fetcher, FetchResult, Validators
@@ -75,14 +75,14 @@ class Poller:
                 done = await asyncio.to_thread(self.pipeline.ingest, source_id, source.name, parsed.drafts,
                                                now=self.clock(), record=record, skipped=parsed.skipped)
             outcome = Outcome(source.name, "ok", done.new, done.matched, done.skipped)
-        except (FetchError, ParseError) as exc:
+        except MonitorError as exc:  # fetch, parse or store: recorded if the database allows
             outcome = Outcome(source.name, "error", error=str(exc))
             await self._record(source_id, PollRecord("error", error=str(exc)))
-        except StoreError as exc:
-            outcome = Outcome(source.name, "error", error=str(exc))
-        except MonitorError as exc:  # pragma: no cover - a new error class we did not map yet
-            outcome = Outcome(source.name, "error", error=str(exc))
-            await self._record(source_id, PollRecord("error", error=str(exc)))
+        except Exception as exc:  # a bug must cost one source one poll, not the whole run
+            log.exception("event=internal_error source=%s", source.name)
+            message = f"internal error: {exc.__class__.__name__}: {exc}"
+            outcome = Outcome(source.name, "error", error=message)
+            await self._record(source_id, PollRecord("error", error=message))
         return self._logged(source, outcome, started)
 
     def _parse(self, source: SourceConfig, fetched: FetchResult) -> ParseResult:

@@ -9,9 +9,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import cached_property
 
+from sqlalchemy import Engine
+
 from monitor.config import Config, SourceConfig
 from monitor.core.digest import Digest, day_being_gathered
 from monitor.core.topics import TopicSet
+from monitor.errors import ConfigError
 from monitor.net.fetcher import Fetcher, FetchSettings
 from monitor.service.digests import make_digest
 from monitor.service.pipeline import Pipeline
@@ -19,6 +22,17 @@ from monitor.service.poll import Outcome, Poller
 from monitor.store.archive import Archive
 from monitor.store.db import ensure_current, open_engine
 from monitor.store.reading import Reader
+
+
+def _open(config: Config) -> Engine:
+    """The engine, with a missing driver or an impossible path reported as a config error."""
+    try:
+        return open_engine(config.database_url)
+    except ImportError as exc:
+        raise ConfigError(f"{config.path}: database: the driver for {config.database.split(':')[0]!r} is not "
+                          f"installed ({exc.name}); for PostgreSQL: pip install 'monitor[postgres]'") from exc
+    except OSError as exc:
+        raise ConfigError(f"{config.path}: database: cannot create the database there: {exc}") from exc
 
 
 def utc_now() -> datetime:
@@ -29,7 +43,7 @@ class App:
     def __init__(self, config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config
         self.clock = clock
-        self.engine = open_engine(config.database_url)
+        self.engine = _open(config)
         ensure_current(self.engine)
         self.archive = Archive(self.engine)
         self.reader = Reader(self.engine)

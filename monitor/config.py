@@ -17,10 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from monitor.core.durations import parse_clock, parse_duration
 from monitor.core.query import Node, parse
 from monitor.errors import ConfigError, QuerySyntaxError
+from monitor.ingest.listing import selector_is_valid
 
 DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor/monitor)"
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -74,10 +77,17 @@ class SourceConfig(_Model):
 
     @model_validator(mode="after")
     def _selectors(self) -> SourceConfig:
+        selectors = {"item", "title", "link", "date"}
         if self.type == "html" and not self.item:
             raise ValueError("an html source needs `item`, the CSS selector of one entry")
-        if self.type == "feed" and (self.item or self.date):
-            raise ValueError("`item` and `date` are selectors for html sources; this source is a feed")
+        if self.type == "feed" and selectors & self.model_fields_set:
+            keys = ", ".join(sorted(selectors & self.model_fields_set))
+            raise ValueError(f"{keys}: selectors are for html sources; this source is a feed")
+        if self.type == "html":
+            for key in sorted(selectors):
+                value = getattr(self, key)
+                if value is not None and not selector_is_valid(value):
+                    raise ValueError(f"{key}: {value!r} is not a valid CSS selector")
         return self
 
 
@@ -110,7 +120,9 @@ class DigestConfig(_Model):
     @field_validator("at", mode="before")
     @classmethod
     def _at(cls, v: Any) -> time:
-        return v if isinstance(v, time) else parse_clock(str(v))
+        if isinstance(v, time):
+            return v
+        return parse_clock(v if isinstance(v, int) and not isinstance(v, bool) else str(v))
 
     @field_validator("lookback", mode="before")
     @classmethod
@@ -127,6 +139,17 @@ class Config(_Model):
     digest: DigestConfig = DigestConfig()
     path: Path = Field(Path("config.yaml"), exclude=True)
 
+    @field_validator("database")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        try:
+            make_url(v).get_dialect()
+        except ArgumentError:
+            raise ValueError(f"{v!r} is not a database URL; write e.g. sqlite:///monitor.db") from None
+        except NoSuchModuleError:
+            raise ValueError(f"{v!r} names a kind of database SQLAlchemy does not know") from None
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
@@ -142,7 +165,7 @@ class Config(_Model):
 
     @property
     def base_dir(self) -> Path:
-        return self.path.parent
+        return self.path.absolute().parent
 
     @property
     def digest_dir(self) -> Path:
@@ -215,7 +238,7 @@ def from_mapping(raw: dict[str, Any], path: Path) -> Config:
     if "path" in raw:
         raise ConfigError(f"{path}: path: unknown key")
     try:
-        config = Config.model_validate({**raw, "path": path.absolute()})
+        config = Config.model_validate({**raw, "path": path})
     except ValidationError as exc:
         raise ConfigError(_explain(path, raw, exc)) from None
     _check_unique(path, "sources", [s.name for s in config.sources])

@@ -173,3 +173,60 @@ def test_python_dash_m_and_env_config_with_no_traceback(workspace: Workspace, tm
     done = subprocess.run([sys.executable, "-m", "monitor", "search", "(a"], env=env, capture_output=True,
                           text=True, cwd=tmp_path, timeout=60, check=False)
     assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def run_main(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=60, check=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(["digest", "--date", "yesterday"], "Invalid value for --date: 'yesterday' is not a date"),
+     (["search", "--since", "0001-01-01"], "out of range"),
+     (["search", "--limit", "0"], "Invalid value for '--limit'"),
+     (["search", "--bogus"], "no such option: --bogus"),
+     (["frobnicate"], "No such command 'frobnicate'")],
+    ids=["bad-date", "date-out-of-range", "bad-limit", "unknown-option", "unknown-command"],
+)
+def test_usage_errors_are_one_line_exit_2(workspace: Workspace, args: list[str], expected: str) -> None:
+    workspace.write(sources=[])
+    done = run_main("--config", str(workspace.config_path), *args, cwd=workspace.root)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("monitor: error: "), done.stderr
+    assert expected in done.stderr
+
+
+def test_search_query_may_start_with_a_minus(polled: Workspace) -> None:
+    code, out, err = invoke(polled, "search", '-"SG-1"', "Stargate", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out) == []
+    code, out, _ = invoke(polled, "search", "-Dubai", "-Stargate", "-SoftBank", "--format", "json")
+    assert [r["title"] for r in json.loads(out)] == ["石破首相、OpenAIのアルトマン氏と会談 AI連携強化"]
+
+
+def test_json_published_has_the_zone_offset_and_url_null_without_http_link(
+        http_server: TestServer, workspace: Workspace) -> None:
+    body = rss(("Dated", "https://example.com/d"), extra="<pubDate>Mon, 03 Feb 2025 01:30:00 GMT</pubDate>")
+    body = body.replace("</channel>", "<item><title>Only an id</title><guid isPermaLink='false'>x-1</guid>"
+                                      "<link>ftp://example.com/file</link></item></channel>")
+    http_server.route("/feed", body)
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    invoke(workspace, "poll")
+    _, out, _ = invoke(workspace, "search", "--format", "json")
+    rows = {r["title"]: r for r in json.loads(out)}
+    assert rows["Dated"]["published"] == "2025-02-03T10:30:00+09:00"
+    assert rows["Only an id"]["url"] is None and rows["Only an id"]["published"] is None
+
+
+def test_since_and_until_are_local_days_on_publication_time(http_server: TestServer, workspace: Workspace) -> None:
+    items = [("Late on the 2nd JST", "https://example.com/1", "", "Sun, 02 Feb 2025 14:59:00 GMT"),
+             ("Early on the 3rd JST", "https://example.com/2", "", "Sun, 02 Feb 2025 15:00:00 GMT"),
+             ("Late on the 3rd JST", "https://example.com/3", "", "Mon, 03 Feb 2025 14:59:59 GMT"),
+             ("On the 4th JST", "https://example.com/4", "", "Mon, 03 Feb 2025 15:00:00 GMT")]
+    rendered = "".join(f"<item><title>{t}</title><link>{u}</link><pubDate>{d}</pubDate></item>" for t, u, _, d in items)
+    http_server.route("/feed", f"<rss version='2.0'><channel><title>x</title>{rendered}</channel></rss>")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    invoke(workspace, "poll")
+    _, out, _ = invoke(workspace, "search", "--since", "2025-02-03", "--until", "2025-02-03", "--format", "json")
+    assert [r["title"] for r in json.loads(out)] == ["Late on the 3rd JST", "Early on the 3rd JST"]

@@ -85,10 +85,15 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
         ("sources: [\n", "not valid YAML"),
         ("- a\n- b\n", "the top level must be a mapping"),
         (GOOD.replace("    query: '(Stargate OR スターゲート) -\"SG-1\"'\n", ""), "topics[0].query: required key"),
+        (GOOD.replace("sqlite:///data/monitor.db", "nosuch://x"), "database: 'nosuch://x' is not a database URL"),
+        (GOOD.replace("every: 30m", "every: 999999999999d"), "sources[0].every: '999999999999d' is longer"),
+        (GOOD.replace('item: "ul.newslist li"', 'item: "li["'), "sources[1]: item: 'li[' is not a valid CSS"),
+        (GOOD.replace("    every: 30m", "    every: 30m\n    title: h2"), "sources[0]: title: selectors are for html"),
     ],
     ids=["unknown-key", "bad-duration", "bad-timezone", "bad-clock", "bad-name", "non-http-url",
          "html-needs-item", "duplicate-source", "bad-topic-query", "negative-timeout", "unknown-top-key",
-         "duplicate-yaml-key", "unknown-topic-key", "broken-yaml", "not-a-mapping", "missing-query"],
+         "duplicate-yaml-key", "unknown-topic-key", "broken-yaml", "not-a-mapping", "missing-query",
+         "bad-database-url", "huge-duration", "bad-selector", "selector-on-feed"],
 )
 def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)
@@ -98,6 +103,11 @@ def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: 
     assert message.startswith(str(path)), message
     assert expected in message, message
     assert "\n" not in message
+
+
+def test_unquoted_clock_time_is_read_back(tmp_path: Path) -> None:
+    # YAML 1.1 reads an unquoted 18:30 as the base-60 integer 1110.
+    assert load(write(tmp_path, "digest:\n  at: 18:30\n")).digest.at == time(18, 30)
 
 
 def test_missing_file_says_how_to_choose_one(tmp_path: Path) -> None:

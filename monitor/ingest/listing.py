@@ -81,6 +81,15 @@ def page_base(tree: LexborHTMLParser, url: str) -> str:
     return (_join(url, href) or url) if href else url
 
 
+def selector_is_valid(selector: str) -> bool:
+    """Whether selectolax accepts `selector` (the config checks selectors before any poll)."""
+    try:
+        LexborHTMLParser("<p></p>").css(selector)
+    except (SelectolaxError, ValueError, TypeError):
+        return False
+    return True
+
+
 def _select(tree: LexborHTMLParser, selector: str, role: str) -> list[LexborNode]:
     try:
         return tree.css(selector)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import Config
 from monitor.core.digest import Candidate, Digest, Failure, build, published_floor, window_for
+from monitor.errors import MonitorError
 from monitor.store.reading import Reader
 
 
@@ -33,6 +34,14 @@ def make_digest(reader: Reader, config: Config, day: date) -> Digest:
 
 
 def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` so a reader sees the old file or the new one, never half."""
+    try:
+        _write(path, text)
+    except OSError as exc:
+        raise MonitorError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

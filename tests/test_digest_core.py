@@ -119,3 +119,23 @@ def test_entry_without_link_is_plain_text() -> None:
     text = render(build(w, [item], [("jv", "JV")], [], TOKYO))
     assert "- No link here — japan-times, date unknown" in text
     assert "javascript" not in text
+
+
+HOSTILE = [
+    "[click](https://evil.example/a)", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
+    "see www.evil.example or https://evil.example/x", "mail me@evil.example", "![pixel](https://evil.example/p.png)",
+    "<https://evil.example/auto>", "&lt;b&gt; &amp; **bold** _it_ `code` ~~gone~~", "line\n# heading\n- item",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=[f"hostile-{i}" for i in range(len(HOSTILE))])
+def test_gfm_rendering_of_a_hostile_digest_has_only_our_links(text: str) -> None:
+    import cmarkgfm  # in the test extra
+    w = window_for(date(2025, 2, 4), AT, TOKYO)
+    item = Candidate(text, "https://example.com/ok", (text,), None, w.start + timedelta(hours=1), ("t",))
+    bare = Candidate(text, None, ("src",), None, w.start + timedelta(hours=2), ("t",))
+    digest = build(w, [item, bare], [("t", text)], [Failure(text, text, None)], TOKYO)
+    html = cmarkgfm.github_flavored_markdown_to_html(render(digest))
+    assert html.count("<a ") == 1 and 'href="https://example.com/ok"' in html, html
+    assert "<script" not in html and "<img" not in html and "<strong" not in html and "<em>" not in html
+    assert "<h1>" in html and html.count("<h1>") == 1

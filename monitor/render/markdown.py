@@ -16,11 +16,19 @@ from monitor.core.digest import Digest, Item
 # start markup, links, HTML, entities or emphasis anywhere in a line.
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
 _SPACE = re.compile(r"\s+")
+# GitHub-flavoured Markdown also links bare URLs, www. names and e-mail addresses. An escape
+# before the colon or the dot stops the first two; e-mail autolinks ignore escapes, so an
+# invisible WORD JOINER after the @ breaks them.
+_AUTOLINKS = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<=\bwww)(\.)|(?<=[\w.+-])(@)(?=[\w-])")
+
+
+def _break_autolink(m: re.Match[str]) -> str:
+    return "@\u2060" if m.group(3) else "\\" + (m.group(1) or m.group(2))
 
 
 def escape(text: str) -> str:
-    """Plain text safe to place inline in Markdown (also collapses newlines)."""
-    return _SPECIAL.sub(r"\\\1", _SPACE.sub(" ", text).strip())
+    """Plain text safe to place inline in Markdown, CommonMark or GFM (collapses newlines)."""
+    return _AUTOLINKS.sub(_break_autolink, _SPECIAL.sub(r"\\\1", _SPACE.sub(" ", text).strip()))
 
 
 def link_target(url: str | None) -> str | None:

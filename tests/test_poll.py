@@ -258,3 +258,17 @@ def test_undeclared_euc_jp_listing_page(http_server: TestServer, workspace: Work
         rows = conn.execute("select title, published_at from entries order by id").fetchall()
     assert rows == [("人工知能戦略本部の開催について", "2025-09-11 15:00:00.000000"),
                     ("ＡＩ基本計画の決定", "2025-12-22 15:00:00.000000")]
+
+
+def test_digest_keeps_entries_without_a_date(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", rss(("Stargate undated", "https://example.com/u", "OpenAI")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "title": "Stargate", "query": "Stargate OpenAI"}])
+    clock = Clock()
+    poll(workspace, clock)
+    app = workspace.app(clock)
+    try:
+        items = [i for s in app.digest(date(2025, 2, 4)).sections for i in s.items]
+    finally:
+        app.close()
+    assert [(i.title, i.published) for i in items] == [("Stargate undated", None)]

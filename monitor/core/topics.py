@@ -27,10 +27,11 @@ class TopicSet:
 
     def __init__(self, topics: Sequence[tuple[str, Node]]) -> None:
         self.names = tuple(name for name, _ in topics)
+        self._order = {name: i for i, name in enumerate(self.names)}
         self._matcher = Matcher(dict(topics))
 
     def analyse(self, title: str, summary: str) -> Analysis:
         title_tokens, summary_tokens = tokenize(title), tokenize(summary)
         found = self._matcher.match(Document.from_tokens({"title": title_tokens, "summary": summary_tokens}))
-        ordered = tuple(name for name in self.names if name in found)
+        ordered = tuple(sorted(found, key=self._order.__getitem__))  # config order
         return Analysis(" ".join(title_tokens), " ".join(summary_tokens), ordered, found)

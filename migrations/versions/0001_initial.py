@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -61,16 +62,42 @@ def upgrade() -> None:
         sa.Column("matched_at", sa.DateTime, nullable=False),
     )
     op.create_index("ix_matches_topic", "matches", ["topic"])
-    if op.get_bind().dialect.name == "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
         # Token streams from monitor.core.text.tokenize, space-joined; the `ascii` tokenizer
         # keeps every non-ASCII character inside a token, so FTS5 sees exactly our tokens
         # (Latin words, Japanese bigrams) and a 1- or 2-character Japanese term is findable.
         op.execute("CREATE VIRTUAL TABLE entry_fts USING fts5(title, summary, tokenize='ascii')")
+    elif dialect == "postgresql":
+        # The same tokens as tsvector literals with their positions, one per field, GIN-indexed
+        # (monitor/store/pg_search.py): PostgreSQL's own parser never sees the text.
+        op.create_table(
+            "entry_fts",
+            sa.Column("entry_id", sa.Integer, sa.ForeignKey("entries.id", ondelete="CASCADE"),
+                      primary_key=True, autoincrement=False),
+            sa.Column("title", postgresql.TSVECTOR, nullable=False),
+            sa.Column("summary", postgresql.TSVECTOR, nullable=False),
+        )
+        op.create_index("ix_entry_fts_title", "entry_fts", ["title"], postgresql_using="gin")
+        op.create_index("ix_entry_fts_summary", "entry_fts", ["summary"], postgresql_using="gin")
+        # The rare field that a tsvector cannot hold (over 16383 tokens, a token over 2046 bytes
+        # or seen over 256 times): its space-padded token text, searched with LIKE.
+        op.create_table(
+            "entry_fts_spill",
+            sa.Column("entry_id", sa.Integer, sa.ForeignKey("entries.id", ondelete="CASCADE"),
+                      primary_key=True, autoincrement=False),
+            sa.Column("title", sa.Text),
+            sa.Column("summary", sa.Text),
+        )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
         op.execute("DROP TABLE entry_fts")
+    elif dialect == "postgresql":
+        op.drop_table("entry_fts_spill")
+        op.drop_table("entry_fts")
     op.drop_table("matches")
     op.drop_table("entry_sources")
     op.drop_table("entries")

@@ -3,6 +3,15 @@
 Carries out the intents that monitor.core.intake decided, one poll in one transaction, in
 batches (executemany), so a crash or a full disk leaves either the whole poll or none of
 it. Returns plain values, never ORM objects.
+
+Concurrent writers: on SQLite a poll's transaction takes the write lock first (store.db.writer),
+so polls queue. On PostgreSQL several workers write at once, and two of them may both find
+an article new (two polls of one feed, or two feeds carrying it): the entries are inserted
+with ON CONFLICT (key) DO NOTHING, in key order, inside a savepoint. When a key was taken
+meanwhile (the insert waits for the other transaction to commit, then skips the row), the
+savepoint is rolled back, the keys are read again and the poll is planned again: the other
+worker's row is now known, so this poll records a sighting (or nothing) instead of a second
+row. Sightings are inserted with ON CONFLICT DO NOTHING for the same reason.
 """
 
 from __future__ import annotations
@@ -11,11 +20,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.core.intake import Intents, Known
 from monitor.errors import StoreError
+from monitor.store import pg_search
 from monitor.store.db import writer
 from monitor.store.schema import entries, entry_sources, matches, sources
 
@@ -79,8 +90,10 @@ class Archive:
                 for name, url, kind in configured:
                     row = rows.get(name)
                     if row is None:
-                        conn.execute(insert(sources).values(name=name, url=url, type=kind,
-                                                            consecutive_failures=0))
+                        add = insert(sources)
+                        if conn.dialect.name == "postgresql":  # another worker may be adding it now
+                            add = postgresql.insert(sources).on_conflict_do_nothing(index_elements=["name"])
+                        conn.execute(add.values(name=name, url=url, type=kind, consecutive_failures=0))
                     elif (row.url, row.type) != (url, kind):
                         # A new address is a new resource: forget validators of the old one.
                         conn.execute(update(sources).where(sources.c.id == row.id).values(
@@ -122,12 +135,17 @@ class Archive:
         one write transaction, so a crash or a full disk keeps the whole poll or none of it."""
         try:
             with self._writer.begin() as conn:
-                decided = plan(self._known(conn, source_id, keys))
+                if conn.dialect.name == "sqlite":  # the write lock is held: nobody else inserts
+                    decided = plan(self._known(conn, source_id, keys))
+                    new_ids = self._insert_new(conn, source_id, decided.intents, decided.new, now)
+                    add_sightings = insert(entry_sources)
+                else:
+                    decided, new_ids = self._insert_new_concurrently(conn, source_id, keys, plan, now)
+                    add_sightings = postgresql.insert(entry_sources).on_conflict_do_nothing()
                 intents = decided.intents
-                new_ids = self._insert_new(conn, source_id, intents, decided.new, now)
                 self._revise(conn, intents, decided.revised, now)
                 if intents.sightings:
-                    conn.execute(insert(entry_sources),
+                    conn.execute(add_sightings,
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
                                   for i in intents.sightings])
                 self._record(conn, source_id, record, now)
@@ -152,22 +170,65 @@ class Archive:
         self._index(conn, indexed, now)
         return ids
 
+    def _insert_new_concurrently(self, conn: Connection, source_id: int, keys: Sequence[str],
+                                 plan: Callable[[dict[str, Known]], Plan],
+                                 now: datetime) -> tuple[Plan, list[int]]:
+        """PostgreSQL: plan and insert the new entries while other workers may insert the same keys.
+
+        Ends when every entry planned as new got its row; each retry knows at least one more
+        key (one committed by another worker, never deleted), so there are at most len(keys).
+        Rows go in key order, so two workers inserting overlapping keys wait for each other in
+        one order and never deadlock; their ids are taken from the sequence first, in document
+        order, as on SQLite (ties in "newest first" are broken by id).
+        """
+        for _ in range(len(set(keys)) + 1):
+            decided = plan(self._known(conn, source_id, keys))
+            new = decided.intents.new
+            if not new:
+                return decided, []
+            ids = sorted(r[0] for r in conn.execute(
+                select(func.nextval(func.pg_get_serial_sequence("entries", "id")))
+                .select_from(func.generate_series(1, len(new)))))
+            rows = sorted(({"id": i, "key": e.key, "url": e.url, "guid": e.guid, "title": e.title,
+                            "summary": e.summary, "published_at": e.published, "first_seen": now,
+                            "updated_at": now, "source_id": source_id} for i, e in zip(ids, new, strict=True)),
+                          key=lambda row: row["key"])
+            attempt = conn.begin_nested()
+            stored = conn.execute(postgresql.insert(entries).on_conflict_do_nothing(index_elements=["key"])
+                                  .returning(entries.c.id), rows).all()
+            if len(stored) == len(rows):
+                attempt.commit()
+                conn.execute(insert(entry_sources),
+                             [{"entry_id": i, "source_id": source_id, "first_seen": now} for i in ids])
+                self._index(conn, [(i, decided.new[e.key]) for i, e in zip(ids, new, strict=True)], now)
+                return decided, ids
+            attempt.rollback()  # another worker stored some of these keys: plan again, knowing them
+        raise StoreError("database error while storing a poll: other writers kept inserting its entries")
+
     def _revise(self, conn: Connection, intents: Intents, revised: Mapping[int, Indexed],
                 now: datetime) -> None:
         if not intents.revisions:
             return
-        for r in intents.revisions:
+        # In id order: two PostgreSQL workers revising the same entries lock their rows in one order.
+        for r in sorted(intents.revisions, key=lambda r: r.entry_id):
             conn.execute(update(entries).where(entries.c.id == r.entry_id).values(
                 title=r.title, summary=r.summary, published_at=r.published, updated_at=now))
         ids = [r.entry_id for r in intents.revisions]
         conn.execute(delete(matches).where(matches.c.entry_id.in_(ids)))
-        conn.exec_driver_sql(f"DELETE FROM entry_fts WHERE rowid IN ({','.join('?' * len(ids))})", tuple(ids))
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(f"DELETE FROM entry_fts WHERE rowid IN ({','.join('?' * len(ids))})",
+                                 tuple(ids))
+        else:
+            pg_search.delete_index(conn, ids)
         self._index(conn, [(i, revised[i]) for i in ids], now)
 
     @staticmethod
     def _index(conn: Connection, indexed: list[tuple[int, Indexed]], now: datetime) -> None:
-        conn.exec_driver_sql("INSERT INTO entry_fts(rowid, title, summary) VALUES (?, ?, ?)",
-                             [(i, x.title_tokens, x.summary_tokens) for i, x in indexed])
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("INSERT INTO entry_fts(rowid, title, summary) VALUES (?, ?, ?)",
+                                 [(i, x.title_tokens, x.summary_tokens) for i, x in indexed])
+        else:
+            pg_search.write_index(conn, [(i, x.title_tokens, x.summary_tokens) for i, x in indexed])
         rows = [{"entry_id": i, "topic": t, "matched_at": now} for i, x in indexed for t in x.topics]
         if rows:
             conn.execute(insert(matches), rows)

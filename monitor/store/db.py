@@ -1,7 +1,14 @@
 """Opening the database: engine, SQLite pragmas, and bringing the schema to Alembic's head.
 
+Two back ends: SQLite and PostgreSQL (psycopg 3: `pip install 'monitor[postgres]'`).
+
 SQLite runs in WAL mode with a busy timeout, so `monitor search` reads while a poll writes
-and two writers wait for each other instead of failing with "database is locked".
+and two writers wait for each other instead of failing with "database is locked"; a writer
+takes the write lock when it begins (see `writer`).
+
+PostgreSQL needs no settings: readers never wait for writers, and concurrent polls (several
+workers) are made safe where they write (monitor.store.archive: INSERT ... ON CONFLICT),
+not by serialising them. Migrations are serialised by an advisory lock (see `upgrade`).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,11 +30,26 @@ from monitor.errors import StoreError
 BUSY_TIMEOUT_MS = 30_000
 
 
+# Any constant: the key of the advisory lock that one migrating process holds on PostgreSQL.
+MIGRATION_LOCK = 0x6D6F6E69746F72  # "monitor"
+BACKENDS = ("sqlite", "postgresql")
+
+
 def open_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder made and the pragmas set on connect."""
+    """An engine for `url`; SQLite files get their folder made and the pragmas set on connect.
+
+    A bare `postgresql://` URL means the psycopg (3) driver, the one `monitor[postgres]`
+    installs (SQLAlchemy would otherwise pick psycopg2). A missing driver raises ImportError.
+    """
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise StoreError(f"database: {backend} is not supported; use a sqlite:/// or "
+                         f"postgresql+psycopg:// URL (search needs SQLite FTS5 or PostgreSQL)")
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -37,11 +59,13 @@ def open_engine(url: str) -> Engine:
 
 
 def writer(engine: Engine) -> Engine:
-    """The same engine, but its transactions take SQLite's write lock when they begin.
+    """The same engine, but on SQLite its transactions take the write lock when they begin.
 
     A poll reads what the archive knows and then writes; taking the lock first (BEGIN
     IMMEDIATE) means two processes polling at once queue behind each other instead of both
-    deciding an article is new and one failing on the unique key.
+    deciding an article is new and one failing on the unique key. On PostgreSQL the writes
+    themselves resolve that race (INSERT ... ON CONFLICT in monitor.store.archive), so
+    writers run side by side.
     """
     return engine.execution_options(monitor_write=True)
 
@@ -74,7 +98,17 @@ def head_revision(engine: Engine) -> str | None:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            _require_utf8(conn)
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def _require_utf8(conn) -> None:  # type: ignore[no-untyped-def]
+    # Titles are English and Japanese: another server encoding would refuse or mangle them.
+    encoding = conn.execute(text("SHOW server_encoding")).scalar()
+    if encoding != "UTF8":
+        raise StoreError(f"the PostgreSQL database {conn.engine.url.database!r} is encoded {encoding}, "
+                         f"not UTF8: create it with CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0")
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:
@@ -82,7 +116,13 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     cfg = _alembic_config(engine)
     try:
         before = current_revision(engine)
-        with engine.begin() as conn:
+        # One migrating process at a time (several workers may start on a new database): the
+        # write lock on SQLite, an advisory lock held to the end of the transaction on
+        # PostgreSQL, whose DDL is transactional. Alembic reads the revision after the lock,
+        # so the one that waited finds the schema at head and does nothing.
+        with writer(engine).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         return before, current_revision(engine)

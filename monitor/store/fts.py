@@ -1,5 +1,8 @@
 """The SQLite FTS5 back end of the query language: query tree -> SQL over ``entry_fts``.
 
+(``monitor.store.pg_search`` is the PostgreSQL one, with the same shape; ``where_clause_for``
+picks one by the engine's dialect name.)
+
 Builds strings only (no connection, no I/O), so it is tested against a bare ``sqlite3``.
 The index stores, per entry, each field as the space-joined ``text.tokenize`` output in an
 FTS5 table with the ``ascii`` tokenizer: it splits on ASCII spaces and punctuation and treats
@@ -14,7 +17,7 @@ and the tree becomes SQL AND/OR/NOT, because FTS5 MATCH alone cannot express a p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from monitor.core.query import And, Node, Not, Term
 
@@ -70,3 +73,17 @@ def where_clause(node: Node, id_column: str = "entries.id") -> tuple[str, dict[s
         return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
     return build(node), params
+
+
+WhereClause = Callable[..., tuple[str, dict[str, str]]]
+
+
+def where_clause_for(dialect: str) -> WhereClause:
+    """The ``where_clause`` of the back end for an SQLAlchemy dialect name (``engine.dialect.name``)."""
+    if dialect == "sqlite":
+        return where_clause
+    if dialect == "postgresql":
+        from monitor.store import pg_search
+
+        return pg_search.where_clause
+    raise ValueError(f"no search back end for {dialect}: use SQLite or PostgreSQL")

@@ -1,8 +1,8 @@
 """The archive's read side: digest selection, search, source statistics.
 
 Builds queries apart from running them where that helps testing; every value reaches the
-database as a bound parameter, and a search query reaches FTS5 only through the query tree
-(monitor.store.fts.where_clause).
+database as a bound parameter, and a search query reaches the index only through the query tree
+(``where_clause`` of monitor.store.fts or monitor.store.pg_search, by dialect).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, or_, select, text
+from sqlalchemy import Connection, Engine, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.core.query import Node
 from monitor.errors import StoreError
-from monitor.store.fts import where_clause
+from monitor.store.fts import where_clause_for
 from monitor.store.schema import entries, entry_sources, matches, sources
 
 
@@ -46,6 +46,10 @@ class SourceRow:
     failing_since: datetime | None
     consecutive_failures: int
     entries: int
+    id: int = 0
+    next_poll_at: datetime | None = None
+    last_new_at: datetime | None = None
+    layout_changed_at: datetime | None = None
 
 
 def _when():  # type: ignore[no-untyped-def]
@@ -67,6 +71,7 @@ class Reader:
             .where(entries.c.first_seen >= start, entries.c.first_seen < end)
             .where(or_(entries.c.published_at.is_(None), entries.c.published_at >= published_after))
             .where(entries.c.id.in_(select(matches.c.entry_id)))
+            .order_by(entries.c.id)  # the digest keeps this order among equals: the same on every database
         )
         return self._rows(query)
 
@@ -76,7 +81,7 @@ class Reader:
         """Newest first (publication time, else first_seen)."""
         query = select(entries.c.id)
         if tree is not None:
-            clause, params = where_clause(tree, id_column="entries.id")
+            clause, params = where_clause_for(self.engine.dialect.name)(tree, id_column="entries.id")
             query = query.where(text(clause).bindparams(**params))
         if topic:
             query = query.where(entries.c.id.in_(select(matches.c.entry_id).where(matches.c.topic == topic)))
@@ -90,28 +95,34 @@ class Reader:
             query = query.where(_when() < until)
         return self._rows(query.order_by(_when().desc(), entries.c.id.desc()).limit(limit))
 
-    def _rows(self, id_query) -> list[EntryRow]:  # type: ignore[no-untyped-def]
+    def _rows(self, id_query, conn: Connection | None = None) -> list[EntryRow]:  # type: ignore[no-untyped-def]
+        if conn is not None:
+            return self._rows_on(conn, id_query)
         try:
-            with self.engine.connect() as conn:
-                ids = [r[0] for r in conn.execute(id_query)]
-                if not ids:
-                    return []
-                found = {r.id: r for r in conn.execute(
-                    select(entries, sources.c.name.label("origin"))
-                    .join(sources, sources.c.id == entries.c.source_id).where(entries.c.id.in_(ids)))}
-                topics: dict[int, list[str]] = defaultdict(list)
-                for r in conn.execute(select(matches.c.entry_id, matches.c.topic)
-                                      .where(matches.c.entry_id.in_(ids)).order_by(matches.c.topic)):
-                    topics[r.entry_id].append(r.topic)
-                carried: dict[int, list[str]] = defaultdict(list)
-                for r in conn.execute(
-                        select(entry_sources.c.entry_id, sources.c.name)
-                        .join(sources, sources.c.id == entry_sources.c.source_id)
-                        .where(entry_sources.c.entry_id.in_(ids))
-                        .order_by(entry_sources.c.first_seen, sources.c.name)):
-                    carried[r.entry_id].append(r.name)
+            with self.engine.connect() as own:
+                return self._rows_on(own, id_query)
         except SQLAlchemyError as exc:
             raise StoreError(f"database error while reading: {getattr(exc, 'orig', exc)}") from exc
+
+    @staticmethod
+    def _rows_on(conn: Connection, id_query) -> list[EntryRow]:  # type: ignore[no-untyped-def]
+        ids = [r[0] for r in conn.execute(id_query)]
+        if not ids:
+            return []
+        found = {r.id: r for r in conn.execute(
+            select(entries, sources.c.name.label("origin"))
+            .join(sources, sources.c.id == entries.c.source_id).where(entries.c.id.in_(ids)))}
+        topics: dict[int, list[str]] = defaultdict(list)
+        for r in conn.execute(select(matches.c.entry_id, matches.c.topic)
+                              .where(matches.c.entry_id.in_(ids)).order_by(matches.c.topic)):
+            topics[r.entry_id].append(r.topic)
+        carried: dict[int, list[str]] = defaultdict(list)
+        for r in conn.execute(
+                select(entry_sources.c.entry_id, sources.c.name)
+                .join(sources, sources.c.id == entry_sources.c.source_id)
+                .where(entry_sources.c.entry_id.in_(ids))
+                .order_by(entry_sources.c.first_seen, sources.c.name)):
+            carried[r.entry_id].append(r.name)
         return [
             EntryRow(i, found[i].title, found[i].url, found[i].summary, found[i].published_at,
                      found[i].first_seen, found[i].origin, tuple(carried[i]) or (found[i].origin,),
@@ -126,4 +137,10 @@ class Reader:
                  .outerjoin(counts, counts.c.source_id == sources.c.id).order_by(sources.c.name))
         with self.engine.connect() as conn:
             return [SourceRow(r.name, r.url, r.type, r.last_polled_at, r.last_status, r.last_error,
-                              r.failing_since, r.consecutive_failures, r.n) for r in conn.execute(query)]
+                              r.failing_since, r.consecutive_failures, r.n, r.id, r.next_poll_at, r.last_new_at,
+                              r.layout_changed_at) for r in conn.execute(query)]
+
+    def by_ids(self, ids: list[int], *, conn: Connection | None = None) -> list[EntryRow]:
+        """These entries, newest first (publication time, else first_seen)."""
+        query = select(entries.c.id).where(entries.c.id.in_(ids)).order_by(_when().desc(), entries.c.id.desc())
+        return self._rows(query, conn=conn)

@@ -12,9 +12,12 @@ specific class here and keep the original as ``__cause__``.
     │   ├── FetchConnectError  DNS, refused, reset, TLS
     │   ├── HTTPStatusError    a status we do not accept (``status``, ``retry_after``)
     │   ├── RedirectError      too many redirects, a loop, or a non-http(s) target
-    │   └── BodyTooLarge       the body passed ``fetch.max_bytes`` while streaming
+    │   ├── BodyTooLarge       the body passed ``fetch.max_bytes`` while streaming
+    │   └── RobotsDisallowed   robots.txt keeps us out (monitor.net.robots)
+    │       └── RobotsUnreachable  robots.txt answered 5xx or not at all: no pages for now
     ├── ParseError             the body is not a feed / page we can read
-    └── StoreError             the database refused a write (disk full, locked too long)
+    ├── StoreError             the database refused a write (disk full, locked too long)
+    └── DeliveryError          the SMTP server refused a message (``temporary`` or not)
 """
 
 from __future__ import annotations
@@ -73,3 +76,14 @@ class ParseError(MonitorError):
 
 class StoreError(MonitorError):
     """The database refused a write; nothing of that batch was stored."""
+
+
+class DeliveryError(MonitorError):
+    """The SMTP server did not take a message. ``temporary``: a retry may succeed (down, 4xx,
+    dropped connection); otherwise a human must act (5xx, bad credentials, no STARTTLS, an
+    untrusted certificate). ``code`` is the SMTP reply code when there was one."""
+
+    def __init__(self, message: str, *, temporary: bool, code: int | None = None) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+        self.code = code

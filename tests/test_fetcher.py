@@ -418,3 +418,30 @@ def test_host_limiter_forgets_idle_hosts() -> None:
         return limiter.active_hosts()
 
     assert asyncio.run(go()) == 0
+
+
+def test_concurrency_bounds_requests_in_flight_across_hosts(http_server: TestServer) -> None:
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def slow(_request: RequestInfo) -> Response:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.3)
+        with lock:
+            active[0] -= 1
+        return Response(200, {"Content-Type": "text/plain"}, b"ok")
+
+    http_server.handler("/slow", slow)
+    with TestServer(host="127.0.0.2") as other, TestServer(host="127.0.0.3") as third:
+        other.handler("/slow", slow)
+        third.handler("/slow", slow)
+        urls = [s.url("/slow") for s in (http_server, other, third) for _ in range(3)]
+
+        async def main() -> None:
+            async with Fetcher(FetchSettings(per_host=3, concurrency=4)) as fetcher:
+                await asyncio.gather(*(fetcher.fetch(u) for u in urls))
+
+        asyncio.run(main())
+    assert peak[0] == 4

@@ -50,6 +50,7 @@ class FetchSettings:
     max_bytes: int = 10_000_000  # on the wire and after inflating, whichever passes it first
     per_host: int = 2
     max_redirects: int = 5
+    concurrency: int = 20  # requests in flight in all
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Fetcher:
     def __init__(self, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._settings = settings
         self._hosts = HostLimiter(settings.per_host)
+        self._inflight = asyncio.Semaphore(settings.concurrency)
         self._client = httpx.AsyncClient(
             transport=transport,
             follow_redirects=False,  # followed by hand in fetch(): we refuse loops and non-http targets
@@ -123,7 +125,8 @@ class Fetcher:
         try:
             async with asyncio.timeout(None) as deadline:
                 while True:
-                    async with self._hosts.slot(host_key(current)):
+                    # The host's slot first: waiting for a busy host must not hold a global one.
+                    async with self._hosts.slot(host_key(current)), self._inflight:
                         if started is None:
                             started = time.monotonic()
                             deadline.reschedule(asyncio.get_running_loop().time() + self._settings.timeout)

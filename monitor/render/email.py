@@ -1,0 +1,164 @@
+"""Digest or alert -> one email message (text/plain and text/html alternatives), ready for the outbox.
+
+Composes, never sends; no I/O besides loading the templates. Both parts come from the same data: the
+plain part is the digest's Markdown (``markdown.render``), the HTML part a Jinja2 template fed plain strings
+with autoescaping on, so a feed's title can never become markup (nothing here is marked safe). Only http(s)
+URLs become links (``markdown.link_target``). No remote images, no scripts, no style sheets: inline styles
+only, which is what Gmail, Outlook and Apple Mail all keep.
+
+Headers carry no feed text except through ``_oneline``, which drops control characters, so a title with
+``\\r\\nBcc:`` cannot add a header. Parts are 7-bit (quoted-printable or base64, whichever is shorter) so
+servers without 8BITMIME take them as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from monitor.core.digest import Digest, Item
+from monitor.render.markdown import escape, link_target, render
+
+# Lines end in CRLF as on the wire; bodies are encoded to 7 bits (see the module docstring).
+POLICY = policy.SMTP.clone(cte_type="7bit")
+# C0 and C1 controls (CR, LF, NUL, ESC, NEL...), line and paragraph separators, bidi overrides and isolates.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """An item as the template shows it: plain strings, escaped by the template."""
+
+    title: str
+    href: str | None
+    sources: str
+    when: str
+
+
+def compose_digest(
+    digest: Digest, *, sender: str, recipients: Sequence[str], list_id: str, now: datetime,
+    message_id_domain: str,
+) -> EmailMessage:
+    """The day's digest as one multipart/alternative message."""
+    day = digest.window.day.isoformat()
+    counts = ", ".join(f"{len(s.items)} {s.heading}" for s in digest.sections)
+    html = _environment().get_template("digest.html.j2").render(
+        subject=f"monitor digest {day}",
+        day=day,
+        entries=digest.entries,
+        window=f"{_when(digest.window.start, zone=True)} to {_when(digest.window.end, zone=True)}",
+        sections=[(_oneline(s.heading), [_entry(i) for i in s.items]) for s in digest.sections],
+        failures=[(_oneline(f.source), _oneline(f.error), _when(f.since) if f.since else None)
+                  for f in digest.failures],
+    )
+    msg = _message(render(digest), html)
+    # Deterministic: composing the same date's digest again (a crash before the outbox stored it, a
+    # retry) gives the same Message-ID, and receiving systems fold identical IDs into one message.
+    key = ["digest", day, list_id, *sorted(recipients)]
+    _headers(msg, f"monitor digest {day}: {counts or 'nothing new'}", sender, recipients, list_id, now,
+             f"digest-{day}.{_digest(key)}@{_domain(message_id_domain)}")
+    return msg
+
+
+def compose_alert(
+    topic_heading: str, items: Sequence[Item], *, sender: str, recipients: Sequence[str], list_id: str,
+    now: datetime, message_id_domain: str,
+) -> EmailMessage:
+    """New matches of one topic, sent as soon as a poll finds them; same look as the digest."""
+    heading = _oneline(topic_heading)
+    entries = [_entry(i) for i in items]
+    lines = [f"# {escape(heading)}: {len(items)} new", ""] + [_markdown_line(i) for i in items]
+    html = _environment().get_template("alert.html.j2").render(
+        subject=f"monitor alert: {heading}", heading=heading, entries=entries)
+    msg = _message("\n".join(lines) + "\n", html)
+    # Deterministic per batch, like the digest's: the same alert composed twice is one message.
+    key = ["alert", heading, list_id, now.astimezone(UTC).isoformat(), *sorted(recipients),
+           *(f"{i.url}\t{i.title}" for i in items)]
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    _headers(msg, f"monitor alert: {heading}: {len(items)} new", sender, recipients, list_id, now,
+             f"alert-{stamp}.{_digest(key)}@{_domain(message_id_domain)}")
+    return msg
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=True,  # every template here is HTML; never turned off per value
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _message(text: str, html: str) -> EmailMessage:
+    msg = EmailMessage(policy=POLICY)
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    return msg
+
+
+def _headers(
+    msg: EmailMessage, subject: str, sender: str, recipients: Sequence[str], list_id: str, now: datetime,
+    message_id: str,
+) -> None:
+    if now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
+    if not recipients:
+        raise ValueError("an email needs at least one recipient")
+    for address in (sender, *recipients):
+        if _CONTROL.search(address):
+            raise ValueError(f"control character in address {address!r}")
+    msg["Subject"] = _oneline(subject)
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = f"<{message_id}>"
+    msg["List-Id"] = _oneline(list_id)  # RFC 2919
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
+    msg["X-Auto-Response-Suppress"] = "All"  # the same request, in the dialect Exchange understands
+
+
+def _oneline(text: str) -> str:
+    """One line of text: control characters become spaces and runs of space collapse."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def _domain(domain: str) -> str:
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"not a domain name for Message-ID: {domain!r}")
+    return domain
+
+
+def _digest(parts: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _when(moment: datetime | None, *, zone: bool = False) -> str:
+    if moment is None:
+        return "date unknown"
+    return moment.strftime("%Y-%m-%d %H:%M %Z" if zone else "%Y-%m-%d %H:%M")
+
+
+def _entry(item: Item) -> _Entry:
+    title = _oneline(item.title) or "(untitled)"
+    return _Entry(title, link_target(item.url), _oneline(", ".join(item.sources)), _when(item.published))
+
+
+def _markdown_line(item: Item) -> str:
+    """An item as the digest's Markdown writes it (``markdown._item``), for the alert's plain part."""
+    title = escape(item.title) or "(untitled)"
+    target = link_target(item.url)
+    head = f"[{title}]({target})" if target else title
+    return f"- {head} — {escape(', '.join(item.sources))}, {_when(item.published)}"

@@ -14,14 +14,22 @@ from sqlalchemy import Engine
 from monitor.config import Config, SourceConfig
 from monitor.core.digest import Digest, day_being_gathered
 from monitor.core.topics import TopicSet
+from monitor.deliver.smtp import SmtpSettings
 from monitor.errors import ConfigError
 from monitor.net.fetcher import Fetcher, FetchSettings
-from monitor.service.digests import make_digest
+from monitor.net.robots import RobotsPolicy
+from monitor.service.alerts import Alerts
+from monitor.service.digests import DigestService, make_digest
+from monitor.service.mailer import Mailer
 from monitor.service.pipeline import Pipeline
 from monitor.service.poll import Outcome, Poller
+from monitor.service.worker import Worker
 from monitor.store.archive import Archive
 from monitor.store.db import ensure_current, open_engine
+from monitor.store.digest_log import DigestLog
+from monitor.store.outbox import Outbox
 from monitor.store.reading import Reader
+from monitor.store.schedule import Schedule
 
 
 def _open(config: Config) -> Engine:
@@ -58,22 +66,62 @@ class App:
 
     def fetch_settings(self) -> FetchSettings:
         f = self.config.fetch
-        return FetchSettings(user_agent=f.user_agent, timeout=f.timeout, max_bytes=f.max_bytes, per_host=f.per_host)
+        return FetchSettings(user_agent=f.user_agent, timeout=f.timeout, max_bytes=f.max_bytes, per_host=f.per_host,
+                             concurrency=f.concurrency)
 
     def poller(self, fetcher: Fetcher) -> Poller:
+        robots = RobotsPolicy(fetcher, self.config.fetch.user_agent, clock=self.clock)
         return Poller(fetcher=fetcher, pipeline=Pipeline(self.archive, self.topics),
-                      source_ids=self.source_ids, tz=self.config.tz, clock=self.clock)
+                      source_ids=self.source_ids, tz=self.config.tz, clock=self.clock, robots=robots)
 
     async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
         async with Fetcher(self.fetch_settings()) as fetcher:
             return await self.poller(fetcher).poll(sources)
+
+    @property
+    def mail_domain(self) -> str:
+        email = self.config.digest.email
+        return email.sender.rsplit("@", 1)[1] if email else "monitor.localhost"
+
+    @property
+    def list_id(self) -> str:
+        return f"monitor digest <digest.{self.mail_domain}>"
+
+    def worker(self, fetcher: Fetcher) -> Worker:
+        return Worker(config=self.config, poller=self.poller(fetcher), schedule=Schedule(self.engine),
+                      alerts=self.alerts(), clock=self.clock)
+
+    def alerts(self) -> Alerts:
+        return Alerts(self.engine, self.config, self.reader, list_id=self.list_id, domain=self.mail_domain,
+                      clock=self.clock)
+
+    def digest_service(self) -> DigestService:
+        return DigestService(config=self.config, reader=self.reader, log=DigestLog(self.engine), clock=self.clock,
+                             list_id=self.list_id, domain=self.mail_domain)
+
+    def smtp_settings(self) -> SmtpSettings:
+        email = self.config.digest.email
+        if email is None:
+            raise ConfigError(f"{self.config.path}: digest.email: not configured; add to, from and smtp to send mail")
+        smtp = email.smtp
+        return SmtpSettings(host=smtp.host, port=smtp.port, security=smtp.security, username=smtp.username,
+                            password=self.config.smtp_password())
+
+    def mailer(self) -> Mailer:
+        return Mailer(self.outbox(), self.smtp_settings(), self.clock)
+
+    def outbox(self) -> Outbox:
+        return Outbox(self.engine)
+
+    def digest_log(self) -> DigestLog:
+        return DigestLog(self.engine)
 
     def current_day(self) -> date:
         return day_being_gathered(self.clock(), self.config.digest.at, self.config.tz)
 
     def digest(self, day: date) -> Digest:
         self.source_ids  # noqa: B018 - sources must exist for the health section
-        return make_digest(self.reader, self.config, day)
+        return make_digest(self.reader, self.config, day, self.clock())
 
     def close(self) -> None:
         self.engine.dispose()

@@ -24,6 +24,8 @@ from monitor.errors import MonitorError, QuerySyntaxError
 from monitor.render import results
 from monitor.render.markdown import render
 from monitor.service.digests import write_atomically
+from monitor.service.health import source_flags
+from monitor.store.schedule import Schedule
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,11 +117,18 @@ def poll(obj: Context, names: tuple[str, ...]) -> None:
 @cli.command()
 @click.option("--date", "day", metavar="YYYY-MM-DD", help="Digest of this date (default: the one being gathered).")
 @click.option("--out", metavar="PATH|-", help="Write here instead of <digest.dir>/<date>.md; - for stdout.")
+@click.option("--send", is_flag=True, help="Make the digest and email it now (default date: the last complete one).")
+@click.option("--force", is_flag=True, help="With --send: send again even if that date was already sent.")
 @click.pass_obj
 @handles_errors
-def digest(obj: Context, day: str | None, out: str | None) -> None:
-    """Write the digest of a date as Markdown."""
+def digest(obj: Context, day: str | None, out: str | None, send: bool, force: bool) -> None:
+    """Write the digest of a date as Markdown (or, with --send, make it and email it)."""
     app = obj.app()
+    if send:
+        _send_digest(app, _local_date(day, "--date"), force)
+        return
+    if force:
+        raise click.UsageError("--force only makes sense with --send")
     chosen = _local_date(day, "--date") or app.current_day()
     text = render(app.digest(chosen))
     if out == "-":
@@ -128,6 +137,41 @@ def digest(obj: Context, day: str | None, out: str | None) -> None:
     path = Path(out) if out else app.config.digest_dir / f"{chosen.isoformat()}.md"
     write_atomically(path, text)
     click.echo(str(path))
+
+
+def _send_digest(app: App, day: date | None, force: bool) -> None:
+    from monitor.service.digests import digest_key
+
+    mailer = app.mailer()  # checks the email settings and the password variable first
+    service = app.digest_service()
+    chosen = day or service.due_day()
+    made = service.make(chosen, force=force)
+    key = digest_key(chosen)
+    if made is None:
+        record = app.digest_log().get(chosen)
+        state = app.outbox().state(key)
+        if state == "sent":
+            click.echo(f"the digest of {chosen} was already sent; --force sends it again")
+            return
+        if record is not None and record.email_state == "skipped":
+            click.echo(f"the digest of {chosen} had nothing new and digest.send_empty is off; nothing sent")
+            return
+        if state in (None, "failed"):
+            raise MonitorError(f"the digest of {chosen} was made but its mail was "
+                               f"{'refused' if state else 'not queued'}; --send --force makes and sends it again")
+    elif made.email == "skipped":
+        click.echo(f"{made.path}\nnothing new on {chosen} and digest.send_empty is off; nothing sent")
+        return
+    results = mailer.deliver_due(keys=[key])
+    if made is not None:
+        click.echo(str(made.path))
+    for r in results:
+        if not r.sent:
+            retry = f"; monitor run retries it from {r.retry_at:%H:%M}" if r.retry_at else ""
+            raise MonitorError(f"sending the digest of {chosen} failed: {r.error}{retry}")
+    to = ", ".join(app.config.digest.email.to) if app.config.digest.email else ""
+    click.echo(f"sent the digest of {chosen} to {to}" if results
+               else f"the digest of {chosen} is queued; monitor run sends it")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -182,7 +226,9 @@ def sources(obj: Context) -> None:
     app = obj.app()
     app.source_ids  # noqa: B018 - make rows for newly configured sources
     configured = {s.name for s in app.config.sources}
-    click.echo(results.sources_table([s for s in app.reader.sources() if s.name in configured], app.config.tz))
+    rows = [s for s in app.reader.sources() if s.name in configured]
+    flags = source_flags(app.config, app.reader, Schedule(app.engine), app.clock(), rows)
+    click.echo(results.sources_table(rows, app.config.tz, flags))
 
 
 @cli.group()
@@ -215,8 +261,10 @@ def run(obj: Context) -> None:
     from monitor.service.scheduler import serve
 
     app = obj.app()
-    if obj.verbosity >= 0 and logging.getLogger().level > logging.INFO:
-        logging.getLogger().setLevel(logging.INFO)
+    if app.config.digest.email is not None:
+        app.smtp_settings()  # a missing password variable fails now, not at digest time
+    if obj.verbosity == 0:  # no -v/-q: the config's level
+        logging.getLogger().setLevel(app.config.log_level.upper())
     asyncio.run(serve(app))
 
 

@@ -44,6 +44,58 @@ class FetchConfig(_Model):
     timeout: float = Field(20.0, gt=0, le=600)
     max_bytes: int = Field(10_000_000, gt=0)
     per_host: int = Field(2, ge=1, le=16)
+    concurrency: int = Field(20, ge=1, le=500)
+
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+
+
+def _address(v: str) -> str:
+    if not _EMAIL.match(v):
+        raise ValueError(f"{v!r} is not an e-mail address")
+    return v
+
+
+class SmtpConfig(_Model):
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
+            raise ValueError(f"{v!r} is not an environment variable name (the password itself never "
+                             "goes in this file)")
+        return v
+
+
+
+class EmailConfig(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    to: tuple[str, ...]
+    sender: str = Field(alias="from")
+    smtp: SmtpConfig
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _to(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("to")
+    @classmethod
+    def _recipients(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("needs at least one recipient")
+        return tuple(_address(a) for a in v)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str) -> str:
+        return _address(v)
 
 
 class SourceConfig(_Model):
@@ -95,6 +147,24 @@ class TopicConfig(_Model):
     name: str
     query: str
     title: str = ""
+    alert: Literal["none", "immediate"] = "none"
+    alert_to: tuple[str, ...] = ()
+    alert_min_interval: timedelta = timedelta(minutes=15)
+
+    @field_validator("alert_to", mode="before")
+    @classmethod
+    def _alert_to(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("alert_to")
+    @classmethod
+    def _alert_addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_address(a) for a in v)
+
+    @field_validator("alert_min_interval", mode="before")
+    @classmethod
+    def _interval(cls, v: Any) -> timedelta:
+        return _duration(v)
 
     @field_validator("name")
     @classmethod
@@ -116,6 +186,8 @@ class DigestConfig(_Model):
     at: time = time(8, 0)
     dir: Path = Path("digests")
     lookback: timedelta = timedelta(days=3)
+    email: EmailConfig | None = None
+    send_empty: bool = False
 
     @field_validator("at", mode="before")
     @classmethod
@@ -133,11 +205,18 @@ class DigestConfig(_Model):
 class Config(_Model):
     database: str = "sqlite:///monitor.db"
     timezone: str = "UTC"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    retention: timedelta = timedelta(days=365)
     fetch: FetchConfig = FetchConfig()
     sources: tuple[SourceConfig, ...] = ()
     topics: tuple[TopicConfig, ...] = ()
     digest: DigestConfig = DigestConfig()
     path: Path = Field(Path("config.yaml"), exclude=True)
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention(cls, v: Any) -> timedelta:
+        return _duration(v)
 
     @field_validator("database")
     @classmethod
@@ -178,6 +257,18 @@ class Config(_Model):
         if not m or m.group(2).startswith(":memory:") or m.group(2).startswith("file:"):
             return self.database
         return f"{m.group(1)}:///{(self.base_dir / m.group(2)).resolve()}"
+
+    def smtp_password(self) -> str | None:
+        """The SMTP password from the environment (never from this file); a ConfigError naming
+        the variable when it is unset, so `monitor run` fails at start, not at digest time."""
+        smtp = self.digest.email.smtp if self.digest.email else None
+        if smtp is None or smtp.password_env is None:
+            return None
+        value = os.environ.get(smtp.password_env)
+        if value is None:
+            raise ConfigError(f"{self.path}: digest.email.smtp.password_env: the environment variable "
+                              f"{smtp.password_env} is not set; export it before starting the monitor")
+        return value
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -248,6 +339,9 @@ def from_mapping(raw: dict[str, Any], path: Path) -> Config:
             parse(topic.query)
         except QuerySyntaxError as exc:
             raise ConfigError(f"{path}: topics[{i}].query: topic {topic.name!r}: {exc}") from None
+        if topic.alert == "immediate" and not (topic.alert_to or config.digest.email):
+            raise ConfigError(f"{path}: topics[{i}].alert: topic {topic.name!r} alerts by e-mail but has no "
+                              "alert_to and there is no digest.email to take the recipients from")
     return config
 
 

@@ -158,9 +158,9 @@ def test_sources_lists_status_and_counts(http_server: TestServer, workspace: Wor
 def test_db_upgrade_reports_revision(workspace: Workspace) -> None:
     workspace.write(sources=[])
     code, out, _ = invoke(workspace, "db", "upgrade")
-    assert code == 0 and "database at revision 0001 (was empty)" in out
+    assert code == 0 and "database at revision 0002 (was empty)" in out
     code, out, _ = invoke(workspace, "db", "upgrade")
-    assert out.strip() == "database at revision 0001"
+    assert out.strip() == "database at revision 0002"
 
 
 def test_python_dash_m_and_env_config_with_no_traceback(workspace: Workspace, tmp_path: Path) -> None:

@@ -139,3 +139,21 @@ def test_gfm_rendering_of_a_hostile_digest_has_only_our_links(text: str) -> None
     assert html.count("<a ") == 1 and 'href="https://example.com/ok"' in html, html
     assert "<script" not in html and "<img" not in html and "<strong" not in html and "<em>" not in html
     assert "<h1>" in html and html.count("<h1>") == 1
+
+
+def test_writing_a_digest_to_a_fifo_writes_into_it_and_keeps_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import stat
+    import threading
+
+    from monitor.service.digests import write_atomically
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    write_atomically(fifo, "# Digest\n")
+    reader.join(timeout=10)
+    assert got == ["# Digest\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # not replaced by a regular file (think /dev/null)

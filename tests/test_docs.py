@@ -10,7 +10,15 @@ import click
 import pytest
 
 from monitor.cli import cli
-from monitor.config import Config, DigestConfig, FetchConfig, SourceConfig, TopicConfig
+from monitor.config import (
+    Config,
+    DigestConfig,
+    EmailConfig,
+    FetchConfig,
+    SmtpConfig,
+    SourceConfig,
+    TopicConfig,
+)
 
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -36,13 +44,15 @@ def test_every_command_and_flag_is_in_the_readme(name: str, command: click.Comma
                 assert opt in README, f"{name} {opt}"
 
 
-@pytest.mark.parametrize("model", [Config, FetchConfig, SourceConfig, TopicConfig, DigestConfig],
+@pytest.mark.parametrize("model", [Config, FetchConfig, SourceConfig, TopicConfig, DigestConfig, EmailConfig,
+                                   SmtpConfig],
                          ids=lambda m: m.__name__)
 def test_every_config_key_is_in_the_readme(model: type) -> None:
-    for key in model.model_fields:
-        if key == "path":
+    for name, field in model.model_fields.items():
+        if name == "path":
             continue
-        assert re.search(rf"^\s*-?\s*{key}:", README, re.MULTILINE), key
+        key = field.alias or name
+        assert re.search(rf"(^\s*-?\s*|[{{,]\s*){key}:", README, re.MULTILINE), key
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -11,9 +11,10 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
+from monitor.core.health import Flag
 from monitor.store.reading import EntryRow, SourceRow
 
 FIELDS = ("title", "url", "source", "sources", "published", "first_seen", "topics")
@@ -90,13 +91,21 @@ def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120) -> str:
     return "\n".join(lines)
 
 
-def sources_table(rows: Sequence[SourceRow], tz: tzinfo) -> str:
+def sources_table(rows: Sequence[SourceRow], tz: tzinfo, flags: Mapping[str, Sequence[Flag]]) -> str:
+    """One line per source: name, last poll, status, entries, next poll, then its flags or last error."""
+    if not rows:
+        return "no sources configured"
+    width = max(len(printable(s.name)) for s in rows)
     lines = []
     for s in rows:
         polled = s.last_polled_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if s.last_polled_at else "never"
         status = s.last_status or "-"
         if s.last_status == "error" and s.consecutive_failures > 1:
             status += f" x{s.consecutive_failures}"
-        error = printable(s.last_error) if s.last_error else "-"
-        lines.append(f"{printable(s.name)}\t{polled}\t{status}\t{s.entries} entries\t{error}")
-    return "\n".join(lines) if lines else "no sources configured"
+        due = s.next_poll_at.astimezone(tz).strftime("next %m-%d %H:%M") if s.next_poll_at else "next: now"
+        notes = [f"{f.kind}: {f.detail}" for f in flags.get(s.name, ())]
+        if not notes and s.last_error:
+            notes = [s.last_error]
+        lines.append(f"{printable(s.name):<{width}}  {polled:<20}  {status:<9}  {s.entries:>6} entries  {due}  "
+                     f"{printable('; '.join(notes)) or '-'}")
+    return "\n".join(lines)

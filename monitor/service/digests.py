@@ -7,30 +7,58 @@ reader never sees half a digest.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config
 from monitor.core.digest import Candidate, Digest, Failure, build, published_floor, window_for
 from monitor.errors import MonitorError
+from monitor.render.email import compose_digest
+from monitor.render.markdown import render
+from monitor.service.health import source_flags
+from monitor.store.digest_log import DigestLog, Mail
 from monitor.store.reading import Reader
+from monitor.store.schedule import Schedule
+
+logger = logging.getLogger("monitor.digest")
+MAX_CATCH_UP = 7  # days of missed digests made when the service comes back
 
 
-def make_digest(reader: Reader, config: Config, day: date) -> Digest:
+def make_digest(reader: Reader, config: Config, day: date, now: datetime | None = None) -> Digest:
     tz: ZoneInfo = config.tz
     window = window_for(day, config.digest.at, tz)
     rows = reader.matched_first_seen_between(window.start, window.end,
                                              published_floor(window, config.digest.lookback))
     candidates = [Candidate(r.title, r.url, r.sources, r.published, r.first_seen, r.topics) for r in rows]
-    configured = {s.name for s in config.sources}
-    failures = [Failure(s.name, s.last_error or "unknown error",
-                        s.failing_since.astimezone(tz) if s.failing_since else None)
-                for s in reader.sources() if s.name in configured and s.last_status == "error"]
     topics = [(t.name, t.heading) for t in config.topics]
-    return build(window, candidates, topics, failures, tz)
+    return build(window, candidates, topics, _problems(reader, config, now or window.end), tz)
+
+
+def _problems(reader: Reader, config: Config, now: datetime) -> list[Failure]:
+    """Sources whose last poll failed, and sources flagged unhealthy (failing 3 times, a page
+    whose layout changed, silent far past their rhythm), each with its error and since when."""
+    tz = config.tz
+    rows = {r.name: r for r in reader.sources()}
+    flagged = source_flags(config, reader, Schedule(reader.engine), now, list(rows.values()))
+    out = []
+    for source in config.sources:
+        row = rows.get(source.name)
+        if row is None:
+            continue
+        shown = flagged.get(source.name, [])
+        for flag in shown:
+            out.append(Failure(source.name, f"{flag.kind}: {flag.detail}",
+                               flag.since.astimezone(tz) if flag.since else None))
+        if row.last_status == "error" and not any(f.kind == "failing" for f in shown):
+            out.append(Failure(source.name, row.last_error or "unknown error",
+                               row.failing_since.astimezone(tz) if row.failing_since else None))
+    return out
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -42,6 +70,10 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def _write(path: Path, text: str) -> None:
+    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: never rename over a device
+        with path.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -53,3 +85,72 @@ def _write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    day: date
+    path: Path
+    entries: int
+    email: str  # queued | skipped (nothing new and send_empty is off) | none (no email configured)
+
+
+class DigestService:
+    """The daily digest, exactly once per date: claimed, written atomically, recorded, mailed."""
+
+    def __init__(self, *, config: Config, reader: Reader, log: DigestLog, clock: Callable[[], datetime],
+                 list_id: str, domain: str) -> None:
+        self.config = config
+        self.reader = reader
+        self.log = log
+        self.clock = clock
+        self.list_id = list_id
+        self.domain = domain
+
+    def due_day(self) -> date:
+        """The newest date whose window has closed."""
+        local = self.clock().astimezone(self.config.tz)
+        return local.date() if local.time() >= self.config.digest.at else local.date() - timedelta(days=1)
+
+    def run_due(self) -> list[Made]:
+        """Make the due digest, and any missed since the last one made (at most a week back)."""
+        due = self.due_day()
+        latest = self.log.latest_made()
+        first = due if latest is None else max(latest + timedelta(days=1), due - timedelta(days=MAX_CATCH_UP - 1))
+        made = []
+        day = first
+        while day <= due:
+            done = self.make(day)
+            if done is not None:
+                made.append(done)
+            day += timedelta(days=1)
+        return made
+
+    def make(self, day: date, *, force: bool = False) -> Made | None:
+        """Make the digest of `day` unless it was made already (None then, unless `force`)."""
+        window = window_for(day, self.config.digest.at, self.config.tz)
+        now = self.clock()
+        if not self.log.claim(day, window.start, window.end, now, force=force):
+            return None
+        digest = make_digest(self.reader, self.config, day, now)
+        path = self.config.digest_dir / f"{day.isoformat()}.md"
+        write_atomically(path, render(digest))
+        mail, state = self._mail(digest, now)
+        self.log.complete(day, path=str(path), entries=digest.entries, now=self.clock(), mail=mail,
+                          email_state=state, replace_mail=force)
+        logger.info("event=digest date=%s entries=%d path=%s email=%s", day.isoformat(), digest.entries, path, state)
+        return Made(day, path, digest.entries, state)
+
+    def _mail(self, digest: Digest, now: datetime) -> tuple[Mail | None, str]:
+        email = self.config.digest.email
+        if email is None:
+            return None, "none"
+        if digest.entries == 0 and not self.config.digest.send_empty:
+            return None, "skipped"
+        message = compose_digest(digest, sender=email.sender, recipients=list(email.to), list_id=self.list_id,
+                                 now=now, message_id_domain=self.domain)
+        return Mail(digest_key(digest.window.day), tuple(email.to), bytes(message)), "queued"
+
+
+def digest_key(day: date) -> str:
+    return f"digest:{day.isoformat()}"

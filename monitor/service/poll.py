@@ -20,6 +20,7 @@ from monitor.errors import MonitorError, StoreError
 from monitor.ingest.feed import parse_feed
 from monitor.ingest.listing import parse_listing
 from monitor.net.fetcher import Fetcher, FetchResult, Validators
+from monitor.net.robots import RobotsPolicy
 from monitor.service.pipeline import Pipeline
 from monitor.store.archive import PollRecord
 
@@ -34,6 +35,10 @@ class Outcome:
     matched: int = 0
     skipped: int = 0
     error: str | None = None
+    items: int | None = None  # items the document held (health: an html page suddenly empty)
+    retry_after: float | None = None  # seconds a 429/503 asked us to wait
+    new_ids: tuple[int, ...] = ()
+    bytes: int | None = None
 
     def line(self) -> str:
         if self.status == "error":
@@ -48,8 +53,9 @@ class Poller:
     """Polls sources once; knows the order of the steps, decides nothing about content."""
 
     def __init__(self, *, fetcher: Fetcher, pipeline: Pipeline, source_ids: dict[str, int],
-                 tz: ZoneInfo, clock: Callable[[], datetime]) -> None:
+                 tz: ZoneInfo, clock: Callable[[], datetime], robots: RobotsPolicy | None = None) -> None:
         self.fetcher = fetcher
+        self.robots = robots
         self.pipeline = pipeline
         self.source_ids = source_ids
         self.tz = tz
@@ -64,6 +70,8 @@ class Poller:
         archive = self.pipeline.archive
         started = self.clock()
         try:
+            if source.type == "html" and self.robots is not None:
+                await self.robots.check(source.url)  # feeds are meant for machines; pages ask first
             etag, modified = await asyncio.to_thread(archive.validators, source_id)
             fetched = await self.fetcher.fetch(source.url, Validators(etag, modified))
             if fetched.not_modified:
@@ -74,9 +82,11 @@ class Poller:
             async with self._store_lock:
                 done = await asyncio.to_thread(self.pipeline.ingest, source_id, source.name, parsed.drafts,
                                                now=self.clock(), record=record, skipped=parsed.skipped)
-            outcome = Outcome(source.name, "ok", done.new, done.matched, done.skipped)
+            outcome = Outcome(source.name, "ok", done.new, done.matched, done.skipped,
+                              items=len(parsed.drafts) + parsed.skipped, new_ids=done.new_ids,
+                              bytes=len(fetched.body))
         except MonitorError as exc:  # fetch, parse or store: recorded if the database allows
-            outcome = Outcome(source.name, "error", error=str(exc))
+            outcome = Outcome(source.name, "error", error=str(exc), retry_after=getattr(exc, "retry_after", None))
             await self._record(source_id, PollRecord("error", error=str(exc)))
         except Exception as exc:  # a bug must cost one source one poll, not the whole run
             log.exception("event=internal_error source=%s", source.name)
@@ -101,6 +111,7 @@ class Poller:
 
     def _logged(self, source: SourceConfig, outcome: Outcome, started: datetime) -> Outcome:
         seconds = (self.clock() - started).total_seconds()
-        log.info("event=poll source=%s status=%s new=%d matched=%d duration=%.2f error=%r",
-                 source.name, outcome.status, outcome.new, outcome.matched, seconds, outcome.error)
+        log.info("event=poll source=%s status=%s duration=%.2f bytes=%s new=%d matched=%d error=%r",
+                 source.name, outcome.status, seconds, outcome.bytes if outcome.bytes is not None else "-",
+                 outcome.new, outcome.matched, outcome.error)
         return outcome

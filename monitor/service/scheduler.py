@@ -1,8 +1,13 @@
-"""`monitor run`: poll each source every `every` and write the digest at `digest.at`.
+"""`monitor run`: APScheduler wiring of the service's jobs. Decides nothing itself.
 
-APScheduler (3.x) wiring only: jobs call the same poll and digest code as the one-shot
-commands. One job per source, so a slow source never delays another; `max_instances=1`
-and `coalesce` mean a poll that overruns its interval is not stacked up.
+- a short ticker that claims due sources from the database and polls them (the schedule
+  lives in the database: a restart resumes where it stopped);
+- the daily digest at `digest.at` (and at start, to make a digest missed while down);
+- the outbox, every few seconds, when email is configured;
+- immediate alerts, every few seconds, for topics that ask for them;
+- daily maintenance.
+SIGTERM or SIGINT: stop claiming, let polls in flight finish or abandon them within 10 s,
+give back leases, exit 0.
 """
 
 from __future__ import annotations
@@ -10,20 +15,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import date, timedelta
+from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import App
-from monitor.config import SourceConfig
+from monitor.errors import MonitorError
 from monitor.net.fetcher import Fetcher
-from monitor.render.markdown import render
-from monitor.service.digests import write_atomically
-from monitor.service.poll import Poller
+from monitor.service import maintenance
+from monitor.service.worker import Worker
 
 log = logging.getLogger("monitor.run")
+TICK_SECONDS = 2
+OUTBOX_SECONDS = 5
+ALERT_SECONDS = 5
+GRACE_SECONDS = 10
 
 
 async def serve(app: App, stop: asyncio.Event | None = None) -> None:
@@ -36,43 +44,59 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
     async with Fetcher(app.fetch_settings()) as fetcher:
-        scheduler = build_scheduler(app, app.poller(fetcher))
+        worker = app.worker(fetcher)
+        scheduler = build_scheduler(app, worker)
         scheduler.start()
-        log.info("event=started sources=%d topics=%d digest_at=%s", len(app.config.sources),
-                 len(app.config.topics), app.config.digest.at.strftime("%H:%M"))
+        log.info("event=started worker=%s sources=%d topics=%d digest_at=%s", worker.owner,
+                 len(app.config.sources), len(app.config.topics), app.config.digest.at.strftime("%H:%M"))
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            await worker.drain(GRACE_SECONDS)
             log.info("event=stopped")
 
 
-def build_scheduler(app: App, poller: Poller) -> AsyncIOScheduler:
-    """One interval job per source (first run now) and the daily digest job at `digest.at`."""
+def build_scheduler(app: App, worker: Worker) -> AsyncIOScheduler:
     config = app.config
     scheduler = AsyncIOScheduler(timezone=config.tz)
-    for source in config.sources:
-        every = source.every.total_seconds()
-        # Jitter spreads sources of one host that share an interval (at most a tenth of it).
-        scheduler.add_job(_poll, IntervalTrigger(seconds=every, timezone=config.tz, jitter=min(60, every / 10)),
-                          args=(poller, source), id=f"poll:{source.name}", max_instances=1, coalesce=True,
-                          next_run_time=app.clock())
+    now = app.clock()
+
+    def every(seconds: float, job: Callable[[], Awaitable[object]], name: str, first: bool = True) -> None:
+        scheduler.add_job(_guarded(job, name), IntervalTrigger(seconds=seconds, timezone=config.tz), id=name,
+                          max_instances=1, coalesce=True, next_run_time=now if first else None)
+
+    every(TICK_SECONDS, worker.tick, "poll-ticker")
+    digests = app.digest_service()
     at = config.digest.at
-    scheduler.add_job(_digest, CronTrigger(hour=at.hour, minute=at.minute, timezone=config.tz), args=(app,),
-                      id="digest", max_instances=1, coalesce=True, misfire_grace_time=3600)
+    scheduler.add_job(_guarded(lambda: asyncio.to_thread(digests.run_due), "digest"),
+                      CronTrigger(hour=at.hour, minute=at.minute, timezone=config.tz), id="digest",
+                      max_instances=1, coalesce=True, misfire_grace_time=None)
+    # A digest missed while the service was down is made once when it comes back.
+    scheduler.add_job(_guarded(lambda: asyncio.to_thread(digests.run_due), "digest-catch-up"),
+                      id="digest-catch-up", next_run_time=now)
+    if config.digest.email is not None:
+        mailer = app.mailer()
+        every(OUTBOX_SECONDS, lambda: asyncio.to_thread(mailer.deliver_due), "outbox")
+    if any(t.alert == "immediate" for t in config.topics):
+        alerts = app.alerts()
+        every(ALERT_SECONDS, lambda: asyncio.to_thread(alerts.flush), "alerts")
+    scheduler.add_job(_guarded(lambda: asyncio.to_thread(maintenance.run, app.engine, retention=config.retention,
+                                                         now=app.clock()), "maintenance"),
+                      CronTrigger(hour=4, minute=17, timezone=config.tz), id="maintenance", max_instances=1,
+                      coalesce=True)
     return scheduler
 
 
-async def _poll(poller: Poller, source: SourceConfig) -> None:
-    await poller.poll_one(source)
+def _guarded(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awaitable[None]]:
+    """A job whose failure is logged as one line and never stops the scheduler."""
 
+    async def run() -> None:
+        try:
+            await job()
+        except MonitorError as exc:
+            log.error("event=job_failed job=%s error=%r", name, str(exc))
+        except Exception:
+            log.exception("event=job_crashed job=%s", name)
 
-async def _digest(app: App) -> None:
-    # The digest due is the newest whose window has closed: today's once `at` has passed,
-    # else yesterday's (a job that fires late, past midnight, still writes the right day).
-    local = app.clock().astimezone(app.config.tz)
-    day: date = local.date() if local.time() >= app.config.digest.at else local.date() - timedelta(days=1)
-    digest = await asyncio.to_thread(app.digest, day)
-    path = app.config.digest_dir / f"{day.isoformat()}.md"
-    await asyncio.to_thread(write_atomically, path, render(digest))
-    log.info("event=digest date=%s entries=%d path=%s", day.isoformat(), digest.entries, path)
+    return run

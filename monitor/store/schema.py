@@ -8,9 +8,9 @@ holding the token stream of each entry (see monitor/store/fts.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -52,6 +52,14 @@ class Source(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # The schedule (revision 0002): when the source is due, and which worker holds it.
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Health: when it last brought something new, how many items its last page held.
+    last_new_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_items: Mapped[int | None] = mapped_column(Integer)
+    layout_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Entry(Base):
@@ -100,7 +108,65 @@ class Match(Base):
     __table_args__ = (Index("ix_matches_topic", "topic"),)
 
 
+class DigestRecord(Base):
+    """A digest made (or being made) for one date: made once, even across restarts."""
+
+    __tablename__ = "digests"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    path: Mapped[str | None] = mapped_column(Text)
+    entries: Mapped[int | None] = mapped_column(Integer)
+    email_state: Mapped[str | None] = mapped_column(String(20))
+    made_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """An email stored before it is sent, marked sent when the server accepts it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    recipients: Mapped[str] = mapped_column(Text)
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+
+class AlertQueue(Base):
+    """Matches waiting for a topic's next immediate alert."""
+
+    __tablename__ = "alert_queue"
+
+    topic: Mapped[str] = mapped_column(String(100), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertSent(Base):
+    __tablename__ = "alerts_sent"
+
+    topic: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 entries = Entry.__table__
 sources = Source.__table__
 entry_sources = EntrySource.__table__
 matches = Match.__table__
+digests = DigestRecord.__table__
+outbox = OutboxMessage.__table__
+alert_queue = AlertQueue.__table__
+alerts_sent = AlertSent.__table__

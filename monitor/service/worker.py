@@ -1,0 +1,96 @@
+"""The polling worker of `monitor run`: claim due sources, poll them, schedule the next poll.
+
+Each tick asks the database which sources are due (it decides nothing itself), leases at
+most as many as there are free slots (`fetch.concurrency`), and polls them as tasks. When a
+poll ends, the next poll time comes from monitor.core.schedule (interval and offset after a
+success, exponential back-off or the server's Retry-After after a failure) and the lease is
+released. New matches for `alert: immediate` topics are queued for the alert job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from monitor.config import Config
+from monitor.core.schedule import after_failure, after_success
+from monitor.errors import MonitorError
+from monitor.service.alerts import Alerts
+from monitor.service.poll import Poller
+from monitor.store.schedule import Claim, Schedule
+
+log = logging.getLogger("monitor.worker")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    def __init__(self, *, config: Config, poller: Poller, schedule: Schedule, alerts: Alerts,
+                 clock: Callable[[], datetime], owner: str | None = None) -> None:
+        self.config = config
+        self.poller = poller
+        self.schedule = schedule
+        self.alerts = alerts
+        self.clock = clock
+        self.owner = owner or worker_id()
+        self.names = [s.name for s in config.sources]
+        # A lease outlives the longest poll (the whole-request deadline plus parsing and
+        # storing); after a crash the source is free again when it expires.
+        self.lease = timedelta(seconds=config.fetch.timeout + 10)
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.stopping = False
+
+    async def tick(self) -> int:
+        """Claim due sources up to the free slots and start polling them; returns how many."""
+        if self.stopping:
+            return 0
+        free = self.config.fetch.concurrency - len(self.inflight)
+        try:
+            claims = await asyncio.to_thread(self.schedule.claim_due, self.owner, self.names, self.clock(),
+                                             limit=free, lease=self.lease)
+        except MonitorError as exc:
+            log.error("event=claim_failed error=%r", str(exc))
+            return 0
+        for claim in claims:
+            task = asyncio.create_task(self._poll(claim), name=f"poll:{claim.name}")
+            self.inflight.add(task)
+            task.add_done_callback(self.inflight.discard)
+        return len(claims)
+
+    async def _poll(self, claim: Claim) -> None:
+        source = self.config.source(claim.name)
+        outcome = await self.poller.poll_one(source)
+        now = self.clock()
+        if outcome.status == "error":
+            next_at = after_failure(source.name, source.every, claim.failures + 1, now, outcome.retry_after)
+        else:
+            next_at = after_success(source.name, source.every, now)
+        try:
+            await asyncio.to_thread(self.schedule.finish, claim.source_id, self.owner, next_poll_at=next_at,
+                                    now=now, items=outcome.items if source.type == "html" else None,
+                                    new=outcome.new)
+            if outcome.new_ids:
+                await asyncio.to_thread(self.alerts.queue, outcome.new_ids, now)
+        except MonitorError as exc:
+            log.error("event=schedule_failed source=%s error=%r", source.name, str(exc))
+        log.debug("event=scheduled source=%s next=%s", source.name, next_at.isoformat())
+
+    async def drain(self, grace: float = 10.0) -> None:
+        """Stop claiming; let polls in flight finish within `grace` seconds, abandon the rest,
+        and give back our leases (an abandoned source is due again at once)."""
+        self.stopping = True
+        if self.inflight:
+            _done, pending = await asyncio.wait(set(self.inflight), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2)
+                log.warning("event=abandoned polls=%d", len(pending))
+        await asyncio.to_thread(self.schedule.release, self.owner)
+

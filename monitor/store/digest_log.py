@@ -1,0 +1,88 @@
+"""The record of digests made: one row per date, so a date's digest is made once.
+
+Making a digest is claimed first (a row in state `making` with a lease), then completed in
+one transaction that also queues its email. Two services, or a restart in the middle, never
+make two digests for one date; a claim whose lease ran out (a crash) is taken over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from monitor.errors import StoreError
+from monitor.store.db import writer
+from monitor.store.outbox import Outbox
+from monitor.store.schema import digests
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRow:
+    day: date
+    state: str
+    path: str | None
+    entries: int | None
+    email_state: str | None
+    made_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    key: str
+    recipients: tuple[str, ...]
+    message: bytes
+
+
+class DigestLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = writer(engine)
+
+    def claim(self, day: date, start: datetime, end: datetime, now: datetime, *,
+              lease: timedelta = timedelta(minutes=5), force: bool = False) -> bool:
+        """True when this caller may make the digest of `day` now."""
+        try:
+            with self._writer.begin() as conn:
+                row = conn.execute(select(digests).where(digests.c.day == day)).first()
+                if row is None:
+                    conn.execute(insert(digests).values(day=day, window_start=start, window_end=end,
+                                                        state="making", claimed_until=now + lease))
+                    return True
+                stale = row.state == "making" and (row.claimed_until is None or row.claimed_until < now)
+                if force or stale:
+                    conn.execute(update(digests).where(digests.c.day == day)
+                                 .values(state="making", claimed_until=now + lease))
+                    return True
+                return False
+        except IntegrityError:  # another service inserted it first
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while claiming a digest: {getattr(exc, 'orig', exc)}") from exc
+
+    def complete(self, day: date, *, path: str | None, entries: int, now: datetime, mail: Mail | None,
+                 email_state: str, replace_mail: bool = False) -> None:
+        """Mark the digest made and queue its email, in one transaction."""
+        with self._writer.begin() as conn:
+            if mail is not None:
+                if replace_mail:
+                    conn.execute(Outbox.requeue_statement(mail.key, mail.recipients, mail.message, now))
+                Outbox.enqueue(conn, key=mail.key, kind="digest", recipients=mail.recipients,
+                               message=mail.message, now=now)
+            conn.execute(update(digests).where(digests.c.day == day).values(
+                state="made", claimed_until=None, path=path, entries=entries, email_state=email_state, made_at=now))
+
+    def set_email_state(self, day: date, state: str) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(update(digests).where(digests.c.day == day).values(email_state=state))
+
+    def get(self, day: date) -> DigestRow | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(digests).where(digests.c.day == day)).first()
+        return DigestRow(r.day, r.state, r.path, r.entries, r.email_state, r.made_at) if r else None
+
+    def latest_made(self) -> date | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(digests.c.day)).where(digests.c.state == "made")).scalar()

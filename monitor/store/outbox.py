@@ -1,0 +1,132 @@
+"""The outbox: every email is stored before it is sent and marked sent once accepted.
+
+A message's `key` (digest:2025-02-04, alert:stargate:<time>) is unique, so queuing the same
+digest twice is a no-op. Delivery claims due messages with a short lease, so two services
+never send one message at the same time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from monitor.errors import StoreError
+from monitor.store.db import writer
+from monitor.store.schema import outbox
+
+FIRST_RETRY = timedelta(seconds=30)
+MAX_RETRY = timedelta(minutes=15)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s after the first failure, then doubling, at most 15 minutes."""
+    return min(FIRST_RETRY * (2 ** min(max(attempts, 1) - 1, 16)), MAX_RETRY)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    id: int
+    key: str
+    kind: str
+    recipients: tuple[str, ...]
+    message: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    key: str
+    kind: str
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class Outbox:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = writer(engine)
+
+    @staticmethod
+    def enqueue(conn: Connection, *, key: str, kind: str, recipients: Sequence[str], message: bytes,
+                now: datetime) -> bool:
+        """Queue a message inside the caller's transaction; False when the key is already queued."""
+        exists = conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first()
+        if exists:
+            return False
+        conn.execute(insert(outbox).values(key=key, kind=kind, recipients="\n".join(recipients), message=message,
+                                           state="pending", attempts=0, next_attempt_at=now, created_at=now))
+        return True
+
+    @staticmethod
+    def requeue_statement(key: str, recipients: Sequence[str], message: bytes, now: datetime):  # type: ignore[no-untyped-def]
+        """An UPDATE that puts an existing key back in the queue with a new message (--force)."""
+        return update(outbox).where(outbox.c.key == key).values(
+            message=message, recipients="\n".join(recipients), state="pending", attempts=0,
+            next_attempt_at=now, lease_until=None, last_error=None, sent_at=None)
+
+    def put(self, *, key: str, kind: str, recipients: Sequence[str], message: bytes, now: datetime,
+            replace: bool = False) -> bool:
+        """Queue a message in its own transaction; `replace` re-queues a key already sent (--force)."""
+        try:
+            with self._writer.begin() as conn:
+                if replace:
+                    conn.execute(self.requeue_statement(key, recipients, message, now))
+                return self.enqueue(conn, key=key, kind=kind, recipients=recipients, message=message, now=now)
+        except IntegrityError:
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while queuing mail: {getattr(exc, 'orig', exc)}") from exc
+
+    def claim_due(self, now: datetime, *, limit: int = 10, lease: timedelta = timedelta(minutes=2),
+                  keys: Sequence[str] | None = None) -> list[Outgoing]:
+        query = (select(outbox).where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+                 .where(or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now))
+                 .order_by(outbox.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
+        if keys is not None:
+            query = query.where(outbox.c.key.in_(list(keys)))
+        with self._writer.begin() as conn:
+            rows = list(conn.execute(query))
+            if rows:
+                conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
+                             .values(lease_until=now + lease))
+        return [Outgoing(r.id, r.key, r.kind, tuple(r.recipients.split("\n")), r.message, r.attempts) for r in rows]
+
+    def sent(self, message_id: int, now: datetime) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == message_id).values(
+                state="sent", sent_at=now, lease_until=None, attempts=outbox.c.attempts + 1, last_error=None))
+
+    def failed(self, message_id: int, now: datetime, error: str, *, temporary: bool) -> datetime | None:
+        """Record a failed attempt; a temporary one is retried later (returned), a permanent one stops."""
+        with self._writer.begin() as conn:
+            attempts = conn.execute(select(outbox.c.attempts).where(outbox.c.id == message_id)).scalar_one() + 1
+            retry_at = now + retry_delay(attempts) if temporary else None
+            conn.execute(update(outbox).where(outbox.c.id == message_id).values(
+                attempts=attempts, last_error=error, lease_until=None,
+                state="pending" if temporary else "failed", next_attempt_at=retry_at or now))
+        return retry_at
+
+    def state(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(outbox.c.state).where(outbox.c.key == key)).scalar_one_or_none()
+
+    def rows(self, kind: str | None = None) -> list[OutboxRow]:
+        query = select(outbox).order_by(outbox.c.id)
+        if kind:
+            query = query.where(outbox.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [OutboxRow(r.key, r.kind, r.state, r.attempts, r.last_error, r.created_at, r.sent_at)
+                    for r in conn.execute(query)]
+
+    def prune(self, before: datetime) -> int:
+        """Forget messages sent before `before` (maintenance)."""
+        with self._writer.begin() as conn:
+            return conn.execute(delete(outbox).where(and_(outbox.c.state == "sent",
+                                                          outbox.c.sent_at < before))).rowcount

@@ -1,0 +1,93 @@
+"""The schedule in the database: which sources are due, and who is polling them.
+
+A worker claims due sources by writing a lease (`lease_owner`, `lease_until`) in one
+transaction that holds the write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the rows are
+locked FOR UPDATE SKIP LOCKED), so several workers on one database never poll a source
+twice. A lease that expires (a killed worker) frees the source again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.errors import StoreError
+from monitor.store.db import writer
+from monitor.store.schema import entry_sources, sources
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    source_id: int
+    name: str
+    failures: int
+
+
+class Schedule:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = writer(engine)
+
+    def claim_due(self, owner: str, names: Sequence[str], now: datetime, *, limit: int,
+                  lease: timedelta) -> list[Claim]:
+        """Lease up to `limit` of the named sources that are due and not leased by anyone."""
+        if limit <= 0 or not names:
+            return []
+        due = (
+            select(sources.c.id, sources.c.name, sources.c.consecutive_failures)
+            .where(sources.c.name.in_(list(names)))
+            .where(or_(sources.c.next_poll_at.is_(None), sources.c.next_poll_at <= now))
+            .where(or_(sources.c.lease_until.is_(None), sources.c.lease_until < now))
+            .order_by(sources.c.next_poll_at.is_not(None), sources.c.next_poll_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        try:
+            with self._writer.begin() as conn:
+                rows = list(conn.execute(due))
+                if rows:
+                    conn.execute(update(sources).where(sources.c.id.in_([r.id for r in rows]))
+                                 .values(lease_owner=owner, lease_until=now + lease))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while claiming sources: {getattr(exc, 'orig', exc)}") from exc
+        return [Claim(r.id, r.name, r.consecutive_failures) for r in rows]
+
+    def finish(self, source_id: int, owner: str, *, next_poll_at: datetime, now: datetime,
+               items: int | None, new: int) -> None:
+        """Release our lease, set the next poll, and note what health needs."""
+        values: dict[str, object] = {"next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None}
+        if new > 0:
+            values["last_new_at"] = now
+        try:
+            with self._writer.begin() as conn:
+                row = conn.execute(select(sources.c.last_items, sources.c.layout_changed_at)
+                                   .where(sources.c.id == source_id)).one()
+                if items is not None:
+                    values["last_items"] = items
+                    if items == 0 and (row.last_items or 0) > 0:
+                        values["layout_changed_at"] = row.layout_changed_at or now
+                    elif items > 0:
+                        values["layout_changed_at"] = None
+                conn.execute(update(sources).where(and_(sources.c.id == source_id,
+                                                        or_(sources.c.lease_owner == owner,
+                                                            sources.c.lease_owner.is_(None))))
+                             .values(**values))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while scheduling: {getattr(exc, 'orig', exc)}") from exc
+
+    def release(self, owner: str) -> None:
+        """Give back every lease this worker holds (a clean shutdown)."""
+        with self._writer.begin() as conn:
+            conn.execute(update(sources).where(sources.c.lease_owner == owner)
+                         .values(lease_owner=None, lease_until=None))
+
+    def new_entry_times(self, source_id: int, limit: int = 20) -> list[datetime]:
+        """The latest distinct times this source brought new entries (its rhythm, for health)."""
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(
+                select(entry_sources.c.first_seen).where(entry_sources.c.source_id == source_id)
+                .group_by(entry_sources.c.first_seen).order_by(entry_sources.c.first_seen.desc()).limit(limit))]

@@ -1,0 +1,193 @@
+"""Digest mail through the outbox, exactly once; immediate alerts; maintenance; secrets."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.service import maintenance
+from tests.support.httpserver import TestServer
+from tests.support.smtpserver import SmtpServer
+from tests.support.workspace import Clock, Workspace
+from tests.test_poll import poll, rss
+
+SECRET = "s3cret-Passw0rd"
+
+
+@pytest.fixture
+def smtp() -> SmtpServer:  # type: ignore[misc]
+    with SmtpServer(auth=("monitor", SECRET)) as server:
+        yield server
+
+
+def mail_config(smtp: SmtpServer, **extra: object) -> dict[str, object]:
+    return {"at": "08:00", "dir": "digests", "lookback": "3d",
+            "email": {"to": ["analyst@example.org"], "from": "monitor@example.org",
+                      "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none",
+                               "username": "monitor", "password_env": "MONITOR_TEST_SMTP_PASSWORD"}},
+            **extra}
+
+
+@pytest.fixture(autouse=True)
+def password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", SECRET)
+
+
+def setup(ws: Workspace, server: TestServer, smtp: SmtpServer, **digest: object) -> None:
+    server.route("/feed", rss(("Stargate Abilene expands", "https://example.com/1", "OpenAI data center")))
+    ws.write(sources=[{"name": "s", "url": server.url("/feed")}],
+             topics=[{"name": "stargate", "title": "Stargate", "query": "Stargate OpenAI"}],
+             digest=mail_config(smtp, **digest))
+
+
+def test_digest_mail_is_queued_once_and_survives_a_server_down_for_a_day(
+        http_server: TestServer, workspace: Workspace, smtp: SmtpServer, caplog: pytest.LogCaptureFixture) -> None:
+    setup(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 1, 0, tzinfo=UTC))
+    poll(workspace, clock)
+    smtp.stop()
+    clock.now = datetime(2025, 2, 3, 23, 0, 5, tzinfo=UTC)  # 08:00:05 JST, 4 Feb
+    app = workspace.app(clock)
+    try:
+        caplog.set_level(logging.DEBUG)
+        [made] = app.digest_service().run_due()
+        assert made.email == "queued"
+        mailer = app.mailer()
+        [first] = mailer.deliver_due()
+        assert not first.sent and first.retry_at == clock.now + timedelta(seconds=30)
+        clock.advance(seconds=31)
+        [second] = mailer.deliver_due()
+        assert second.retry_at == clock.now + timedelta(seconds=60)
+        assert mailer.deliver_due() == []  # not due yet
+        for _ in range(100):  # a day of retries, doubling up to every 15 minutes
+            clock.advance(minutes=15)
+            mailer.deliver_due()
+        assert app.outbox().rows()[0].attempts < 110
+        smtp.start()
+        clock.advance(minutes=15)
+        [sent] = mailer.deliver_due()
+        assert sent.sent
+        clock.advance(hours=1)
+        assert mailer.deliver_due() == []
+        assert all(m.day.isoformat() != "2025-02-04" for m in app.digest_service().run_due())
+    finally:
+        app.close()
+    assert len(smtp.received) == 1
+    message = smtp.received[0].message()
+    assert message["Subject"] == "monitor digest 2025-02-04: 1 Stargate"
+    assert message["List-Id"] and message["Message-ID"] and message["Date"]
+    assert {p.get_content_type() for p in message.iter_parts()} == {"text/plain", "text/html"}
+    assert "Stargate Abilene expands" in message.get_body(("plain",)).get_content()
+    assert SECRET not in caplog.text
+
+
+def test_digest_send_once_unless_forced(http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
+    setup(workspace, http_server, smtp)
+    runner = CliRunner()
+    args = ["--config", str(workspace.config_path)]
+    assert runner.invoke(cli, [*args, "poll"]).exit_code == 0
+    today = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo")).date()
+    day = (today + timedelta(days=1)).isoformat()  # the window now being gathered holds the entry
+    first = runner.invoke(cli, [*args, "digest", "--send", "--date", day])
+    assert first.exit_code == 0, first.stderr
+    assert f"sent the digest of {day} to analyst@example.org" in first.stdout
+    second = runner.invoke(cli, [*args, "digest", "--send", "--date", day])
+    assert "already sent" in second.stdout and len(smtp.received) == 1
+    forced = runner.invoke(cli, [*args, "digest", "--send", "--force", "--date", day])
+    assert forced.exit_code == 0 and len(smtp.received) == 2
+
+
+def test_empty_day_sends_nothing_unless_send_empty(http_server: TestServer, workspace: Workspace,
+                                                   smtp: SmtpServer) -> None:
+    setup(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 23, 0, 5, tzinfo=UTC))
+    app = workspace.app(clock)
+    try:
+        [made] = app.digest_service().run_due()
+        assert made.email == "skipped" and made.entries == 0
+        assert app.mailer().deliver_due() == []
+    finally:
+        app.close()
+    setup(workspace, http_server, smtp, send_empty=True)
+    clock.advance(days=1)
+    app = workspace.app(clock)
+    try:
+        [made] = app.digest_service().run_due()
+        assert made.email == "queued"
+        assert [d.sent for d in app.mailer().deliver_due()] == [True]
+    finally:
+        app.close()
+    assert smtp.received[0].message()["Subject"].endswith("nothing new")
+
+
+def test_missing_password_variable_fails_at_start(http_server: TestServer, workspace: Workspace,
+                                                  smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    setup(workspace, http_server, smtp)
+    monkeypatch.delenv("MONITOR_TEST_SMTP_PASSWORD")
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "run"])
+    assert result.exit_code == 2
+    assert "MONITOR_TEST_SMTP_PASSWORD is not set" in result.stderr and str(workspace.config_path) in result.stderr
+
+
+def test_immediate_alerts_batch_within_the_interval(http_server: TestServer, workspace: Workspace,
+                                                    smtp: SmtpServer) -> None:
+    http_server.route("/feed", rss(("Stargate one", "https://example.com/1", "OpenAI")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "title": "Stargate", "query": "Stargate OpenAI",
+                             "alert": "immediate", "alert_to": ["desk@example.org"], "alert_min_interval": "15m"},
+                            {"name": "quiet", "query": "Stargate"}],
+                    digest=mail_config(smtp))
+    clock = Clock()
+    app = workspace.app(clock)
+
+    def poll_and_flush() -> None:
+        import asyncio
+
+        outcomes = asyncio.run(app.poll(list(app.config.sources)))
+        for o in outcomes:
+            app.alerts().queue(o.new_ids, clock.now)
+        app.alerts().flush()
+        app.mailer().deliver_due()
+
+    try:
+        poll_and_flush()
+        assert len(smtp.received) == 1
+        clock.advance(minutes=5)
+        http_server.route("/feed", rss(("Stargate two", "https://example.com/2", "OpenAI"),
+                                       ("Stargate three", "https://example.com/3", "OpenAI")))
+        poll_and_flush()
+        assert len(smtp.received) == 1  # within 15 minutes: held back
+        clock.advance(minutes=11)
+        app.alerts().flush()
+        app.mailer().deliver_due()
+    finally:
+        app.close()
+    assert len(smtp.received) == 2
+    first, second = (r.message() for r in smtp.received)
+    assert first["To"] == "desk@example.org" and "Stargate" in first["Subject"]
+    body = second.get_body(("plain",)).get_content()
+    assert "Stargate two" in body and "Stargate three" in body and "Stargate one" not in body
+
+
+def test_maintenance_forgets_old_unmatched_entries_only(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", rss(("Stargate OpenAI news", "https://example.com/m"), ("Weather", "https://example.com/w")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate"}], retention="30d")
+    clock = Clock()
+    poll(workspace, clock)
+    app = workspace.app(clock)
+    try:
+        assert maintenance.run(app.engine, retention=app.config.retention, now=clock.now + timedelta(days=29)).deleted == 0
+        report = maintenance.run(app.engine, retention=app.config.retention, now=clock.now + timedelta(days=31))
+    finally:
+        app.close()
+    assert report.deleted == 1
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert [r[0] for r in conn.execute("select title from entries")] == ["Stargate OpenAI news"]
+        assert conn.execute("select count(*) from entry_fts").fetchone()[0] == 1
+        assert conn.execute("select count(*) from entry_sources").fetchone()[0] == 1

@@ -1,0 +1,241 @@
+"""`monitor run`: the schedule in the database, back-off, leases, digests exactly once, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from monitor.service import scheduler as run
+from tests.support.httpserver import Response, TestServer, dribble
+from tests.support.workspace import Clock, Workspace
+from tests.test_poll import rss
+
+
+def serve_for(ws: Workspace, seconds: float, clock=None) -> None:  # type: ignore[no-untyped-def]
+    app = ws.app(clock)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(seconds, stop.set)
+        await run.serve(app, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.close()
+
+
+def source_rows(ws: Workspace) -> dict[str, sqlite3.Row]:
+    with sqlite3.connect(ws.db_path) as conn:
+        conn.row_factory = sqlite3.Row
+        return {r["name"]: r for r in conn.execute("select * from sources")}
+
+
+def when(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_each_source_is_polled_at_its_own_interval(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/fast", rss(("Fast one", "https://example.com/f")))
+    http_server.route("/slow", rss(("Slow one", "https://example.com/s")))
+    workspace.write(sources=[{"name": "fast", "url": http_server.url("/fast"), "every": "1s"},
+                             {"name": "slow", "url": http_server.url("/slow"), "every": "1h"}])
+    serve_for(workspace, 4.5)
+    paths = [r.path for r in http_server.requests]
+    assert paths.count("/slow") == 1
+    assert 2 <= paths.count("/fast") <= 4, paths
+    rows = source_rows(workspace)
+    assert rows["slow"]["lease_owner"] is None and rows["slow"]["last_status"] == "ok"
+    next_slow = when(rows["slow"]["next_poll_at"]) - when(rows["slow"]["last_polled_at"])
+    assert timedelta(hours=1) <= next_slow <= timedelta(hours=1, minutes=6)
+
+
+def test_a_restart_resumes_the_schedule(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", rss(("One", "https://example.com/1")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "every": "1h"}])
+    serve_for(workspace, 1.5)
+    serve_for(workspace, 2.5)
+    assert [r.path for r in http_server.requests].count("/feed") == 1  # not polled again on restart
+
+
+def test_failures_back_off_and_retry_after_is_honoured(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/down", "busy", status=503, headers={"Retry-After": "7200"}, content_type="text/plain")
+    http_server.route("/broken", "oops", status=500, content_type="text/plain")
+    workspace.write(sources=[{"name": "busy", "url": http_server.url("/down"), "every": "10m"},
+                             {"name": "broken", "url": http_server.url("/broken"), "every": "10m"}])
+    serve_for(workspace, 1.5)
+    rows = source_rows(workspace)
+    busy = when(rows["busy"]["next_poll_at"]) - when(rows["busy"]["last_polled_at"])
+    assert timedelta(hours=2) <= busy <= timedelta(hours=2, minutes=2)
+    broken = when(rows["broken"]["next_poll_at"]) - when(rows["broken"]["last_polled_at"])
+    assert timedelta(minutes=10) <= broken <= timedelta(minutes=12)  # first failure: one interval
+    with sqlite3.connect(workspace.db_path) as conn:  # two more failures in a row...
+        conn.execute("update sources set consecutive_failures = 2, next_poll_at = null where name = 'broken'")
+    serve_for(workspace, 1.5)
+    rows = source_rows(workspace)
+    broken = when(rows["broken"]["next_poll_at"]) - when(rows["broken"]["last_polled_at"])
+    assert timedelta(minutes=40) <= broken <= timedelta(minutes=42)  # third failure: 4x
+    assert rows["broken"]["consecutive_failures"] == 3
+
+
+def test_sigterm_ends_an_in_flight_poll_within_the_grace_and_exits_0(http_server: TestServer,
+                                                                     workspace: Workspace) -> None:
+    http_server.handler("/slow", lambda _r: Response(200, {"Content-Type": "application/xml"},
+                                                     dribble(b"<rss>", every=1.0, forever=True)))
+    workspace.write(sources=[{"name": "slow", "url": http_server.url("/slow"), "every": "1h"}],
+                    fetch={"timeout": 60, "max_bytes": 1_000_000, "user_agent": "t/1"})
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(workspace.config_path), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(r.path == "/slow" for r in http_server.requests):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - started < 14
+    assert "event=abandoned polls=1" in err and "Traceback" not in err
+    assert source_rows(workspace)["slow"]["lease_owner"] is None
+
+
+def test_after_sigkill_the_source_in_flight_is_polled_again_within_30s(http_server: TestServer,
+                                                                       workspace: Workspace) -> None:
+    calls = []
+
+    def slow_then_fine(request):  # type: ignore[no-untyped-def]
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return Response(200, {"Content-Type": "application/xml"}, dribble(b"<rss>", every=1.0, forever=True))
+        return Response(200, {"Content-Type": "application/xml"}, rss(("Back", "https://example.com/b")).encode())
+
+    http_server.handler("/feed", slow_then_fine)
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "every": "1h"}],
+                    fetch={"timeout": 15, "max_bytes": 1_000_000, "user_agent": "t/1"})
+    args = [sys.executable, "-m", "monitor", "--config", str(workspace.config_path), "run"]
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not calls:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    first.kill()
+    first.communicate(timeout=10)
+    killed = time.monotonic()
+    second = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while time.monotonic() - killed < 35 and len(calls) < 2:
+            time.sleep(0.2)
+        assert len(calls) >= 2, "the source was not polled again after the crash"
+        assert calls[1] - killed < 30
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and source_rows(workspace)["s"]["last_status"] != "ok":
+            time.sleep(0.2)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=30)
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*), count(distinct key) from entries").fetchone() == (1, 1)
+
+
+def test_digest_is_made_once_per_date_even_by_two_services(workspace: Workspace) -> None:
+    workspace.write(sources=[], topics=[{"name": "t", "query": "x"}])
+    clock = Clock(datetime(2025, 2, 3, 23, 0, 30, tzinfo=UTC))  # 08:00:30 on 4 Feb in Tokyo
+    apps = [workspace.app(clock) for _ in range(4)]
+    made: list[object] = []
+    threads = [threading.Thread(target=lambda a=a: made.extend(a.digest_service().run_due())) for a in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a in apps:
+        a.close()
+    assert len(made) == 1
+    assert sorted(p.name for p in (workspace.root / "digests").iterdir()) == ["2025-02-04.md"]
+    again = workspace.app(clock)
+    try:
+        assert again.digest_service().run_due() == []  # a restart at 08:00 makes nothing twice
+    finally:
+        again.close()
+
+
+def test_missed_digests_are_made_when_the_service_comes_back(workspace: Workspace) -> None:
+    workspace.write(sources=[], topics=[{"name": "t", "query": "x"}])
+    clock = Clock(datetime(2025, 2, 3, 23, 5, tzinfo=UTC))  # 4 Feb 08:05 JST
+    app = workspace.app(clock)
+    try:
+        assert [m.day for m in app.digest_service().run_due()] == [date(2025, 2, 4)]
+        clock.now += timedelta(days=2, hours=3)  # down from 4 Feb until 6 Feb 11:05
+        assert [m.day for m in app.digest_service().run_due()] == [date(2025, 2, 5), date(2025, 2, 6)]
+    finally:
+        app.close()
+
+
+def test_the_digest_job_fires_at_digest_time_in_the_zone(workspace: Workspace) -> None:
+    workspace.write(sources=[], digest={"at": "07:15", "dir": "digests", "lookback": "3d"})
+    app = workspace.app()
+
+    async def next_digest() -> datetime:
+        from monitor.net.fetcher import Fetcher
+
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            scheduler = run.build_scheduler(app, app.worker(fetcher))
+            scheduler.start(paused=True)
+            try:
+                return scheduler.get_job("digest").next_run_time
+            finally:
+                scheduler.shutdown(wait=False)
+
+    try:
+        moment = asyncio.run(next_digest())
+    finally:
+        app.close()
+    assert (moment.hour, moment.minute) == (7, 15) and moment.utcoffset() == timedelta(hours=9)
+
+
+def test_robots_txt_disallowing_a_page_is_a_clear_source_error(http_server: TestServer,
+                                                                workspace: Workspace) -> None:
+    http_server.route("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    page = "<ul><li><a href='/a'>Stargate</a></li></ul>"
+    http_server.route("/private/list", page, content_type="text/html")
+    http_server.route("/public/list", page, content_type="text/html")
+    workspace.write(sources=[{"name": "private", "type": "html", "url": http_server.url("/private/list"), "item": "li"},
+                             {"name": "public", "type": "html", "url": http_server.url("/public/list"), "item": "li"}])
+    from tests.test_poll import poll
+
+    out = poll(workspace, Clock())
+    assert out["private"].status == "error" and "robots.txt" in (out["private"].error or "")
+    assert "disallows /private/list" in (out["private"].error or "")
+    assert out["public"].status == "ok" and out["public"].new == 1
+    assert [r.path for r in http_server.requests].count("/robots.txt") == 1
+    assert "/private/list" not in [r.path for r in http_server.requests]
+
+
+def test_layout_change_and_repeated_failures_are_flagged(http_server: TestServer, workspace: Workspace) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    http_server.route("/list", "<ul class=news><li><a href='/a'>One</a></li></ul>", content_type="text/html")
+    http_server.route("/broken", "no", status=500, content_type="text/plain")
+    workspace.write(sources=[{"name": "page", "type": "html", "url": http_server.url("/list"), "item": "ul.news li",
+                              "every": "1s"},
+                             {"name": "broken", "url": http_server.url("/broken"), "every": "1s"}],
+                    topics=[{"name": "t", "query": "One"}])
+    serve_for(workspace, 1.5)
+    http_server.route("/list", "<div class=redesigned><a href='/a'>One</a></div>", content_type="text/html")
+    with sqlite3.connect(workspace.db_path) as conn:
+        conn.execute("update sources set next_poll_at = null, consecutive_failures = 2")
+    serve_for(workspace, 1.5)
+    out = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "sources"]).stdout
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert "layout" in lines["page"] and "failing" in lines["broken"], out
+    digest = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "digest", "--out", "-"]).stdout
+    assert "page: layout: the page's selectors match nothing" in digest
+    assert "broken: failing: 3 failed polls in a row: HTTP 500" in digest

@@ -115,8 +115,8 @@ def test_where_clause_binds_every_value() -> None:
     assert params == {"q0": "'ai'", "q1": "% ai %"}
     assert "ai" not in sql.replace("entry_fts", "").replace("entry_id", "")
     leaf = ("e.id IN (SELECT entry_id FROM entry_fts WHERE title @@ CAST(:q0 AS tsquery) OR summary @@ "
-            "CAST(:q0 AS tsquery) UNION ALL SELECT entry_id FROM entry_fts_spill WHERE title LIKE :q1 OR "
-            "summary LIKE :q1)")
+            "CAST(:q0 AS tsquery) OR text @@ CAST(:q0 AS tsquery) UNION ALL SELECT entry_id FROM entry_fts_spill "
+            "WHERE title LIKE :q1 OR summary LIKE :q1 OR text LIKE :q1)")
     assert sql == f"({leaf} AND NOT ({leaf}))"
     assert where_clause_for("postgresql") is pg_search.where_clause
     with pytest.raises(ValueError, match="SQLite or PostgreSQL"):
@@ -141,7 +141,7 @@ def search_db(postgres: Cluster) -> Iterator[Engine]:  # noqa: F811
         conn.execute(insert(entries), [
             {"id": i, "key": f"k{i}", "title": title, "summary": summary, "first_seen": NOW, "updated_at": NOW,
              "source_id": 1} for i, (title, summary) in enumerate(PG_DOCS, start=1)])
-        pg_search.write_index(conn, [(i, " ".join(tokenize(title)), " ".join(tokenize(summary)))
+        pg_search.write_index(conn, [(i, (" ".join(tokenize(title)), " ".join(tokenize(summary)), ""))
                                      for i, (title, summary) in enumerate(PG_DOCS, start=1)])
     yield engine
     engine.dispose()

@@ -126,7 +126,7 @@ def test_every_row_names_a_shipped_topic() -> None:
 def test_topic_decides_the_row(row: Row) -> None:
     result = shipped_topics().analyse(row.title, row.summary)
     found = row.topic in result.topics
-    why = f"matched on {list(result.terms.get(row.topic, ()))}" if found else "no match"
+    why = f"matched on {[h.term for h in result.hits.get(row.topic, ())]}" if found else "no match"
     assert found == row.expect, f"{row.topic} should {'' if row.expect else 'not '}match: {row.title!r} ({row.origin}); {why}"
 
 

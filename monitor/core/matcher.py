@@ -193,3 +193,36 @@ class Matcher:
                 labels = (label for lid, label in self._positive[index] if lid in true)
                 result[self._names[index]] = tuple(dict.fromkeys(labels))
         return result
+
+    def explain(self, doc: Document) -> dict[str, tuple[Hit, ...]]:
+        """Like ``match``, with where each term hit: topic -> (term label, fields) per term.
+
+        Fields are only worked out for the topics that matched, which are few per entry.
+        """
+        true = self.true_leaves(doc)
+        candidates = set(self._always)
+        for lid in true:
+            candidates.update(self._topics_of[lid])
+        result: dict[str, tuple[Hit, ...]] = {}
+        for index in sorted(candidates):
+            if not self._tests[index](true):
+                continue
+            hits: dict[str, list[str]] = {}
+            for lid, label in self._positive[index]:
+                if lid in true and label not in hits:
+                    hits[label] = self._fields_of(lid, doc)
+            result[self._names[index]] = tuple(Hit(label, tuple(fields)) for label, fields in hits.items())
+        return result
+
+    def _fields_of(self, lid: int, doc: Document) -> list[str]:
+        tokens, prefix, only = self._leaves[lid]
+        return [name for name, field in doc.fields.items()
+                if (only is None or only == name) and occurs(tokens, prefix, field, doc.vocab[name])]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One query term that matched, and the fields it was found in (title, summary, text)."""
+
+    term: str
+    fields: tuple[str, ...]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from monitor.core.text import cjk_tokens, runs
 from monitor.errors import QuerySyntaxError
 
-FIELDS = ("title", "summary")
+FIELDS = ("title", "summary", "text")
 _KEYWORDS = ("OR", "AND", "NOT")
 _SPECIAL = '()"'
 _MAX_DEPTH = 64

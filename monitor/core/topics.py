@@ -9,17 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.core.matcher import Document, Matcher
-from monitor.core.query import Node
+from monitor.core.matcher import Document, Hit, Matcher
+from monitor.core.query import FIELDS, Node
 from monitor.core.text import tokenize
 
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    title_tokens: str
-    summary_tokens: str
+    tokens: tuple[str, ...]  # each field's tokens, space-joined, in FIELDS order (the index's columns)
     topics: tuple[str, ...]
-    terms: dict[str, tuple[str, ...]]  # topic -> labels of the query terms that matched
+    hits: dict[str, tuple[Hit, ...]]  # topic -> the query terms that matched, and where
 
 
 class TopicSet:
@@ -30,8 +29,8 @@ class TopicSet:
         self._order = {name: i for i, name in enumerate(self.names)}
         self._matcher = Matcher(dict(topics))
 
-    def analyse(self, title: str, summary: str) -> Analysis:
-        title_tokens, summary_tokens = tokenize(title), tokenize(summary)
-        found = self._matcher.match(Document.from_tokens({"title": title_tokens, "summary": summary_tokens}))
+    def analyse(self, title: str, summary: str, text: str = "") -> Analysis:
+        fields = {"title": tokenize(title), "summary": tokenize(summary), "text": tokenize(text) if text else []}
+        found = self._matcher.explain(Document.from_tokens(fields))
         ordered = tuple(sorted(found, key=self._order.__getitem__))  # config order
-        return Analysis(" ".join(title_tokens), " ".join(summary_tokens), ordered, found)
+        return Analysis(tuple(" ".join(fields[f]) for f in FIELDS), ordered, found)

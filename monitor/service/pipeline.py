@@ -53,4 +53,4 @@ class Pipeline:
 
     def _index(self, title: str, summary: str) -> Indexed:
         analysed = self.topics.analyse(title, summary)
-        return Indexed(analysed.title_tokens, analysed.summary_tokens, analysed.topics)
+        return Indexed(analysed.tokens, analysed.topics, analysed.hits)

@@ -16,6 +16,7 @@ row. Sightings are inserted with ON CONFLICT DO NOTHING for the same reason.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.core.intake import Intents, Known
+from monitor.core.matcher import Hit
 from monitor.errors import StoreError
 from monitor.store import pg_search
 from monitor.store.db import writer
@@ -37,9 +39,14 @@ _CHUNK = 500
 class Indexed:
     """What the pipeline computed for one new or revised entry: its token text and topics."""
 
-    title_tokens: str
-    summary_tokens: str
+    tokens: tuple[str, ...]  # per field (title, summary, text), space-joined: the index's columns
     topics: tuple[str, ...]
+    hits: Mapping[str, tuple[Hit, ...]] = field(default_factory=dict)  # topic -> why it matched
+
+
+def terms_json(hits: Sequence[Hit]) -> str:
+    """Why an entry matched a topic, as stored in matches.terms: [{"term": ..., "in": [...]}]."""
+    return json.dumps([{"term": h.term, "in": list(h.fields)} for h in hits], ensure_ascii=False)
 
 
 @dataclass(slots=True)
@@ -225,11 +232,12 @@ class Archive:
     @staticmethod
     def _index(conn: Connection, indexed: list[tuple[int, Indexed]], now: datetime) -> None:
         if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("INSERT INTO entry_fts(rowid, title, summary) VALUES (?, ?, ?)",
-                                 [(i, x.title_tokens, x.summary_tokens) for i, x in indexed])
+            conn.exec_driver_sql("INSERT INTO entry_fts(rowid, title, summary, text) VALUES (?, ?, ?, ?)",
+                                 [(i, *x.tokens) for i, x in indexed])
         else:
-            pg_search.write_index(conn, [(i, x.title_tokens, x.summary_tokens) for i, x in indexed])
-        rows = [{"entry_id": i, "topic": t, "matched_at": now} for i, x in indexed for t in x.topics]
+            pg_search.write_index(conn, [(i, x.tokens) for i, x in indexed])
+        rows = [{"entry_id": i, "topic": t, "matched_at": now, "terms": terms_json(x.hits.get(t, ()))}
+                for i, x in indexed for t in x.topics]
         if rows:
             conn.execute(insert(matches), rows)
 

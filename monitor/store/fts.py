@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from monitor.core.query import And, Node, Not, Term
+from monitor.core.query import FIELDS, And, Node, Not, Term
 
 TABLE = "entry_fts"
-COLUMNS = ("title", "summary")
+COLUMNS = FIELDS  # title, summary, text: one FTS5 column per field
 CREATE_TABLE = f"CREATE VIRTUAL TABLE {TABLE} USING fts5({', '.join(COLUMNS)}, tokenize='ascii')"
 
 

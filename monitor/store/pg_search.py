@@ -38,7 +38,7 @@ from monitor.core.query import FIELDS, And, Node, Not, Term
 
 TABLE = "entry_fts"
 SPILL_TABLE = "entry_fts_spill"
-COLUMNS = FIELDS  # ("title", "summary"): one tsvector column (and one spill column) per field
+COLUMNS = FIELDS  # title, summary, text: one tsvector column (and one spill column) per field
 
 MAX_LEXEME_BYTES = 2046  # "word is too long (2047 bytes, max 2046 bytes)"
 MAX_POSITION = 16383  # larger positions are clamped to 16383
@@ -46,10 +46,11 @@ MAX_POSITIONS_PER_LEXEME = 256  # later positions of a lexeme are dropped
 MAX_VECTOR_BYTES = 1_000_000  # PostgreSQL refuses a tsvector over 1,048,575 bytes; stay well clear
 
 _INSERT = text(
-    f"INSERT INTO {TABLE} (entry_id, title, summary) "
-    "VALUES (:id, CAST(:title AS tsvector), CAST(:summary AS tsvector))"
+    f"INSERT INTO {TABLE} (entry_id, {', '.join(COLUMNS)}) "
+    f"VALUES (:id, {', '.join(f'CAST(:{c} AS tsvector)' for c in COLUMNS)})"
 )
-_INSERT_SPILL = text(f"INSERT INTO {SPILL_TABLE} (entry_id, title, summary) VALUES (:id, :title, :summary)")
+_INSERT_SPILL = text(f"INSERT INTO {SPILL_TABLE} (entry_id, {', '.join(COLUMNS)}) "
+                     f"VALUES (:id, {', '.join(':' + c for c in COLUMNS)})")
 _DELETE = text(f"DELETE FROM {TABLE} WHERE entry_id IN :ids").bindparams(bindparam("ids", expanding=True))
 _DELETE_SPILL = text(f"DELETE FROM {SPILL_TABLE} WHERE entry_id IN :ids").bindparams(
     bindparam("ids", expanding=True)
@@ -88,7 +89,7 @@ def spill_text(tokens: Sequence[str]) -> str:
     return " " + " ".join(tokens) + " "
 
 
-def index_values(entry_id: int, title_tokens: str, summary_tokens: str) -> tuple[dict, dict | None]:
+def index_values(entry_id: int, fields: Sequence[str]) -> tuple[dict, dict | None]:
     """The ``entry_fts`` row of one entry, and its ``entry_fts_spill`` row when a field spills.
 
     The token arguments are space-joined ``tokenize`` output, as ``monitor.core.topics`` makes
@@ -97,7 +98,7 @@ def index_values(entry_id: int, title_tokens: str, summary_tokens: str) -> tuple
     row: dict = {"id": entry_id}
     spill: dict = {"id": entry_id}
     spilled = False
-    for column, joined in zip(COLUMNS, (title_tokens, summary_tokens), strict=True):
+    for column, joined in zip(COLUMNS, fields, strict=True):
         tokens = joined.split()
         literal = tsvector_literal(tokens)
         if literal is None:
@@ -107,11 +108,11 @@ def index_values(entry_id: int, title_tokens: str, summary_tokens: str) -> tuple
     return row, spill if spilled else None
 
 
-def write_index(conn: Connection, indexed: Iterable[tuple[int, str, str]]) -> None:
-    """Index (entry id, title tokens, summary tokens) rows, in the caller's transaction."""
+def write_index(conn: Connection, indexed: Iterable[tuple[int, Sequence[str]]]) -> None:
+    """Index (entry id, per-field tokens in COLUMNS order) rows, in the caller's transaction."""
     rows, spills = [], []
-    for entry_id, title_tokens, summary_tokens in indexed:
-        row, spill = index_values(entry_id, title_tokens, summary_tokens)
+    for entry_id, fields in indexed:
+        row, spill = index_values(entry_id, fields)
         rows.append(row)
         if spill is not None:
             spills.append(spill)

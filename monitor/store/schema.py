@@ -77,6 +77,11 @@ class Entry(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    # Revision 0003: article text, the story (its earliest entry), the outlet an aggregator named.
+    text: Mapped[str] = mapped_column(Text, default="")
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary)
+    publisher: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_entries_first_seen", "first_seen"),
@@ -104,8 +109,29 @@ class Match(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
     topic: Mapped[str] = mapped_column(String(100), primary_key=True)
     matched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    terms: Mapped[str | None] = mapped_column(Text)  # JSON: [{"term": ..., "in": ["title", ...]}]
 
     __table_args__ = (Index("ix_matches_topic", "topic"),)
+
+
+class TopicRecord(Base):
+    """A topic's query as the archive was last matched against it (a change re-matches)."""
+
+    __tablename__ = "topics"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GoogleLink(Base):
+    """A Google News redirect link and the publisher URL it led to (None: unresolvable)."""
+
+    __tablename__ = "google_links"
+
+    google_url: Mapped[str] = mapped_column(Text, primary_key=True)
+    publisher_url: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DigestRecord(Base):
@@ -170,3 +196,5 @@ digests = DigestRecord.__table__
 outbox = OutboxMessage.__table__
 alert_queue = AlertQueue.__table__
 alerts_sent = AlertSent.__table__
+topics_table = TopicRecord.__table__
+google_links = GoogleLink.__table__

@@ -20,6 +20,7 @@ from monitor.net.fetcher import Fetcher, FetchSettings
 from monitor.net.robots import RobotsPolicy
 from monitor.service.alerts import Alerts
 from monitor.service.digests import DigestService, make_digest
+from monitor.service.google_links import GOOGLE_HOSTS, GoogleLinks
 from monitor.service.mailer import Mailer
 from monitor.service.pipeline import Pipeline
 from monitor.service.poll import Outcome, Poller
@@ -48,9 +49,11 @@ def utc_now() -> datetime:
 
 
 class App:
-    def __init__(self, config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, config: Config, *, clock: Callable[[], datetime] = utc_now,
+                 google_hosts: tuple[str, ...] = GOOGLE_HOSTS) -> None:
         self.config = config
         self.clock = clock
+        self.google_hosts = google_hosts  # tests point this at their local "Google"
         self.engine = _open(config)
         ensure_current(self.engine)
         self.archive = Archive(self.engine)
@@ -71,8 +74,9 @@ class App:
 
     def poller(self, fetcher: Fetcher) -> Poller:
         robots = RobotsPolicy(fetcher, self.config.fetch.user_agent, clock=self.clock)
-        return Poller(fetcher=fetcher, pipeline=Pipeline(self.archive, self.topics),
-                      source_ids=self.source_ids, tz=self.config.tz, clock=self.clock, robots=robots)
+        google = GoogleLinks(self.engine, fetcher, self.clock, hosts=self.google_hosts)
+        return Poller(fetcher=fetcher, pipeline=Pipeline(self.archive, self.topics), source_ids=self.source_ids,
+                      tz=self.config.tz, clock=self.clock, robots=robots, google=google)
 
     async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
         async with Fetcher(self.fetch_settings()) as fetcher:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from monitor.core.durations import parse_clock, parse_duration
 from monitor.core.query import Node, parse
 from monitor.errors import ConfigError, QuerySyntaxError
+from monitor.ingest.google_news import search_url
 from monitor.ingest.listing import selector_is_valid
 
 DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor/monitor)"
@@ -100,8 +101,12 @@ class EmailConfig(_Model):
 
 class SourceConfig(_Model):
     name: str
-    url: str
-    type: Literal["feed", "html"] = "feed"
+    url: str = ""
+    type: Literal["feed", "html", "google_news"] = "feed"
+    query: str | None = None  # google_news: the search
+    hl: str = "ja"
+    gl: str = "JP"
+    ceid: str | None = None
     every: timedelta = timedelta(minutes=30)
     item: str | None = None
     title: str = "a"
@@ -118,7 +123,7 @@ class SourceConfig(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
+        if v and not re.match(r"^https?://[^/\s]+", v):
             raise ValueError(f"{v!r} is not an http(s) address")
         return v
 
@@ -129,12 +134,23 @@ class SourceConfig(_Model):
 
     @model_validator(mode="after")
     def _selectors(self) -> SourceConfig:
+        google = {"query", "hl", "gl", "ceid"}
+        if self.type == "google_news":
+            if not self.query:
+                raise ValueError("a google_news source needs `query`, the search")
+            if not self.url:  # the address is built from the query: set it so every poll uses it
+                object.__setattr__(self, "url", search_url(self.query, hl=self.hl, gl=self.gl, ceid=self.ceid))
+        elif google & self.model_fields_set:
+            keys = ", ".join(sorted(google & self.model_fields_set))
+            raise ValueError(f"{keys}: these keys are for google_news sources")
+        elif not self.url:
+            raise ValueError("url: required key is missing")
         selectors = {"item", "title", "link", "date"}
         if self.type == "html" and not self.item:
             raise ValueError("an html source needs `item`, the CSS selector of one entry")
-        if self.type == "feed" and selectors & self.model_fields_set:
+        if self.type != "html" and selectors & self.model_fields_set:
             keys = ", ".join(sorted(selectors & self.model_fields_set))
-            raise ValueError(f"{keys}: selectors are for html sources; this source is a feed")
+            raise ValueError(f"{keys}: selectors are for html sources; this source is a {self.type}")
         if self.type == "html":
             for key in sorted(selectors):
                 value = getattr(self, key)

@@ -23,6 +23,7 @@ class EntryDraft:
     guid: str | None = None
     summary: str = ""
     published: datetime | None = None
+    publisher: str | None = None  # the outlet an aggregator names (Google News <source>)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ class NewEntry:
     title: str
     summary: str
     published: datetime | None
+    publisher: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,8 @@ def decide(identified: list[Identified], *, source_id: int, known: Mapping[str, 
         seen.add(key)
         old = known.get(key)
         if old is None:
-            intents.new.append(NewEntry(key, url, draft.guid, draft.title, draft.summary, draft.published))
+            intents.new.append(NewEntry(key, url, draft.guid, draft.title, draft.summary, draft.published,
+                                        draft.publisher))
             continue
         if not old.seen_by_source:
             intents.sightings.append(old.id)

@@ -93,12 +93,15 @@ def _draft(entry: Any, base: str, tz: tzinfo) -> EntryDraft | None:
     content = get("content")
     if not summary and content and isinstance(content, list):
         summary = _text(content[0], dict.get(content[0], "value"), SUMMARY_LIMIT)
+    source = get("source")
+    publisher = collapse(dict.get(source, "title") or "") or None if isinstance(source, dict) else None
     return EntryDraft(
         title=_text(get("title_detail"), get("title"), TITLE_LIMIT),
         link=link,
         guid=guid,
         summary=summary,
         published=_published(get, tz),
+        publisher=publisher,
     )
 
 

@@ -8,6 +8,7 @@ it the deadlines of other fetches); stores are serialised, one poll per transact
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from monitor.ingest.feed import parse_feed
 from monitor.ingest.listing import parse_listing
 from monitor.net.fetcher import Fetcher, FetchResult, Validators
 from monitor.net.robots import RobotsPolicy
+from monitor.service.google_links import GoogleLinks
 from monitor.service.pipeline import Pipeline
 from monitor.store.archive import PollRecord
 
@@ -53,9 +55,11 @@ class Poller:
     """Polls sources once; knows the order of the steps, decides nothing about content."""
 
     def __init__(self, *, fetcher: Fetcher, pipeline: Pipeline, source_ids: dict[str, int],
-                 tz: ZoneInfo, clock: Callable[[], datetime], robots: RobotsPolicy | None = None) -> None:
+                 tz: ZoneInfo, clock: Callable[[], datetime], robots: RobotsPolicy | None = None,
+                 google: GoogleLinks | None = None) -> None:
         self.fetcher = fetcher
         self.robots = robots
+        self.google = google
         self.pipeline = pipeline
         self.source_ids = source_ids
         self.tz = tz
@@ -78,6 +82,8 @@ class Poller:
                 await self._record(source_id, PollRecord("not_modified"))
                 return self._logged(source, Outcome(source.name, "not_modified"), started)
             parsed = await asyncio.to_thread(self._parse, source, fetched)
+            if source.type == "google_news" and self.google is not None:
+                parsed = dataclasses.replace(parsed, drafts=await self.google.rewrite(parsed.drafts))
             record = PollRecord("ok", etag=fetched.validators.etag, last_modified=fetched.validators.last_modified)
             async with self._store_lock:
                 done = await asyncio.to_thread(self.pipeline.ingest, source_id, source.name, parsed.drafts,

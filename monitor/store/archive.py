@@ -166,7 +166,7 @@ class Archive:
                     new: Mapping[str, Indexed], now: datetime) -> list[int]:
         if not intents.new:
             return []
-        rows = [{"key": e.key, "url": e.url, "guid": e.guid, "title": e.title, "summary": e.summary,
+        rows = [{"key": e.key, "url": e.url, "guid": e.guid, "title": e.title, "summary": e.summary, "publisher": e.publisher,
                  "published_at": e.published, "first_seen": now, "updated_at": now, "source_id": source_id}
                 for e in intents.new]
         result = conn.execute(insert(entries).returning(entries.c.id, sort_by_parameter_order=True), rows)
@@ -197,7 +197,7 @@ class Archive:
                 select(func.nextval(func.pg_get_serial_sequence("entries", "id")))
                 .select_from(func.generate_series(1, len(new)))))
             rows = sorted(({"id": i, "key": e.key, "url": e.url, "guid": e.guid, "title": e.title,
-                            "summary": e.summary, "published_at": e.published, "first_seen": now,
+                            "summary": e.summary, "publisher": e.publisher, "published_at": e.published, "first_seen": now,
                             "updated_at": now, "source_id": source_id} for i, e in zip(ids, new, strict=True)),
                           key=lambda row: row["key"])
             attempt = conn.begin_nested()

@@ -5,6 +5,7 @@ The only module that knows every part; commands and the service ask it for what 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -24,6 +25,7 @@ from monitor.service.google_links import GOOGLE_HOSTS, GoogleLinks
 from monitor.service.mailer import Mailer
 from monitor.service.pipeline import Pipeline
 from monitor.service.poll import Outcome, Poller
+from monitor.service.topics import TopicService
 from monitor.service.worker import Worker
 from monitor.store.archive import Archive
 from monitor.store.db import ensure_current, open_engine
@@ -79,6 +81,7 @@ class App:
                       tz=self.config.tz, clock=self.clock, robots=robots, google=google)
 
     async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
+        await asyncio.to_thread(self.topic_service().sync)  # a changed query re-matches the archive first
         async with Fetcher(self.fetch_settings()) as fetcher:
             return await self.poller(fetcher).poll(sources)
 
@@ -102,6 +105,9 @@ class App:
     def digest_service(self) -> DigestService:
         return DigestService(config=self.config, reader=self.reader, log=DigestLog(self.engine), clock=self.clock,
                              list_id=self.list_id, domain=self.mail_domain)
+
+    def topic_service(self) -> TopicService:
+        return TopicService(self.engine, self.config, self.reader, self.clock)
 
     def smtp_settings(self) -> SmtpSettings:
         email = self.config.digest.email

@@ -231,6 +231,68 @@ def sources(obj: Context) -> None:
     click.echo(results.sources_table(rows, app.config.tz, flags))
 
 
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def topics(ctx: click.Context) -> None:
+    """List topics with their match counts (subcommands: test, rematch)."""
+    if ctx.invoked_subcommand is None:
+        _list_topics(ctx.obj)
+
+
+@handles_errors
+def _list_topics(obj: Context) -> None:
+    app = obj.app()
+    counts = app.topic_service().counts()
+    width = max((len(t.name) for t in app.config.topics), default=0)
+    for t in app.config.topics:
+        alert = "  alert: immediate" if t.alert == "immediate" else ""
+        click.echo(f"{t.name:<{width}}  {counts.get(t.name, 0):>6} matches  {results.printable(t.heading)}{alert}")
+    if not app.config.topics:
+        click.echo("no topics configured")
+
+
+@topics.command("test")
+@click.argument("topic_or_query", nargs=-1, required=True)
+@click.option("--since", metavar="DATE", help="Only entries published on or after this local date.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000), help="Show at most N.")
+@click.pass_obj
+@handles_errors
+def topics_test(obj: Context, topic_or_query: tuple[str, ...], since: str | None, limit: int) -> None:
+    """Run a topic (by name) or a draft query over the archive and show what it would match."""
+    text_ = " ".join(topic_or_query)
+    app = obj.app()
+    configured = {t.name: t for t in app.config.topics}
+    query = configured[text_].query if text_ in configured else text_
+    try:
+        tree = parse(query)
+    except QuerySyntaxError as exc:
+        _fail(f"query: {exc}")
+        return
+    since_day = _local_date(since, "--since")
+    start = datetime.combine(since_day, datetime.min.time(), tzinfo=app.config.tz) if since_day else None
+    total, found = app.topic_service().test(tree, since=start, limit=limit)
+    tz = app.config.tz
+    for row, hits in found:
+        when = (row.published or row.first_seen).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        terms = ", ".join(f"{h.term} ({'/'.join(h.fields)})" for h in hits)
+        click.echo(f"{when}  {results.highlight(results.printable(row.title), [h.term for h in hits])}")
+        click.echo(f"{'':16}  matched: {results.printable(terms)}  [{row.source}]")
+    click.echo(f"{total} entries match" + (f" (showing {len(found)})" if total > len(found) else ""))
+
+
+@topics.command("rematch")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+@handles_errors
+def topics_rematch(obj: Context, names: tuple[str, ...]) -> None:
+    """Match the archive again against the topics' queries (all, or those named)."""
+    app = obj.app()
+    for name in names:
+        app.config.topic(name)
+    for done in app.topic_service().rematch(list(names) or None):
+        click.echo(f"{done.topic}: {done.matched} matches ({done.added} new, {done.removed} removed)")
+
+
 @cli.group()
 def db() -> None:
     """Database maintenance."""

@@ -233,3 +233,17 @@ def test_since_and_until_are_local_days_on_publication_time(http_server: TestSer
     invoke(workspace, "poll")
     _, out, _ = invoke(workspace, "search", "--since", "2025-02-03", "--until", "2025-02-03", "--format", "json")
     assert [r["title"] for r in json.loads(out)] == ["Late on the 3rd JST", "Early on the 3rd JST"]
+
+
+def test_matched_terms_in_json_digest_and_highlighted_table(polled: Workspace) -> None:
+    _, out, _ = invoke(polled, "search", "--topic", "jv", "--format", "json")
+    [row] = json.loads(out)
+    assert row["matched_terms"] == ["SB OAI Japan", "Crystal intelligence"]
+    assert row["why"] == {"jv": [{"term": "SB OAI Japan", "in": ["title"]},
+                                 {"term": "Crystal intelligence", "in": ["summary"]}]}
+    _, digest, _ = invoke(polled, "digest", "--out", "-")
+    assert "(matched: SB OAI Japan, Crystal intelligence)" in digest
+    result = CliRunner().invoke(cli, ["--config", str(polled.config_path), "search", "--topic", "jv"], color=True)
+    assert "\x1b[1mSB OAI Japan\x1b[0m" in result.stdout and "matched: SB OAI Japan" in result.stdout
+    plain = CliRunner().invoke(cli, ["--config", str(polled.config_path), "search", "--topic", "jv"])
+    assert "\x1b" not in plain.stdout

@@ -8,8 +8,8 @@ window opened (an entry without a date is kept), by topic in config order, newes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
 
@@ -28,6 +28,7 @@ class Item:
     published: datetime | None  # local
     first_seen: datetime  # local
     topics: tuple[str, ...]
+    terms: tuple[str, ...] = ()  # the query terms that made it match this section's topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class Candidate:
     published: datetime | None
     first_seen: datetime
     topics: tuple[str, ...]
+    terms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # topic -> matched terms
 
 
 def build(
@@ -97,12 +99,12 @@ def build(
         chosen = [c for c in pool if name in c.topics]
         chosen.sort(key=lambda c: (c.published or c.first_seen, c.first_seen), reverse=True)
         if chosen:
-            sections.append(Section(name, heading, tuple(_item(c, tz) for c in chosen)))
+            sections.append(Section(name, heading, tuple(_item(c, tz, name) for c in chosen)))
     configured = {name for name, _ in topics}
     count = sum(1 for c in pool if configured.intersection(c.topics))
     return Digest(window, tuple(sections), tuple(failures), count)
 
 
-def _item(c: Candidate, tz: tzinfo) -> Item:
+def _item(c: Candidate, tz: tzinfo, topic: str) -> Item:
     published = c.published.astimezone(tz) if c.published else None
-    return Item(c.title, c.url, c.sources, published, c.first_seen.astimezone(tz), c.topics)
+    return Item(c.title, c.url, c.sources, published, c.first_seen.astimezone(tz), c.topics, c.terms.get(topic, ()))

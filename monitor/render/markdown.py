@@ -43,7 +43,8 @@ def _item(item: Item) -> str:
     target = link_target(item.url)
     head = f"[{title}]({target})" if target else title
     when = item.published.strftime("%Y-%m-%d %H:%M") if item.published else "date unknown"
-    return f"- {head} — {escape(', '.join(item.sources))}, {when}"
+    why = f" (matched: {escape(', '.join(item.terms))})" if item.terms else ""
+    return f"- {head} — {escape(', '.join(item.sources))}, {when}{why}"
 
 
 def render(digest: Digest) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime, tzinfo
 from monitor.core.health import Flag
 from monitor.store.reading import EntryRow, SourceRow
 
-FIELDS = ("title", "url", "source", "sources", "published", "first_seen", "topics")
+FIELDS = ("title", "url", "source", "sources", "published", "first_seen", "topics", "matched_terms")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -43,6 +43,8 @@ def record(row: EntryRow, tz: tzinfo) -> dict[str, object]:
         "published": _iso(row.published, tz),
         "first_seen": _iso(row.first_seen, tz),
         "topics": list(row.topics),
+        "matched_terms": row.matched_terms,
+        "why": row.why,
     }
 
 
@@ -56,7 +58,7 @@ def as_csv(rows: Sequence[EntryRow], tz: tzinfo) -> str:
     writer.writerow(FIELDS)
     for r in rows:
         rec = record(r, tz)
-        writer.writerow([";".join(v) if isinstance(v, list) else ("" if v is None else v)
+        writer.writerow([";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
                          for v in (rec[f] for f in FIELDS)])
     return out.getvalue()
 
@@ -78,6 +80,18 @@ def _clip(text: str, width: int) -> str:
     return out + "…" + " " * (width - used - 1)
 
 
+BOLD, RESET = "\x1b[1m", "\x1b[0m"  # click.echo drops these when the output is not a terminal
+
+
+def highlight(text: str, terms: Sequence[str]) -> str:
+    """Matched terms in bold where they appear as written (case-insensitive)."""
+    for term in sorted(set(terms), key=len, reverse=True):
+        if term.strip():
+            text = re.sub(re.escape(printable(term)), lambda m: f"{BOLD}{m.group(0)}{RESET}", text,
+                          flags=re.IGNORECASE)
+    return text
+
+
 def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120) -> str:
     if not rows:
         return "no entries found"
@@ -86,8 +100,10 @@ def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120) -> str:
     for r in rows:
         when = (r.published or r.first_seen).astimezone(tz).strftime("%Y-%m-%d %H:%M")
         lines.append(f"{when}  {_clip(r.source, 16)}  {_clip(','.join(r.topics) or '-', 20)}  "
-                     f"{_clip(r.title, title_width)}")
+                     f"{highlight(_clip(r.title, title_width), r.matched_terms)}")
         lines.append(f"{'':16}  {printable(_http(r.url) or '(no link)')}")
+        if r.matched_terms:
+            lines.append(f"{'':16}  matched: {printable(', '.join(r.matched_terms))}")
     return "\n".join(lines)
 
 

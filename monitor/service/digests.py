@@ -35,7 +35,8 @@ def make_digest(reader: Reader, config: Config, day: date, now: datetime | None 
     window = window_for(day, config.digest.at, tz)
     rows = reader.matched_first_seen_between(window.start, window.end,
                                              published_floor(window, config.digest.lookback))
-    candidates = [Candidate(r.title, r.url, r.sources, r.published, r.first_seen, r.topics) for r in rows]
+    candidates = [Candidate(r.title, r.url, r.sources, r.published, r.first_seen, r.topics,
+                            {t: tuple(str(h["term"]) for h in hits) for t, hits in r.why.items()}) for r in rows]
     topics = [(t.name, t.heading) for t in config.topics]
     return build(window, candidates, topics, _problems(reader, config, now or window.end), tz)
 

@@ -43,6 +43,8 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
+    for done in await asyncio.to_thread(app.topic_service().sync):
+        log.info("event=topic_rematched topic=%s matched=%d", done.topic, done.matched)
     async with Fetcher(app.fetch_settings()) as fetcher:
         worker = app.worker(fetcher)
         scheduler = build_scheduler(app, worker)

@@ -7,8 +7,9 @@ database as a bound parameter, and a search query reaches the index only through
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, or_, select, text
@@ -33,6 +34,15 @@ class EntryRow:
     source: str
     sources: tuple[str, ...]
     topics: tuple[str, ...]
+    why: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # topic -> [{"term", "in"}]
+    text: str = ""
+    publisher: str | None = None
+    story_id: int | None = None
+
+    @property
+    def matched_terms(self) -> list[str]:
+        """The query terms that hit, over all topics, first seen first."""
+        return list(dict.fromkeys(str(h["term"]) for hits in self.why.values() for h in hits))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +123,11 @@ class Reader:
             select(entries, sources.c.name.label("origin"))
             .join(sources, sources.c.id == entries.c.source_id).where(entries.c.id.in_(ids)))}
         topics: dict[int, list[str]] = defaultdict(list)
-        for r in conn.execute(select(matches.c.entry_id, matches.c.topic)
+        why: dict[int, dict[str, list[dict[str, object]]]] = defaultdict(dict)
+        for r in conn.execute(select(matches.c.entry_id, matches.c.topic, matches.c.terms)
                               .where(matches.c.entry_id.in_(ids)).order_by(matches.c.topic)):
             topics[r.entry_id].append(r.topic)
+            why[r.entry_id][r.topic] = json.loads(r.terms) if r.terms else []
         carried: dict[int, list[str]] = defaultdict(list)
         for r in conn.execute(
                 select(entry_sources.c.entry_id, sources.c.name)
@@ -126,7 +138,7 @@ class Reader:
         return [
             EntryRow(i, found[i].title, found[i].url, found[i].summary, found[i].published_at,
                      found[i].first_seen, found[i].origin, tuple(carried[i]) or (found[i].origin,),
-                     tuple(topics[i]))
+                     tuple(topics[i]), why[i], found[i].text, found[i].publisher, found[i].story_id)
             for i in ids
         ]
 

@@ -1,0 +1,59 @@
+"""Topics a user can tune: counts, trying a query first, re-matching after a change."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from tests.support.httpserver import TestServer
+from tests.support.workspace import Workspace
+from tests.test_cli import FEED, TOPICS
+
+
+def run(ws: Workspace, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--config", str(ws.config_path), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_topics_lists_counts_and_test_shows_terms(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", FEED)
+    workspace.write(sources=[{"name": "f", "url": http_server.url("/feed")}], topics=TOPICS)
+    run(workspace, "poll")
+    code, out, _ = run(workspace, "topics")
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert code == 0 and "1 matches" in lines["jv"] and "0 matches" in lines["stargate"]
+    code, out, _ = run(workspace, "topics", "test", "jv")
+    assert code == 0 and "matched: SB OAI Japan (title), Crystal intelligence (summary)" in out
+    assert out.strip().endswith("1 entries match")
+    code, out, _ = run(workspace, "topics", "test", "Dubai", "OR", "石破")
+    assert code == 0 and out.strip().endswith("2 entries match")
+    code, _, err = run(workspace, "topics", "test", "(broken")
+    assert code == 2 and "query:" in err and "position" in err
+
+
+def test_a_changed_query_rematches_the_archive_keeping_first_seen(http_server: TestServer,
+                                                                  workspace: Workspace) -> None:
+    http_server.route("/feed", FEED)
+    workspace.write(sources=[{"name": "f", "url": http_server.url("/feed")}], topics=TOPICS)
+    run(workspace, "poll")
+    with sqlite3.connect(workspace.db_path) as conn:
+        seen_before = conn.execute("select id, first_seen from entries order by id").fetchall()
+    changed = [dict(t) for t in TOPICS]
+    changed[2]["query"] = "Stargate"  # the franchise exclusion dropped: the TV story now matches
+    changed[0]["query"] = '"SB OAI Japan"'
+    workspace.write(sources=[{"name": "f", "url": http_server.url("/feed")}], topics=changed)
+    code, out, _ = run(workspace, "poll")
+    assert code == 0
+    _, out, _ = run(workspace, "search", "--topic", "stargate", "--format", "json")
+    assert [r["title"] for r in json.loads(out)] == ["Stargate: The new series from Amazon MGM"]
+    _, out, _ = run(workspace, "search", "--topic", "jv", "--format", "json")
+    assert json.loads(out)[0]["matched_terms"] == ["SB OAI Japan"]
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select id, first_seen from entries order by id").fetchall() == seen_before
+        stored = dict(conn.execute("select name, query from topics").fetchall())
+    assert stored["stargate"] == "Stargate"
+    code, out, _ = run(workspace, "topics", "rematch", "stargate")
+    assert code == 0 and out.strip() == "stargate: 1 matches (0 new, 0 removed)"

@@ -27,7 +27,7 @@ from pathlib import Path
 import jinja2
 
 from monitor.core.digest import Digest, Item
-from monitor.render.markdown import escape, link_target, render
+from monitor.render.markdown import escape, link_target, list_item, render
 
 # Lines end in CRLF as on the wire; bodies are encoded to 7 bits (see the module docstring).
 POLICY = policy.SMTP.clone(cte_type="7bit")
@@ -44,6 +44,7 @@ class _Entry:
     href: str | None
     sources: str
     when: str
+    terms: str = ""
 
 
 def compose_digest(
@@ -153,12 +154,10 @@ def _when(moment: datetime | None, *, zone: bool = False) -> str:
 
 def _entry(item: Item) -> _Entry:
     title = _oneline(item.title) or "(untitled)"
-    return _Entry(title, link_target(item.url), _oneline(", ".join(item.sources)), _when(item.published))
+    return _Entry(title, link_target(item.url), _oneline(", ".join(item.sources)), _when(item.published),
+                  _oneline(", ".join(item.terms)))
 
 
 def _markdown_line(item: Item) -> str:
-    """An item as the digest's Markdown writes it (``markdown._item``), for the alert's plain part."""
-    title = escape(item.title) or "(untitled)"
-    target = link_target(item.url)
-    head = f"[{title}]({target})" if target else title
-    return f"- {head} — {escape(', '.join(item.sources))}, {_when(item.published)}"
+    """An item as the digest's Markdown writes it, for the alert's plain part."""
+    return list_item(item)

@@ -38,13 +38,14 @@ def link_target(url: str | None) -> str | None:
     return quote(url, safe="/:?#[]@!$&'*+,;=%-._~").replace("(", "%28").replace(")", "%29")
 
 
-def _item(item: Item) -> str:
-    title = escape(item.title) or "(untitled)"
-    target = link_target(item.url)
+def list_item(entry: Item) -> str:
+    """One entry as a Markdown list item: linked title, sources, local time, matched terms."""
+    title = escape(entry.title) or "(untitled)"
+    target = link_target(entry.url)
     head = f"[{title}]({target})" if target else title
-    when = item.published.strftime("%Y-%m-%d %H:%M") if item.published else "date unknown"
-    why = f" (matched: {escape(', '.join(item.terms))})" if item.terms else ""
-    return f"- {head} — {escape(', '.join(item.sources))}, {when}{why}"
+    when = entry.published.strftime("%Y-%m-%d %H:%M") if entry.published else "date unknown"
+    why = f" (matched: {escape(', '.join(entry.terms))})" if entry.terms else ""
+    return f"- {head} — {escape(', '.join(entry.sources))}, {when}{why}"
 
 
 def render(digest: Digest) -> str:
@@ -56,7 +57,7 @@ def render(digest: Digest) -> str:
     lines += ["", f"Window: {digest.window.start.strftime(fmt)} to {digest.window.end.strftime(fmt)}."]
     for section in digest.sections:
         lines += ["", f"## {escape(section.heading)}", ""]
-        lines += [_item(i) for i in section.items]
+        lines += [list_item(i) for i in section.items]
     if not digest.sections:
         lines += ["", "Nothing new matched a topic in this window."]
     if digest.failures:

@@ -20,6 +20,7 @@ from monitor.errors import ConfigError
 from monitor.net.fetcher import Fetcher, FetchSettings
 from monitor.net.robots import RobotsPolicy
 from monitor.service.alerts import Alerts
+from monitor.service.articles import Articles
 from monitor.service.digests import DigestService, make_digest
 from monitor.service.google_links import GOOGLE_HOSTS, GoogleLinks
 from monitor.service.mailer import Mailer
@@ -77,8 +78,10 @@ class App:
     def poller(self, fetcher: Fetcher) -> Poller:
         robots = RobotsPolicy(fetcher, self.config.fetch.user_agent, clock=self.clock)
         google = GoogleLinks(self.engine, fetcher, self.clock, hosts=self.google_hosts)
+        articles = Articles(config=self.config, fetcher=fetcher, robots=robots, archive=self.archive,
+                            reader=self.reader, topics=self.topics, clock=self.clock)
         return Poller(fetcher=fetcher, pipeline=Pipeline(self.archive, self.topics), source_ids=self.source_ids,
-                      tz=self.config.tz, clock=self.clock, robots=robots, google=google)
+                      tz=self.config.tz, clock=self.clock, robots=robots, google=google, articles=articles)
 
     async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
         await asyncio.to_thread(self.topic_service().sync)  # a changed query re-matches the archive first

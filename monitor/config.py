@@ -46,6 +46,7 @@ class FetchConfig(_Model):
     max_bytes: int = Field(10_000_000, gt=0)
     per_host: int = Field(2, ge=1, le=16)
     concurrency: int = Field(20, ge=1, le=500)
+    allow_private: bool = False  # article pages on loopback/private/link-local addresses (tests only)
 
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
@@ -103,6 +104,7 @@ class SourceConfig(_Model):
     name: str
     url: str = ""
     type: Literal["feed", "html", "google_news"] = "feed"
+    fetch_article: bool = False  # fetch the page of new entries whose summary is short
     query: str | None = None  # google_news: the search
     hl: str = "ja"
     gl: str = "JP"
@@ -163,6 +165,7 @@ class TopicConfig(_Model):
     name: str
     query: str
     title: str = ""
+    fetch_article: bool = False  # fetch the page of new entries matching this topic (short summaries)
     alert: Literal["none", "immediate"] = "none"
     alert_to: tuple[str, ...] = ()
     alert_min_interval: timedelta = timedelta(minutes=15)

@@ -22,6 +22,7 @@ from monitor.ingest.feed import parse_feed
 from monitor.ingest.listing import parse_listing
 from monitor.net.fetcher import Fetcher, FetchResult, Validators
 from monitor.net.robots import RobotsPolicy
+from monitor.service.articles import Articles
 from monitor.service.google_links import GoogleLinks
 from monitor.service.pipeline import Pipeline
 from monitor.store.archive import PollRecord
@@ -56,8 +57,9 @@ class Poller:
 
     def __init__(self, *, fetcher: Fetcher, pipeline: Pipeline, source_ids: dict[str, int],
                  tz: ZoneInfo, clock: Callable[[], datetime], robots: RobotsPolicy | None = None,
-                 google: GoogleLinks | None = None) -> None:
+                 google: GoogleLinks | None = None, articles: Articles | None = None) -> None:
         self.fetcher = fetcher
+        self.articles = articles
         self.robots = robots
         self.google = google
         self.pipeline = pipeline
@@ -88,6 +90,8 @@ class Poller:
             async with self._store_lock:
                 done = await asyncio.to_thread(self.pipeline.ingest, source_id, source.name, parsed.drafts,
                                                now=self.clock(), record=record, skipped=parsed.skipped)
+            if done.new_ids and self.articles is not None and self.articles.wanted(source):
+                await self.articles.enrich(source, done.new_ids)
             outcome = Outcome(source.name, "ok", done.new, done.matched, done.skipped,
                               items=len(parsed.drafts) + parsed.skipped, new_ids=done.new_ids,
                               bytes=len(fetched.body))

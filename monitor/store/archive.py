@@ -229,6 +229,23 @@ class Archive:
             pg_search.delete_index(conn, ids)
         self._index(conn, [(i, revised[i]) for i in ids], now)
 
+    def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,
+                    indexed: Indexed, now: datetime) -> None:
+        """Store an entry's article text (and the summary/date the feed lacked), index it and
+        record its matches again, in one transaction. `first_seen` is untouched."""
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(update(entries).where(entries.c.id == entry_id).values(
+                    text=text, summary=summary, published_at=published, updated_at=now))
+                conn.execute(delete(matches).where(matches.c.entry_id == entry_id))
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("DELETE FROM entry_fts WHERE rowid = ?", (entry_id,))
+                else:
+                    pg_search.delete_index(conn, [entry_id])
+                self._index(conn, [(entry_id, indexed)], now)
+        except SQLAlchemyError as exc:
+            raise _store_error(exc, "storing article text") from exc
+
     @staticmethod
     def _index(conn: Connection, indexed: list[tuple[int, Indexed]], now: datetime) -> None:
         if conn.dialect.name == "sqlite":

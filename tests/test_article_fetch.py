@@ -1,0 +1,59 @@
+"""fetch_article: the page text of new entries is fetched, stored, indexed and matched."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from tests.corpus import corpus_path
+from tests.support.httpserver import TestServer
+from tests.support.workspace import Clock, Workspace
+from tests.test_poll import poll, rss
+
+JT_ARTICLE = corpus_path("real/www.japantimes.co.jp/news__2020__02__18__national__crime-legal__6000-surgical-masks-stolen.html")
+
+
+def test_article_text_is_fetched_politely_indexed_and_matched(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route_file("/news/masks", JT_ARTICLE, content_type="text/html; charset=utf-8")
+    http_server.route("/news/second", "<html><body><article><p>Stargate OpenAI data center in Abilene, with "
+                                      "a long paragraph of text about the site.</p></article></body></html>",
+                      content_type="text/html")
+    http_server.route("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    http_server.route("/private/third", "<html><body><article><p>masks</p></article></body></html>",
+                      content_type="text/html")
+    http_server.route("/feed", rss(("6,000 masks stolen", http_server.url("/news/masks")),
+                                   ("A second story", http_server.url("/news/second")),
+                                   ("Private story", http_server.url("/private/third"))))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "hospital", "query": "hospital"}, {"name": "stargate", "query": "Stargate Abilene"}],
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    out = poll(workspace, Clock())["s"]
+    assert out.status == "ok" and out.new == 3
+    with sqlite3.connect(workspace.db_path) as conn:
+        rows = dict(conn.execute("select title, length(text) from entries").fetchall())
+        topics = dict(conn.execute("select title, topic from entries join matches on entry_id = entries.id"))
+    assert rows["6,000 masks stolen"] > 500 and rows["A second story"] > 20 and rows["Private story"] == 0
+    assert topics == {"6,000 masks stolen": "hospital", "A second story": "stargate"}
+    times = [r for r in http_server.requests if r.path.startswith("/news/")]
+    assert len(times) == 2
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "search", "text:Abilene",
+                                      "--format", "json"])
+    found = json.loads(result.stdout)
+    assert [r["title"] for r in found] == ["A second story"]
+    assert found[0]["why"]["stargate"][0]["in"] == ["text"]
+
+
+def test_private_addresses_are_refused_unless_allowed(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/news/a", "<html><body><article><p>hospital news</p></article></body></html>",
+                      content_type="text/html")
+    http_server.route("/feed", rss(("A", http_server.url("/news/a"))))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "hospital", "query": "hospital"}])
+    out = poll(workspace, Clock())["s"]
+    assert out.status == "ok" and out.new == 1
+    assert "/news/a" not in [r.path for r in http_server.requests]
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select text from entries").fetchone() == ("",)

@@ -65,18 +65,23 @@ class TopicService:
         """Re-match the topics whose query changed since the archive was last matched."""
         with self.engine.connect() as conn:
             stored = dict(conn.execute(select(topics_table.c.name, topics_table.c.query)).all())
-        changed = [t.name for t in self.config.topics if stored.get(t.name) != t.query]
-        return self.rematch(changed) if changed else []
+        changed = [t for t in self.config.topics if stored.get(t.name) != t.query]
+        return [self._rematch(t.name, t.query) for t in changed]
 
     def rematch(self, names: Sequence[str] | None = None) -> list[Rematched]:
         chosen = [t for t in self.config.topics if names is None or t.name in names]
-        return [self._rematch(t.name, t.query) for t in chosen]
+        return [self._rematch(t.name, t.query, force=True) for t in chosen]
 
-    def _rematch(self, name: str, query: str) -> Rematched:
+    def _rematch(self, name: str, query: str, force: bool = False) -> Rematched:
         tree = parse(query)
         checker = TopicSet([(name, tree)])
         now = self.clock()
         with writer(self.engine).begin() as conn:
+            if conn.dialect.name == "postgresql":  # SQLite's writer already holds the write lock
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('monitor.topics.rematch'))"))
+            done = conn.execute(select(topics_table.c.query).where(topics_table.c.name == name)).scalar()
+            if done == query and not force:  # another worker re-matched it meanwhile
+                return Rematched(name, 0, 0, 0)
             ids = self._candidates(tree, None, conn=conn)
             hits: dict[int, str] = {}
             for i in range(0, len(ids), _BATCH):

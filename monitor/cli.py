@@ -25,6 +25,7 @@ from monitor.render import results
 from monitor.render.markdown import render
 from monitor.service.digests import write_atomically
 from monitor.service.health import source_flags
+from monitor.service.stories import stories as story_ids
 from monitor.store.schedule import Schedule
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -182,10 +183,11 @@ def _send_digest(app: App, day: date | None, force: bool) -> None:
 @click.option("--until", metavar="DATE", help="Published on or before this local date (YYYY-MM-DD).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000), help="At most N entries.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--stories", is_flag=True, help="One line per story (its newest report), not per entry.")
 @click.pass_obj
 @handles_errors
 def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str | None, since: str | None,
-           until: str | None, limit: int, fmt: str) -> None:
+           until: str | None, limit: int, fmt: str, stories: bool) -> None:
     """Search the archive, newest first (no QUERY: the newest entries).
 
     QUERY may start with a minus (`monitor search -"SG-1" stargate`); its words are joined.
@@ -209,9 +211,14 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
         tree, topic=topic, source=source,
         since=datetime.combine(since_day, datetime.min.time(), tzinfo=tz) if since_day else None,
         until=datetime.combine(until_day + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until_day else None,
-        limit=limit)
+        limit=limit * 20 if stories else limit)
+    story: dict[int, int] | None = None
+    sizes: dict[int, int] | None = None
+    if stories:
+        story = story_ids(rows)
+        rows, sizes = results.by_story(rows, story, limit)
     if fmt == "json":
-        click.echo(results.as_json(rows, tz))
+        click.echo(results.as_json(rows, tz, story, sizes))
     elif fmt == "csv":
         click.echo(results.as_csv(rows, tz), nl=False)
     else:

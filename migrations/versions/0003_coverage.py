@@ -1,5 +1,5 @@
-"""Coverage: why each match matched, topic queries remembered, article text, story clusters,
-publishers and Google News links.
+"""Coverage: why each match matched, topic queries remembered, article text, publishers and
+Google News links.
 
 Revision ID: 0003
 Revises: 0002
@@ -9,8 +9,6 @@ Create Date: 2026-11-27
 - topics: each topic's query as last matched, so a changed query re-matches the archive;
 - entries.text: an article's main text when fetched (fetch_article); it is indexed and
   matched like title and summary, so the search index gains a `text` column;
-- entries.story_id / fingerprint: the story an entry belongs to (the id of its earliest
-  entry) and its near-duplicate fingerprint;
 - entries.publisher: the outlet named by an aggregator (Google News "Headline - Outlet");
 - google_links: Google News redirect links resolved to the publisher's URL.
 """
@@ -32,10 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("terms", sa.Text))
     with op.batch_alter_table("entries") as batch:
         batch.add_column(sa.Column("text", sa.Text, nullable=False, server_default=""))
-        batch.add_column(sa.Column("story_id", sa.Integer))
-        batch.add_column(sa.Column("fingerprint", sa.LargeBinary))
         batch.add_column(sa.Column("publisher", sa.Text))
-    op.create_index("ix_entries_story_id", "entries", ["story_id"])
     op.create_table(
         "topics",
         sa.Column("name", sa.String(100), primary_key=True),
@@ -76,9 +71,8 @@ def downgrade() -> None:
         op.drop_column("entry_fts", "text")
     op.drop_table("google_links")
     op.drop_table("topics")
-    op.drop_index("ix_entries_story_id", "entries")
     with op.batch_alter_table("entries") as batch:
-        for column in ("publisher", "fingerprint", "story_id", "text"):
+        for column in ("publisher", "text"):
             batch.drop_column(column)
     with op.batch_alter_table("matches") as batch:
         batch.drop_column("terms")

@@ -29,6 +29,7 @@ class Item:
     first_seen: datetime  # local
     topics: tuple[str, ...]
     terms: tuple[str, ...] = ()  # the query terms that made it match this section's topic
+    also: tuple[tuple[str, str | None], ...] = ()  # the same story elsewhere: (outlet, url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,8 @@ class Candidate:
     first_seen: datetime
     topics: tuple[str, ...]
     terms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # topic -> matched terms
+    story: int | None = None  # entries of one story (monitor.core.clusters) are shown once
+    outlet: str = ""  # the name shown in "also: ...": the publisher, else the source
 
 
 def build(
@@ -95,16 +98,33 @@ def build(
     """Group candidates by topic (config order), newest first; `topics` is (name, heading)."""
     pool = list(candidates)
     sections = []
+    shown: set[object] = set()
     for name, heading in topics:
-        chosen = [c for c in pool if name in c.topics]
-        chosen.sort(key=lambda c: (c.published or c.first_seen, c.first_seen), reverse=True)
-        if chosen:
-            sections.append(Section(name, heading, tuple(_item(c, tz, name) for c in chosen)))
-    configured = {name for name, _ in topics}
-    count = sum(1 for c in pool if configured.intersection(c.topics))
-    return Digest(window, tuple(sections), tuple(failures), count)
+        stories = _stories([c for c in pool if name in c.topics])
+        stories.sort(key=lambda g: (g[0].published or g[0].first_seen, g[0].first_seen), reverse=True)
+        if stories:
+            sections.append(Section(name, heading, tuple(_item(g[0], tz, name, g[1:]) for g in stories)))
+            shown.update(_story_key(g[0]) for g in stories)
+    return Digest(window, tuple(sections), tuple(failures), len(shown))
 
 
-def _item(c: Candidate, tz: tzinfo, topic: str) -> Item:
+def _story_key(c: Candidate) -> object:
+    return ("story", c.story) if c.story is not None else ("entry", id(c))
+
+
+def _stories(chosen: list[Candidate]) -> list[list[Candidate]]:
+    """Group one topic's candidates by story; each group's first is the one shown: the
+    earliest report (publication time, else first seen), the longest title on a tie."""
+    groups: dict[object, list[Candidate]] = {}
+    for c in chosen:
+        groups.setdefault(_story_key(c), []).append(c)
+    for members in groups.values():
+        members.sort(key=lambda c: (c.published or c.first_seen, c.first_seen, -len(c.title)))
+    return list(groups.values())
+
+
+def _item(c: Candidate, tz: tzinfo, topic: str, others: Sequence[Candidate] = ()) -> Item:
     published = c.published.astimezone(tz) if c.published else None
-    return Item(c.title, c.url, c.sources, published, c.first_seen.astimezone(tz), c.topics, c.terms.get(topic, ()))
+    also = tuple((o.outlet or ", ".join(o.sources), o.url) for o in others)
+    return Item(c.title, c.url, c.sources, published, c.first_seen.astimezone(tz), c.topics, c.terms.get(topic, ()),
+                also)

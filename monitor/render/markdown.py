@@ -45,7 +45,21 @@ def list_item(entry: Item) -> str:
     head = f"[{title}]({target})" if target else title
     when = entry.published.strftime("%Y-%m-%d %H:%M") if entry.published else "date unknown"
     why = f" (matched: {escape(', '.join(entry.terms))})" if entry.terms else ""
-    return f"- {head} — {escape(', '.join(entry.sources))}, {when}{why}"
+    return f"- {head} — {escape(', '.join(entry.sources))}, {when}{why}{_also(entry)}"
+
+
+def _also(entry: Item) -> str:
+    """"; also: The Japan Times, Nikkei Asia (+2: ...)": every copy of the story stays a link."""
+    if not entry.also:
+        return ""
+
+    def named(outlet: str, url: str | None) -> str:
+        target = link_target(url)
+        return f"[{escape(outlet)}]({target})" if target else escape(outlet)
+
+    first = [named(o, u) for o, u in entry.also[:2]]
+    rest = [named(o, u) for o, u in entry.also[2:]]
+    return "; also: " + ", ".join(first) + (f" (+{len(rest)}: {', '.join(rest)})" if rest else "")
 
 
 def render(digest: Digest) -> str:

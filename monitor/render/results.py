@@ -48,8 +48,25 @@ def record(row: EntryRow, tz: tzinfo) -> dict[str, object]:
     }
 
 
-def as_json(rows: Sequence[EntryRow], tz: tzinfo) -> str:
-    return json.dumps([record(r, tz) for r in rows], ensure_ascii=False, indent=2)
+def as_json(rows: Sequence[EntryRow], tz: tzinfo, story: Mapping[int, int] | None = None,
+            sizes: Mapping[int, int] | None = None) -> str:
+    records = [record(r, tz) for r in rows]
+    if story is not None and sizes is not None:
+        for rec, r in zip(records, rows, strict=True):
+            rec["story_id"] = story[r.id]
+            rec["story_size"] = sizes[story[r.id]]
+    return json.dumps(records, ensure_ascii=False, indent=2)
+
+
+def by_story(rows: Sequence[EntryRow], story: Mapping[int, int], limit: int) -> tuple[list[EntryRow], dict[int, int]]:
+    """The first (newest) row of each story, at most `limit`, and how many rows each story had."""
+    sizes: dict[int, int] = {}
+    first: list[EntryRow] = []
+    for r in rows:
+        if story[r.id] not in sizes:
+            first.append(r)
+        sizes[story[r.id]] = sizes.get(story[r.id], 0) + 1
+    return first[:limit], sizes
 
 
 def as_csv(rows: Sequence[EntryRow], tz: tzinfo) -> str:

@@ -22,6 +22,7 @@ from monitor.errors import MonitorError
 from monitor.render.email import compose_digest
 from monitor.render.markdown import render
 from monitor.service.health import source_flags
+from monitor.service.stories import stories
 from monitor.store.digest_log import DigestLog, Mail
 from monitor.store.reading import Reader
 from monitor.store.schedule import Schedule
@@ -35,8 +36,10 @@ def make_digest(reader: Reader, config: Config, day: date, now: datetime | None 
     window = window_for(day, config.digest.at, tz)
     rows = reader.matched_first_seen_between(window.start, window.end,
                                              published_floor(window, config.digest.lookback))
+    story = stories(rows)
     candidates = [Candidate(r.title, r.url, r.sources, r.published, r.first_seen, r.topics,
-                            {t: tuple(str(h["term"]) for h in hits) for t, hits in r.why.items()}) for r in rows]
+                            {t: tuple(str(h["term"]) for h in hits) for t, hits in r.why.items()},
+                            story[r.id], r.publisher or ", ".join(r.sources)) for r in rows]
     topics = [(t.name, t.heading) for t in config.topics]
     return build(window, candidates, topics, _problems(reader, config, now or window.end), tz)
 

@@ -37,7 +37,6 @@ class EntryRow:
     why: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # topic -> [{"term", "in"}]
     text: str = ""
     publisher: str | None = None
-    story_id: int | None = None
 
     @property
     def matched_terms(self) -> list[str]:
@@ -138,7 +137,7 @@ class Reader:
         return [
             EntryRow(i, found[i].title, found[i].url, found[i].summary, found[i].published_at,
                      found[i].first_seen, found[i].origin, tuple(carried[i]) or (found[i].origin,),
-                     tuple(topics[i]), why[i], found[i].text, found[i].publisher, found[i].story_id)
+                     tuple(topics[i]), why[i], found[i].text, found[i].publisher)
             for i in ids
         ]
 

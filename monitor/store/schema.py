@@ -77,10 +77,8 @@ class Entry(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
-    # Revision 0003: article text, the story (its earliest entry), the outlet an aggregator named.
+    # Revision 0003: article text, and the outlet an aggregator named.
     text: Mapped[str] = mapped_column(Text, default="")
-    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary)
     publisher: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (

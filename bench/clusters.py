@@ -1,0 +1,251 @@
+"""Story clusters: precision and recall of same_story on the labelled pairs, per method, and speed.
+
+Run by hand: `python bench/clusters.py [--entries 50000]`. Prints tables.
+
+1. The labelled set tests/data/story_pairs.tsv (see its header). Each sketch is measured on
+   the shingles alone ("text") and with the rules every method shares ("+ rules": the window,
+   contradicting title figures or places, another stage); the alternatives at the threshold
+   that is best for them on this very set (min of precision and recall, same language), so
+   they are shown at their best; the shipped method at its fixed THRESHOLD.
+   "StoryIndex" assigns every distinct entry of the set in time order and calls a pair the
+   same when both got the same story id: what the digest sees (single link with vetoes).
+2. LSH: the share of pairs that same_story accepts whose entries meet as candidates.
+3. Speed on synthetic entries over four days: Zipf vocabularies of 60,000 English pseudo-words
+   and 60,000 Japanese bigrams (the 50 commonest dropped, as stopwords are), 60% English,
+   35% of entries a rewrite (15% of words replaced) of one of the last 500 stories.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import itertools
+import random
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monitor.core import clusters as C
+from monitor.core.shingles import minhash, minhash_jaccard, simhash, simhash_similarity
+
+PAIRS = ROOT / "tests" / "data" / "story_pairs.tsv"
+Row = list[str]
+Scorer = Callable[[int], float]  # pair index -> score
+
+
+def load() -> list[Row]:
+    lines = PAIRS.read_text(encoding="utf-8").splitlines()
+    return [line.split("\t") for line in lines if line.strip() and not line.startswith("#")]
+
+
+def pr(scores: list[tuple[float, bool]], threshold: float) -> tuple[float, float]:
+    tp = sum(1 for s, y in scores if s >= threshold and y)
+    fp = sum(1 for s, y in scores if s >= threshold and not y)
+    fn = sum(1 for s, y in scores if s < threshold and y)
+    return tp / (tp + fp) if tp + fp else 1.0, tp / (tp + fn) if tp + fn else 1.0
+
+
+def groups(rows: list[Row]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {"en": [], "ja": [], "same-lang": [], "cross": [], "all": []}
+    for i, row in enumerate(rows):
+        out[row[1]].append(i)
+        out["all"].append(i)
+        if row[1] != "cross":
+            out["same-lang"].append(i)
+    return out
+
+
+def cells(rows: list[Row], score: Scorer, threshold: float, cross: bool = True) -> str:
+    """Precision and recall per group; '-' where a method does not apply or the group is empty."""
+    out = []
+    for name, members in groups(rows).items():
+        if (name in ("cross", "all") and not cross) or not members:
+            out.append(f"{'-':>11}")
+            continue
+        p, r = pr([(score(i), rows[i][0] == "same") for i in members], threshold)
+        out.append(f"{p:5.3f} {r:5.3f}")
+    return " | ".join(out)
+
+
+def tuned(rows: list[Row], score: Scorer) -> float:
+    """The threshold with the best min(precision, recall) on same-language pairs."""
+    same = [(score(i), rows[i][0] == "same") for i in groups(rows)["same-lang"]]
+    return max((min(pr(same, t / 200)), t / 200) for t in range(2, 190))[1]
+
+
+def labelled(rows: list[Row]) -> None:
+    fps = [(fingerprint(r[2], r[3], r[4]), fingerprint(r[5], r[6], r[7])) for r in rows]
+    weighted = [(set(C.weighted_hashes(r[2], r[3])), set(C.weighted_hashes(r[5], r[6]))) for r in rows]
+    ophs = [(minhash(a, 128), minhash(b, 128)) for a, b in weighted]
+    sims = [(simhash(a), simhash(b)) for a, b in weighted]
+
+    def same_lang(f: Scorer) -> Scorer:
+        return lambda i: f(i) if fps[i][0].lang == fps[i][1].lang else 0.0
+
+    def exact(i: int) -> float:
+        a, b = weighted[i]
+        return C._jaccard_containment(len(a & b) / len(a | b), len(a), len(b)) if a and b else 0.0
+
+    texts: dict[str, Scorer] = {
+        "exact Jaccard": same_lang(exact),
+        "MinHash bottom-k 128 (shipped)": same_lang(lambda i: C.text_similarity(*fps[i])),
+        "MinHash one-permutation K=128": same_lang(
+            lambda i: C._jaccard_containment(
+                minhash_jaccard(*ophs[i]), len(weighted[i][0]), len(weighted[i][1])
+            )
+        ),
+        "SimHash 64-bit": same_lang(lambda i: simhash_similarity(*sims[i])),
+    }
+    same = sum(r[0] == "same" for r in rows)
+    print(f"labelled pairs: {len(rows)} ({same} same); columns are precision recall")
+    header = " | ".join(f"{name:^11}" for name in ("en", "ja", "same-lang", "cross", "all"))
+    print(f"{'method':48} {'thresh':>6} | {header}")
+    for name, score in texts.items():
+        threshold = tuned(rows, score)
+        print(f"{'text: ' + name:48} {threshold:6.3f} | {cells(rows, score, threshold, False)}")
+
+    def with_rules(f: Scorer) -> Scorer:
+        return lambda i: C.adjust(f(i), *fps[i]) if fps[i][0].lang == fps[i][1].lang else 0.0
+
+    for name, score in texts.items():
+        if "shipped" in name:
+            continue
+        ruled = with_rules(score)
+        threshold = tuned(rows, ruled)
+        print(f"{'+ rules: ' + name:48} {threshold:6.3f} | {cells(rows, ruled, threshold, False)}")
+
+    def shipped(i: int) -> float:
+        return C.similarity(*fps[i])
+
+    name = "same_story (shipped: bottom-k + rules + anchors)"
+    print(f"{name:48} {C.THRESHOLD:6.3f} | {cells(rows, shipped, C.THRESHOLD)}")
+    story = index_assignment(rows, fps)
+    print(f"{'StoryIndex assignment (shipped)':48} {'':6} | {cells(rows, lambda i: story[i], 0.5)}")
+    print()
+    print("same_story (shipped) by origin:")
+    for origin in ("corpus", "written"):
+        members = [i for i, r in enumerate(rows) if r[8].startswith(origin)]
+        subset = [rows[i] for i in members]
+        by_origin = dict(enumerate(shipped(i) for i in members))
+        print(
+            f"  {origin:10} {len(subset):4} pairs | "
+            f"{cells(subset, by_origin.__getitem__, C.THRESHOLD)}   (en | ja | same-lang | cross | all)"
+        )
+    print("cross-language, anchors only (weighted Dice), by CROSS_THRESHOLD:")
+    cross = [(C.anchor_similarity(*fps[i]), rows[i][0] == "same") for i in groups(rows)["cross"]]
+    print(
+        "  "
+        + "  ".join(
+            f"{t:.2f}: {pr(cross, t)[0]:.3f}/{pr(cross, t)[1]:.3f}" for t in (0.3, 0.4, 0.5, 0.6, 0.7)
+        )
+    )
+    lsh(rows, fps)
+
+
+def fingerprint(title: str, summary: str, when: str) -> C.Fingerprint:
+    return C.fingerprint(title, summary, datetime.fromisoformat(when))
+
+
+def index_assignment(rows: list[Row], fps: list[tuple[C.Fingerprint, C.Fingerprint]]) -> list[float]:
+    entries: dict[tuple[str, str, str], C.Fingerprint] = {}
+    for row, (a, b) in zip(rows, fps):
+        entries[(row[2], row[3], row[4])] = a
+        entries[(row[5], row[6], row[7])] = b
+    index, story = C.StoryIndex(), {}
+    for n, key in enumerate(sorted(entries, key=lambda k: entries[k].time)):
+        story[key] = index.assign(n, entries[key])
+    return [float(story[(r[2], r[3], r[4])] == story[(r[5], r[6], r[7])]) for r in rows]
+
+
+def lsh(rows: list[Row], fps: list[tuple[C.Fingerprint, C.Fingerprint]]) -> None:
+    met = total = 0
+    for a, b in fps:
+        if C.same_story(a, b):
+            index = C.StoryIndex()
+            index.add("b", b)
+            total += 1
+            met += "b" in index.candidates(a)
+    print(f"LSH: {met}/{total} pairs that same_story accepts meet as candidates ({met / total:.3f})")
+
+
+def zipf(types: list[str], rnd: random.Random, first_rank: int) -> Callable[[], str]:
+    """Draw from ``types`` as ranks first_rank, first_rank + 1, ... of a Zipf (s = 1) distribution."""
+    cumulative = list(itertools.accumulate(1 / (first_rank + i) for i in range(len(types))))
+    return lambda: types[bisect.bisect(cumulative, rnd.random() * cumulative[-1])]
+
+
+def synthetic(n: int, days: int = 4, seed: int = 1) -> list[tuple[str, str, datetime, int]]:
+    rnd = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    english = list(dict.fromkeys("".join(rnd.choices(letters, k=rnd.randint(3, 10))) for _ in range(70000)))
+    kanji = [chr(c) for c in range(0x4E00, 0x9FA0)]
+    japanese = list(dict.fromkeys(rnd.choice(kanji) + rnd.choice(kanji) for _ in range(70000)))
+    word, bigram = zipf(english[:60000], rnd, 51), zipf(japanese[:60000], rnd, 51)
+
+    def new(english_story: bool) -> tuple[str, str]:
+        if english_story:
+            return " ".join(word() for _ in range(rnd.randint(6, 14))), " ".join(
+                word() for _ in range(rnd.randint(0, 35))
+            )
+        return "".join(bigram() for _ in range(rnd.randint(6, 16))), "".join(
+            bigram() for _ in range(rnd.randint(0, 45))
+        )
+
+    def rewrite(text: str) -> str:
+        if text.isascii():
+            return " ".join(word() if rnd.random() < 0.15 else w for w in text.split())
+        return "".join(bigram() if rnd.random() < 0.15 else text[i : i + 2] for i in range(0, len(text), 2))
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    out: list[tuple[str, str, datetime, int]] = []
+    stories: list[tuple[str, str]] = []
+    for i in range(n):
+        if stories and rnd.random() < 0.35:
+            story = rnd.randrange(max(0, len(stories) - 500), len(stories))
+            title, summary = stories[story]
+            title, summary = rewrite(title), summary if rnd.random() < 0.5 else rewrite(summary)
+        else:
+            title, summary = new(rnd.random() < 0.6)
+            stories.append((title, summary))
+            story = len(stories) - 1
+        out.append((title, summary, start + timedelta(seconds=days * 86400 * i / n), story))
+    return out
+
+
+def speed(n: int) -> None:
+    entries = synthetic(n)
+    print(f"\nspeed on {n} synthetic entries over 4 days ({len({e[3] for e in entries})} stories generated):")
+    best_fp = best_assign = float("inf")
+    for _ in range(2):
+        started = time.perf_counter()
+        fps = [C.fingerprint(title, summary, when) for title, summary, when, _ in entries]
+        best_fp = min(best_fp, (time.perf_counter() - started) / n)
+        index = C.StoryIndex()
+        started = time.perf_counter()
+        stories = [index.assign(i, fp) for i, fp in enumerate(fps)]
+        best_assign = min(best_assign, (time.perf_counter() - started) / n)
+    sizes = [len(fp.to_bytes()) for fp in fps[:5000]]
+    mean_size = sum(sizes) / len(sizes)
+    print(f"  fingerprint: {best_fp * 1e6:7.1f} us/entry   (to_bytes: {mean_size:.0f} bytes on average)")
+    print(f"  assignment:  {best_assign * 1e6:7.1f} us/entry   (match + add; best of 2 runs)")
+    wrong = sum(1 for i, s in enumerate(stories) if isinstance(s, int) and entries[s][3] != entries[i][3])
+    print(
+        f"  stories made: {len(set(stories))}; entries put in the story of another generated story: {wrong}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=50000)
+    args = parser.parse_args()
+    labelled(load())
+    speed(args.entries)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Story clusters where they are read: the digest and `monitor search --stories`.
+
+The entries of a digest window (and of a search result) are few, so their stories are
+worked out when they are shown, with monitor.core.clusters: a StoryIndex over those entries
+in time order, each joining the story of its best earlier match within the window. Keeping
+this out of ingest keeps every poll as fast as without clusters (bench/pipeline.py) and
+lets a better clustering rule apply to the whole archive at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from monitor.core.clusters import StoryIndex, fingerprint
+
+
+class Clusterable(Protocol):
+    id: int
+    title: str
+    summary: str
+    published: datetime | None
+    first_seen: datetime
+
+
+def stories(rows: Sequence[Clusterable]) -> dict[int, int]:
+    """Entry id -> story id (the id of the story's earliest entry among `rows`)."""
+    index = StoryIndex()
+    found: dict[int, int] = {}
+    for row in sorted(rows, key=lambda r: (r.published or r.first_seen, r.id)):
+        story = index.assign(row.id, fingerprint(row.title, row.summary, row.published or row.first_seen))
+        found[row.id] = story if isinstance(story, int) else row.id
+    return found

@@ -1,0 +1,368 @@
+"""Story clusters: anchors, headlines, same_story, the window, StoryIndex, the labelled floors (issue 4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.core import clusters
+from monitor.core.aliases import figures, names
+from monitor.core.clusters import Fingerprint, StoryIndex, fingerprint, same_story, similarity
+from monitor.core.shingles import headline
+
+PAIRS = Path(__file__).parent / "data" / "story_pairs.tsv"
+T0 = datetime(2025, 12, 30, 10, 0, tzinfo=UTC)
+
+
+def fp(title: str, summary: str = "", hours: float = 0.0) -> Fingerprint:
+    return fingerprint(title, summary, T0 + timedelta(hours=hours))
+
+
+HEADLINES = [
+    (
+        "outlet-suffix",
+        "SoftBank to buy Sharp's Sakai plant - Nikkei Asia",
+        "SoftBank to buy Sharp's Sakai plant",
+    ),
+    (
+        "japanese-colon-outlet",
+        "盛山文科相、旧統一教会系から選挙支援：朝日新聞デジタル",
+        "盛山文科相、旧統一教会系から選挙支援",
+    ),
+    ("pipe-outlet", "雪の交通影響 首都高・東名など通行止め | NHK", "雪の交通影響 首都高・東名など通行止め"),
+    (
+        "outlet-twice",
+        "集団避難で混乱（石川テレビ） - Yahoo!ニュース - Yahoo!ニュース",
+        "集団避難で混乱（石川テレビ）",
+    ),
+    ("leading-tag", "【速報】福岡ソフトバンクホークスが日本一", "福岡ソフトバンクホークスが日本一"),
+    (
+        "update-prefix",
+        "UPDATE3: SoftBank, OpenAI agree to set up joint venture",
+        "SoftBank, OpenAI agree to set up joint venture",
+    ),
+    (
+        "em-dash-is-the-headline",
+        "Trump shrinks Bears Ears — again - KPVI",
+        "Trump shrinks Bears Ears — again",
+    ),
+    (
+        "long-tail-is-the-headline",
+        "Japan: the AI law and what it means for business",
+        "Japan: the AI law and what it means for business",
+    ),
+    ("short-head-kept", "余録：「ご先祖様の名を汚せば…", "余録：「ご先祖様の名を汚せば…"),
+]
+
+
+@pytest.mark.parametrize(("title", "expected"), [c[1:] for c in HEADLINES], ids=[c[0] for c in HEADLINES])
+def test_headline(title: str, expected: str) -> None:
+    assert headline(title) == expected
+
+
+FIGURES = [
+    ("dollars-billions", "$22.5 billion", "225億ドル"),
+    ("dollars-bn", "$40bn", "400億ドル"),
+    ("full-width-digits", "２２５億ドル", "225億ドル"),
+    ("gigawatt", "1GW", "1ギガワット"),
+    ("gigawatt-as-kilowatts", "1 gigawatt", "100万キロワット"),
+    ("megawatt", "230 MW", "230メガワット"),
+    ("scaled-number-without-unit", "500 billion", "5000億"),
+    ("yen-compound", "¥3.5 trillion", "3兆5000億円"),
+    ("ordinal", "the 10th (第１０回)", "第10回"),
+]
+
+
+@pytest.mark.parametrize(("english", "japanese"), [c[1:] for c in FIGURES], ids=[c[0] for c in FIGURES])
+def test_figures_agree_across_languages(english: str, japanese: str) -> None:
+    assert figures(english) & figures(japanese)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["7.10.26 statement", "in 2025", "13.7 EF", "第１報 and 2 people"],
+    ids=["date-is-no-number", "year", "unknown-unit", "counts"],
+)
+def test_figures_ignore_what_is_not_a_figure(text: str) -> None:
+    assert not figures(text) - {"nth:1"}
+
+
+NAMES = [
+    ("softbank", ["SoftBank Group", "ソフトバンクグループ", "ｿﾌﾄﾊﾞﾝｸ", "软银"], "org:softbank"),
+    ("openai", ["OpenAI's", "オープンＡＩ", "米オープンAI"], "org:openai"),
+    ("stargate", ["Stargate Project", "スターゲート・プロジェクト", "星际之门"], "thing:stargate"),
+    ("son", ["Masayoshi Son", "孫正義会長"], "person:son"),
+    ("altman", ["Sam Altman", "サム・アルトマン"], "person:altman"),
+    ("oracle", ["Oracle", "米オラクル"], "org:oracle"),
+    ("abilene", ["Abilene, Texas", "アビリーン"], "place:abilene"),
+    (
+        "product",
+        ["Cristal intelligence", "Crystal intelligence", "クリスタル・インテリジェンス"],
+        "thing:cristal",
+    ),
+]
+
+
+@pytest.mark.parametrize(("forms", "key"), [c[1:] for c in NAMES], ids=[c[0] for c in NAMES])
+def test_names_share_one_key(forms: list[str], key: str) -> None:
+    assert all(key in names(form) for form in forms)
+
+
+@pytest.mark.parametrize(
+    "text", ["his son said", "スターゲイト SG-1", "Dubai AI hub"], ids=["son", "film-spelling", "dubai"]
+)
+def test_names_ignore_lookalikes(text: str) -> None:
+    assert not names(text) & {"person:son", "thing:stargate", "place:uae"}
+
+
+SAME_STORY = [
+    (
+        "suffix-and-full-width-digits",
+        True,
+        ("ソフトバンクＧ、オープンＡＩに２２５億ドル追加出資完了", ""),
+        ("ソフトバンクG、オープンAIに225億ドル追加出資完了 - 日本経済新聞", ""),
+    ),
+    (
+        "rewritten-headline",
+        True,
+        (
+            "SoftBank completes $22.5 billion payment to OpenAI",
+            "The payment completes the $40 billion round.",
+        ),
+        ("SoftBank says it has fully funded $22.5 billion OpenAI commitment - Reuters", ""),
+    ),
+    (
+        "two-sites-same-day",
+        False,
+        (
+            "OpenAI, Oracle start Stargate data center in Abilene, Texas",
+            "Training began at the 1.2 GW campus.",
+        ),
+        ("SB Energy to build Stargate data center in Milam County, Texas", "The campus will reach 1.2 GW."),
+    ),
+    (
+        "next-meeting-of-one-body",
+        False,
+        ("高市総理は第１０回令和８年熊本地震非常災害対策本部会議に出席しました", ""),
+        ("高市総理は第９回令和８年熊本地震非常災害対策本部会議に出席しました", ""),
+    ),
+    (
+        "preview-vs-event",
+        False,
+        ("Trump expected to shrink Bears Ears, Grand Staircase-Escalante national monuments", ""),
+        ("Trump shrinks Bears Ears, Grand Staircase-Escalante national monuments again", ""),
+    ),
+    (
+        "notice-vs-results",
+        False,
+        ("5年利付国債（第187回）の入札発行", ""),
+        ("5年利付国債（第187回）の入札結果", ""),
+    ),
+    (
+        "same-boilerplate-summary",
+        False,
+        (
+            "SB Energy selected to power Stargate campus in Milam County",
+            "SB Energy is a SoftBank Group company.",
+        ),
+        (
+            "SB Energy closes financing for Orion Solar Belt project in Texas",
+            "SB Energy is a SoftBank Group company.",
+        ),
+    ),
+    (
+        "across-languages",
+        True,
+        ("SoftBank completes $22.5 billion investment in OpenAI", "SoftBank now owns about 11% of OpenAI."),
+        ("ソフトバンクG、オープンAIへの出資完了 225億ドル払い込み", "持ち分は約11%になる。"),
+    ),
+    (
+        "across-languages-other-deal",
+        False,
+        ("SoftBank leads $40 billion investment in OpenAI", ""),
+        ("ソフトバンク、シャープ堺工場を1000億円で取得", "AIデータセンターに転用する。"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("expected", "a", "b"), [c[1:] for c in SAME_STORY], ids=[c[0] for c in SAME_STORY])
+def test_same_story(expected: bool, a: tuple[str, str], b: tuple[str, str]) -> None:
+    assert same_story(fp(*a), fp(*b, hours=3)) is expected
+    assert similarity(fp(*a), fp(*b, hours=3)) == similarity(fp(*b, hours=3), fp(*a))
+
+
+@pytest.mark.parametrize(
+    ("hours", "expected"),
+    [(0, True), (47, True), (71, True), (73, False), (24 * 10, False)],
+    ids=["same-time", "two-days", "inside-window", "outside-window", "ten-days"],
+)
+def test_window(hours: float, expected: bool) -> None:
+    text = ("SoftBank commits another $30 billion to OpenAI", "Three tranches of $10 billion.")
+    assert same_story(fp(*text), fp(*text, hours=hours)) is expected
+    if not expected:
+        assert similarity(fp(*text), fp(*text, hours=hours)) == 0.0
+
+
+def test_fingerprint_bytes_round_trip() -> None:
+    original = fp(
+        "ソフトバンクG、オープンAIに300億ドル追加出資", "持ち分は約13%になる。 SoftBank, $30 billion"
+    )
+    data = original.to_bytes()
+    assert Fingerprint.from_bytes(data) == original
+    assert len(data) < 1000
+    with pytest.raises(ValueError, match="recompute"):
+        Fingerprint.from_bytes(b"\x09" + data[1:])
+
+
+STORY = "SoftBank completes $22.5 billion investment in OpenAI"
+
+
+def test_index_assigns_the_earliest_member() -> None:
+    index = StoryIndex()
+    assert index.assign("a", fp(STORY)) == "a"
+    assert (
+        index.assign("b", fp(STORY + " - Reuters", "SoftBank paid the final $22.5 billion.", hours=1)) == "a"
+    )
+    assert index.match(fp("SoftBank paid the final $22.5 billion to OpenAI", "", hours=2)) == "a"
+    assert index.assign("c", fp("Rapidus gets 1 trillion yen more in chip support", hours=2)) == "c"
+
+
+def test_index_late_arrival_joins_without_renaming() -> None:
+    index = StoryIndex()
+    index.assign("first-seen", fp(STORY, hours=5))
+    assert index.assign("published-earlier", fp(STORY + " - Nikkei Asia", hours=1)) == "first-seen"
+
+
+def test_index_window_and_veto() -> None:
+    index = StoryIndex()
+    index.assign("tenth", fp("高市総理は第１０回令和８年熊本地震非常災害対策本部会議に出席しました"))
+    assert (
+        index.match(fp("高市総理は第１０回令和８年熊本地震非常災害対策本部会議に出席しました", hours=100))
+        is None
+    )
+    assert (
+        index.assign(
+            "ninth", fp("高市総理は第９回令和８年熊本地震非常災害対策本部会議に出席しました", hours=2)
+        )
+        == "ninth"
+    )
+    # single link with a veto: a report like both meetings does not merge them
+    assert index.match(fp("高市総理は熊本地震非常災害対策本部会議に出席しました", hours=3)) in (
+        "tenth",
+        "ninth",
+    )
+
+
+def test_index_across_languages() -> None:
+    index = StoryIndex()
+    index.assign("en", fp(STORY, "SoftBank now owns about 11% of OpenAI after the final $22.5 billion."))
+    assert (
+        index.assign(
+            "ja", fp("ソフトバンクG、オープンAIへの出資完了 225億ドル払い込み", "持ち分は約11%。", hours=6)
+        )
+        == "en"
+    )
+
+
+def test_index_drops_what_is_out_of_reach() -> None:
+    index = StoryIndex()
+    for n in range(1200):
+        index.add(n, fp(f"Story number {n} about topic {n % 7}", hours=n / 4))
+    assert len(index) < 1200  # entries older than the newest minus twice the window are gone
+
+
+# ---- the labelled set: tests/data/story_pairs.tsv ----
+
+
+def _rows() -> list[list[str]]:
+    lines = PAIRS.read_text(encoding="utf-8").splitlines()
+    return [line.split("\t") for line in lines if line.strip() and not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def labelled() -> list[tuple[list[str], Fingerprint, Fingerprint]]:
+    return [
+        (
+            r,
+            fingerprint(r[2], r[3], datetime.fromisoformat(r[4])),
+            fingerprint(r[5], r[6], datetime.fromisoformat(r[7])),
+        )
+        for r in _rows()
+    ]
+
+
+def test_labelled_set_shape() -> None:
+    rows = _rows()
+    assert len(rows) >= 300
+    for row in rows:
+        assert (
+            len(row) == 9 and row[0] in ("same", "different") and row[1] in ("en", "ja", "cross") and row[8]
+        )
+        assert datetime.fromisoformat(row[4]).tzinfo and datetime.fromisoformat(row[7]).tzinfo
+    kinds = {(r[0], r[1]) for r in rows}
+    assert kinds == {(label, lang) for label in ("same", "different") for lang in ("en", "ja", "cross")}
+    assert sum(r[8].startswith("corpus") for r in rows) >= 150
+
+
+def _precision_recall(items: list[tuple[bool, bool]]) -> tuple[float, float]:
+    tp = sum(1 for said, truth in items if said and truth)
+    return tp / sum(said for said, _ in items), tp / sum(truth for _, truth in items)
+
+
+def _by_index(labelled: list[tuple[list[str], Fingerprint, Fingerprint]]) -> list[bool]:
+    entries = {}
+    for row, a, b in labelled:
+        entries[tuple(row[2:5])], entries[tuple(row[5:8])] = a, b
+    index, story = StoryIndex(), {}
+    for n, key in enumerate(sorted(entries, key=lambda k: entries[k].time)):
+        story[key] = index.assign(n, entries[key])
+    return [story[tuple(row[2:5])] == story[tuple(row[5:8])] for row, _, _ in labelled]
+
+
+# Measured (bench/clusters.py): same_story 0.872/0.805 same language, 1.000/0.820 across; the index
+# 0.858/0.873 and 0.925/0.883. The floors sit 0.02-0.03 below so a change that loses ground fails.
+FLOORS = [
+    ("same_story-same-language", "pairwise", False, 0.85, 0.78),
+    ("same_story-cross-language", "pairwise", True, 0.97, 0.78),
+    ("index-same-language", "index", False, 0.83, 0.85),
+    ("index-cross-language", "index", True, 0.90, 0.85),
+]
+
+
+@pytest.mark.parametrize(
+    ("how", "cross", "precision", "recall"), [c[1:] for c in FLOORS], ids=[c[0] for c in FLOORS]
+)
+def test_labelled_floor(labelled: list, how: str, cross: bool, precision: float, recall: float) -> None:
+    said = _by_index(labelled) if how == "index" else [same_story(a, b) for _, a, b in labelled]
+    items = [(s, row[0] == "same") for s, (row, _, _) in zip(said, labelled) if (row[1] == "cross") == cross]
+    p, r = _precision_recall(items)
+    assert p >= precision and r >= recall, f"precision {p:.3f} recall {r:.3f}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 4's target (0.95/0.95) is not reached: pairs of different outlets' "
+    "paraphrases share too few words, and government title templates too many (bench/clusters.py)",
+)
+@pytest.mark.parametrize("how", ["pairwise", "index"])
+def test_labelled_issue_target(labelled: list, how: str) -> None:
+    said = _by_index(labelled) if how == "index" else [same_story(a, b) for _, a, b in labelled]
+    items = [(s, row[0] == "same") for s, (row, _, _) in zip(said, labelled) if row[1] != "cross"]
+    p, r = _precision_recall(items)
+    assert p >= 0.95 and r >= 0.95, f"precision {p:.3f} recall {r:.3f}"
+
+
+def test_lsh_finds_the_pairs_same_story_accepts(labelled: list) -> None:
+    accepted = [(a, b) for _, a, b in labelled if same_story(a, b)]
+    met = 0
+    for a, b in accepted:
+        index = StoryIndex()
+        index.add("b", b)
+        met += "b" in index.candidates(a)
+    assert met / len(accepted) >= 0.95
+
+
+def test_threshold_constants_are_consistent() -> None:
+    assert 0 < clusters.THRESHOLD < 1 and 0 < clusters.CROSS_THRESHOLD < 1

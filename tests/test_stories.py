@@ -1,0 +1,56 @@
+"""Story clusters end to end: one story from several outlets is shown once in the digest."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from tests.support.httpserver import TestServer
+from tests.support.workspace import Clock, Workspace
+from tests.test_poll import poll, rss
+
+PUB = "<pubDate>Mon, 03 Feb 2025 09:00:00 +0900</pubDate>"
+
+
+def test_one_story_from_three_outlets_is_one_digest_item_with_every_link(http_server: TestServer,
+                                                                         workspace: Workspace) -> None:
+    http_server.route("/jt", rss(("SoftBank and OpenAI set up joint venture SB OpenAI Japan",
+                                  "https://www.japantimes.co.jp/business/jv",
+                                  ("SoftBank Group and OpenAI agreed to form a 50-50 joint venture, SB OpenAI Japan, "
+                                   "to sell Cristal intelligence to Japanese companies.")), extra=PUB))
+    http_server.route("/nikkei", rss(("SoftBank, OpenAI to form joint venture SB OpenAI Japan",
+                                      "https://asia.nikkei.com/jv",
+                                      ("SoftBank and OpenAI will set up SB OpenAI Japan, a 50-50 joint venture "
+                                       "selling Cristal intelligence to Japanese companies.")), extra=PUB))
+    http_server.route("/other", rss(("Stargate Abilene site begins operations", "https://example.com/abilene",
+                                     "OpenAI and Oracle start the first Stargate data center in Abilene, Texas."),
+                                    extra=PUB))
+    workspace.write(sources=[{"name": "japan-times", "url": http_server.url("/jt")},
+                             {"name": "nikkei", "url": http_server.url("/nikkei")},
+                             {"name": "other", "url": http_server.url("/other")}],
+                    topics=[{"name": "jv", "title": "JV", "query": '"SB OpenAI Japan" OR Stargate'}])
+    clock = Clock()
+    poll(workspace, clock, "japan-times")
+    clock.advance(minutes=10)
+    poll(workspace, clock, "nikkei", "other")
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from entries").fetchone()[0] == 3  # three entries, two stories
+    app = workspace.app(clock)
+    try:
+        [section] = app.digest(date(2025, 2, 4)).sections
+    finally:
+        app.close()
+    assert len(section.items) == 2
+    jv = next(i for i in section.items if "SB OpenAI Japan" in i.title)
+    assert jv.also == (("nikkei", "https://asia.nikkei.com/jv"),) or jv.also == (
+        ("japan-times", "https://www.japantimes.co.jp/business/jv"),)
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "search", "--stories",
+                                      "--format", "json"])
+    rows = json.loads(result.stdout)
+    assert len(rows) == 2 and sorted(r["story_size"] for r in rows) == [1, 2]
+    plain = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "search", "--format", "json"])
+    assert len(json.loads(plain.stdout)) == 3

@@ -12,11 +12,20 @@ import os
 import re
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -58,6 +67,14 @@ def _address(v: str) -> str:
     return v
 
 
+# A list of e-mail addresses; a single address may be written without the brackets.
+Addresses = Annotated[
+    tuple[str, ...],
+    BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
+    AfterValidator(lambda v: tuple(_address(a) for a in v)),
+]
+
+
 class SmtpConfig(_Model):
     host: str
     port: int = Field(587, ge=1, le=65535)
@@ -78,21 +95,16 @@ class SmtpConfig(_Model):
 class EmailConfig(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    to: tuple[str, ...]
+    to: Addresses
     sender: str = Field(alias="from")
     smtp: SmtpConfig
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _to(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
 
     @field_validator("to")
     @classmethod
     def _recipients(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if not v:
             raise ValueError("needs at least one recipient")
-        return tuple(_address(a) for a in v)
+        return v
 
     @field_validator("sender")
     @classmethod
@@ -167,18 +179,8 @@ class TopicConfig(_Model):
     title: str = ""
     fetch_article: bool = False  # fetch the page of new entries matching this topic (short summaries)
     alert: Literal["none", "immediate"] = "none"
-    alert_to: tuple[str, ...] = ()
+    alert_to: Addresses = ()
     alert_min_interval: timedelta = timedelta(minutes=15)
-
-    @field_validator("alert_to", mode="before")
-    @classmethod
-    def _alert_to(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("alert_to")
-    @classmethod
-    def _alert_addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_address(a) for a in v)
 
     @field_validator("alert_min_interval", mode="before")
     @classmethod

@@ -49,6 +49,10 @@ def _duration(value: Any) -> timedelta:
     return parse_duration(str(value))
 
 
+# A duration written `30m`, `6h`, `3d` (or already a timedelta).
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
 class FetchConfig(_Model):
     user_agent: str = DEFAULT_USER_AGENT
     timeout: float = Field(20.0, gt=0, le=600)
@@ -121,7 +125,7 @@ class SourceConfig(_Model):
     hl: str = "ja"
     gl: str = "JP"
     ceid: str | None = None
-    every: timedelta = timedelta(minutes=30)
+    every: Duration = timedelta(minutes=30)
     item: str | None = None
     title: str = "a"
     link: str = "a"
@@ -141,10 +145,6 @@ class SourceConfig(_Model):
             raise ValueError(f"{v!r} is not an http(s) address")
         return v
 
-    @field_validator("every", mode="before")
-    @classmethod
-    def _every(cls, v: Any) -> timedelta:
-        return _duration(v)
 
     @model_validator(mode="after")
     def _selectors(self) -> SourceConfig:
@@ -180,12 +180,8 @@ class TopicConfig(_Model):
     fetch_article: bool = False  # fetch the page of new entries matching this topic (short summaries)
     alert: Literal["none", "immediate"] = "none"
     alert_to: Addresses = ()
-    alert_min_interval: timedelta = timedelta(minutes=15)
+    alert_min_interval: Duration = timedelta(minutes=15)
 
-    @field_validator("alert_min_interval", mode="before")
-    @classmethod
-    def _interval(cls, v: Any) -> timedelta:
-        return _duration(v)
 
     @field_validator("name")
     @classmethod
@@ -206,7 +202,7 @@ class TopicConfig(_Model):
 class DigestConfig(_Model):
     at: time = time(8, 0)
     dir: Path = Path("digests")
-    lookback: timedelta = timedelta(days=3)
+    lookback: Duration = timedelta(days=3)
     email: EmailConfig | None = None
     send_empty: bool = False
 
@@ -217,27 +213,19 @@ class DigestConfig(_Model):
             return v
         return parse_clock(v if isinstance(v, int) and not isinstance(v, bool) else str(v))
 
-    @field_validator("lookback", mode="before")
-    @classmethod
-    def _lookback(cls, v: Any) -> timedelta:
-        return _duration(v)
 
 
 class Config(_Model):
     database: str = "sqlite:///monitor.db"
     timezone: str = "UTC"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    retention: timedelta = timedelta(days=365)
+    retention: Duration = timedelta(days=365)
     fetch: FetchConfig = FetchConfig()
     sources: tuple[SourceConfig, ...] = ()
     topics: tuple[TopicConfig, ...] = ()
     digest: DigestConfig = DigestConfig()
     path: Path = Field(Path("config.yaml"), exclude=True)
 
-    @field_validator("retention", mode="before")
-    @classmethod
-    def _retention(cls, v: Any) -> timedelta:
-        return _duration(v)
 
     @field_validator("database")
     @classmethod

@@ -6,9 +6,12 @@ Run by hand: `python bench/clusters.py [--entries 50000]`. Prints tables.
    the shingles alone ("text") and with the rules every method shares ("+ rules": the window,
    contradicting title figures or places, another stage); the alternatives at the threshold
    that is best for them on this very set (min of precision and recall, same language), so
-   they are shown at their best; the shipped method at its fixed THRESHOLD.
+   they are shown at their best; the shipped method at its fixed THRESHOLD. Document
+   frequencies (clusters.DocFreq) come from the set's distinct entries, taken as one window.
    "StoryIndex" assigns every distinct entry of the set in time order and calls a pair the
-   same when both got the same story id: what the digest sees (single link with vetoes).
+   same when both got the same story id: what the digest sees (average link with vetoes),
+   once counting document frequencies entry by entry (as monitor.service.stories uses it),
+   once given those of the whole set.
 2. LSH: the share of pairs that same_story accepts whose entries meet as candidates.
 3. Speed on synthetic entries over four days: Zipf vocabularies of 60,000 English pseudo-words
    and 60,000 Japanese bigrams (the 50 commonest dropped, as stopwords are), 60% English,
@@ -78,8 +81,31 @@ def tuned(rows: list[Row], score: Scorer) -> float:
     return max((min(pr(same, t / 200)), t / 200) for t in range(2, 190))[1]
 
 
+def jaccard_containment(j: float, size_a: int, size_b: int) -> float:
+    """Mean of Jaccard and containment; the intersection is J * (|A| + |B|) / (1 + J)."""
+    if not size_a or not size_b:
+        return 0.0
+    return (j + min(1.0, j * (size_a + size_b) / (1 + j) / min(size_a, size_b))) / 2
+
+
+def bottom_k(a: set[int], b: set[int], k: int = 128) -> float:
+    """Jaccard estimated from two bottom-k sketches (exact when both hold fewer than k)."""
+    sa, sb = set(sorted(a)[:k]), set(sorted(b)[:k])
+    smallest = sorted(sa | sb)[:k]
+    return sum(1 for x in smallest if x in sa and x in sb) / len(smallest) if smallest else 0.0
+
+
+def window(fps: list[tuple[C.Fingerprint, C.Fingerprint]]) -> C.DocFreq:
+    """Document frequencies over the set's distinct entries: the set as one window."""
+    df = C.DocFreq()
+    for fp in {fp.to_bytes(): fp for pair in fps for fp in pair}.values():
+        df.add(fp)
+    return df
+
+
 def labelled(rows: list[Row]) -> None:
     fps = [(fingerprint(r[2], r[3], r[4]), fingerprint(r[5], r[6], r[7])) for r in rows]
+    df = window(fps)
     weighted = [(set(C.weighted_hashes(r[2], r[3])), set(C.weighted_hashes(r[5], r[6]))) for r in rows]
     ophs = [(minhash(a, 128), minhash(b, 128)) for a, b in weighted]
     sims = [(simhash(a), simhash(b)) for a, b in weighted]
@@ -89,17 +115,19 @@ def labelled(rows: list[Row]) -> None:
 
     def exact(i: int) -> float:
         a, b = weighted[i]
-        return C._jaccard_containment(len(a & b) / len(a | b), len(a), len(b)) if a and b else 0.0
+        return jaccard_containment(len(a & b) / len(a | b), len(a), len(b)) if a and b else 0.0
 
     texts: dict[str, Scorer] = {
         "exact Jaccard": same_lang(exact),
-        "MinHash bottom-k 128 (shipped)": same_lang(lambda i: C.text_similarity(*fps[i])),
+        "MinHash bottom-k 128": same_lang(
+            lambda i: jaccard_containment(bottom_k(*weighted[i]), len(weighted[i][0]), len(weighted[i][1]))
+        ),
         "MinHash one-permutation K=128": same_lang(
-            lambda i: C._jaccard_containment(
-                minhash_jaccard(*ophs[i]), len(weighted[i][0]), len(weighted[i][1])
-            )
+            lambda i: jaccard_containment(minhash_jaccard(*ophs[i]), len(weighted[i][0]), len(weighted[i][1]))
         ),
         "SimHash 64-bit": same_lang(lambda i: simhash_similarity(*sims[i])),
+        "weighted overlap, uniform": same_lang(lambda i: C.text_similarity(*fps[i])),
+        "weighted overlap, IDF (shipped)": same_lang(lambda i: C.text_similarity(*fps[i], df)),
     }
     same = sum(r[0] == "same" for r in rows)
     print(f"labelled pairs: {len(rows)} ({same} same); columns are precision recall")
@@ -113,19 +141,24 @@ def labelled(rows: list[Row]) -> None:
         return lambda i: C.adjust(f(i), *fps[i]) if fps[i][0].lang == fps[i][1].lang else 0.0
 
     for name, score in texts.items():
-        if "shipped" in name:
-            continue
         ruled = with_rules(score)
         threshold = tuned(rows, ruled)
         print(f"{'+ rules: ' + name:48} {threshold:6.3f} | {cells(rows, ruled, threshold, False)}")
 
     def shipped(i: int) -> float:
+        return C.similarity(*fps[i], df)
+
+    def uniform(i: int) -> float:
         return C.similarity(*fps[i])
 
-    name = "same_story (shipped: bottom-k + rules + anchors)"
+    name = "same_story, uniform weights (no window)"
+    print(f"{name:48} {C.THRESHOLD:6.3f} | {cells(rows, uniform, C.THRESHOLD)}")
+    name = "same_story (shipped: IDF + rules + anchors)"
     print(f"{name:48} {C.THRESHOLD:6.3f} | {cells(rows, shipped, C.THRESHOLD)}")
     story = index_assignment(rows, fps)
-    print(f"{'StoryIndex assignment (shipped)':48} {'':6} | {cells(rows, lambda i: story[i], 0.5)}")
+    print(f"{'StoryIndex, counting DF entry by entry':48} {'':6} | {cells(rows, lambda i: story[i], 0.5)}")
+    story = index_assignment(rows, fps, df)
+    print(f"{'StoryIndex, given the window DF':48} {'':6} | {cells(rows, lambda i: story[i], 0.5)}")
     print()
     print("same_story (shipped) by origin:")
     for origin in ("corpus", "written"):
@@ -144,28 +177,30 @@ def labelled(rows: list[Row]) -> None:
             f"{t:.2f}: {pr(cross, t)[0]:.3f}/{pr(cross, t)[1]:.3f}" for t in (0.3, 0.4, 0.5, 0.6, 0.7)
         )
     )
-    lsh(rows, fps)
+    lsh(rows, fps, df)
 
 
 def fingerprint(title: str, summary: str, when: str) -> C.Fingerprint:
     return C.fingerprint(title, summary, datetime.fromisoformat(when))
 
 
-def index_assignment(rows: list[Row], fps: list[tuple[C.Fingerprint, C.Fingerprint]]) -> list[float]:
+def index_assignment(
+    rows: list[Row], fps: list[tuple[C.Fingerprint, C.Fingerprint]], df: C.DocFreq | None = None
+) -> list[float]:
     entries: dict[tuple[str, str, str], C.Fingerprint] = {}
     for row, (a, b) in zip(rows, fps):
         entries[(row[2], row[3], row[4])] = a
         entries[(row[5], row[6], row[7])] = b
-    index, story = C.StoryIndex(), {}
+    index, story = C.StoryIndex(df=df), {}
     for n, key in enumerate(sorted(entries, key=lambda k: entries[k].time)):
         story[key] = index.assign(n, entries[key])
     return [float(story[(r[2], r[3], r[4])] == story[(r[5], r[6], r[7])]) for r in rows]
 
 
-def lsh(rows: list[Row], fps: list[tuple[C.Fingerprint, C.Fingerprint]]) -> None:
+def lsh(rows: list[Row], fps: list[tuple[C.Fingerprint, C.Fingerprint]], df: C.DocFreq) -> None:
     met = total = 0
     for a, b in fps:
-        if C.same_story(a, b):
+        if C.same_story(a, b, df):
             index = C.StoryIndex()
             index.add("b", b)
             total += 1
@@ -244,7 +279,8 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=50000)
     args = parser.parse_args()
     labelled(load())
-    speed(args.entries)
+    if args.entries:
+        speed(args.entries)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ import pytest
 
 from monitor.core import clusters
 from monitor.core.aliases import figures, names
-from monitor.core.clusters import Fingerprint, StoryIndex, fingerprint, same_story, similarity
-from monitor.core.shingles import headline
+from monitor.core.clusters import DocFreq, Fingerprint, StoryIndex, fingerprint, same_story, similarity
+from monitor.core.shingles import headline, shingles
 
 PAIRS = Path(__file__).parent / "data" / "story_pairs.tsv"
 T0 = datetime(2025, 12, 30, 10, 0, tzinfo=UTC)
@@ -273,6 +273,29 @@ def test_index_drops_what_is_out_of_reach() -> None:
     assert len(index) < 1200  # entries older than the newest minus twice the window are gone
 
 
+def test_index_story_spans_two_days_at_most() -> None:
+    index = StoryIndex()
+    text = ("Babylon Fire grows near Blanding", "Crews fight the Babylon Fire.")
+    stories = [index.assign(n, fp(*text, hours=20 * n)) for n in range(4)]
+    assert stories == [0, 0, 0, 3]  # the fourth report would stretch the story over 60 hours
+
+
+def test_window_frequencies_discount_a_feed_template() -> None:
+    template = "高市総理は{}との電話会談を行いました"
+    window = DocFreq()
+    for n, who in enumerate(
+        ["オマーン国王", "イラン大統領", "インド首相", "豪州首相", "カナダ首相", "ドイツ首相"]
+    ):
+        window.add(fp(template.format(who), hours=n))
+    a, b = fp(template.format("オマーン国王")), fp(template.format("イラン大統領"), hours=1)
+    assert similarity(a, b, window) < similarity(a, b)
+
+
+@pytest.mark.parametrize("word", ["reduces", "reduced", "reducing"])
+def test_shingles_stem_verb_forms_alike(word: str) -> None:
+    assert shingles(word) == shingles("reduce")
+
+
 # ---- the labelled set: tests/data/story_pairs.tsv ----
 
 
@@ -306,6 +329,15 @@ def test_labelled_set_shape() -> None:
     assert sum(r[8].startswith("corpus") for r in rows) >= 150
 
 
+@pytest.fixture(scope="module")
+def window(labelled: list[tuple[list[str], Fingerprint, Fingerprint]]) -> DocFreq:
+    """The set's distinct entries as one window's document frequencies (as bench/clusters.py)."""
+    df = DocFreq()
+    for fp in {fp.to_bytes(): fp for _, a, b in labelled for fp in (a, b)}.values():
+        df.add(fp)
+    return df
+
+
 def _precision_recall(items: list[tuple[bool, bool]]) -> tuple[float, float]:
     tp = sum(1 for said, truth in items if said and truth)
     return tp / sum(said for said, _ in items), tp / sum(truth for _, truth in items)
@@ -321,21 +353,25 @@ def _by_index(labelled: list[tuple[list[str], Fingerprint, Fingerprint]]) -> lis
     return [story[tuple(row[2:5])] == story[tuple(row[5:8])] for row, _, _ in labelled]
 
 
-# Measured (bench/clusters.py): same_story 0.872/0.805 same language, 1.000/0.820 across; the index
-# 0.858/0.873 and 0.925/0.883. The floors sit 0.02-0.03 below so a change that loses ground fails.
+# Measured (bench/clusters.py): same_story with the set's document frequencies 0.878/0.911 same
+# language, 1.000/0.820 across; the index (counting them entry by entry, as monitor.service.stories
+# uses it) 0.894/0.894 and 0.958/0.829. The floors sit 0.02-0.03 below so a change that loses
+# ground fails.
 FLOORS = [
-    ("same_story-same-language", "pairwise", False, 0.85, 0.78),
-    ("same_story-cross-language", "pairwise", True, 0.97, 0.78),
-    ("index-same-language", "index", False, 0.83, 0.85),
-    ("index-cross-language", "index", True, 0.90, 0.85),
+    ("same_story-same-language", "pairwise", False, 0.86, 0.89),
+    ("same_story-cross-language", "pairwise", True, 0.97, 0.79),
+    ("index-same-language", "index", False, 0.87, 0.87),
+    ("index-cross-language", "index", True, 0.93, 0.80),
 ]
 
 
 @pytest.mark.parametrize(
     ("how", "cross", "precision", "recall"), [c[1:] for c in FLOORS], ids=[c[0] for c in FLOORS]
 )
-def test_labelled_floor(labelled: list, how: str, cross: bool, precision: float, recall: float) -> None:
-    said = _by_index(labelled) if how == "index" else [same_story(a, b) for _, a, b in labelled]
+def test_labelled_floor(
+    labelled: list, window: DocFreq, how: str, cross: bool, precision: float, recall: float
+) -> None:
+    said = _by_index(labelled) if how == "index" else [same_story(a, b, window) for _, a, b in labelled]
     items = [(s, row[0] == "same") for s, (row, _, _) in zip(said, labelled) if (row[1] == "cross") == cross]
     p, r = _precision_recall(items)
     assert p >= precision and r >= recall, f"precision {p:.3f} recall {r:.3f}"
@@ -344,18 +380,19 @@ def test_labelled_floor(labelled: list, how: str, cross: bool, precision: float,
 @pytest.mark.xfail(
     strict=True,
     reason="issue 4's target (0.95/0.95) is not reached: pairs of different outlets' "
-    "paraphrases share too few words, and government title templates too many (bench/clusters.py)",
+    "paraphrases share too few words (Bears Ears: shrinks vs reduces the size of 2 monuments in Utah), "
+    "and two events about the same companies on the same days too many (bench/clusters.py)",
 )
 @pytest.mark.parametrize("how", ["pairwise", "index"])
-def test_labelled_issue_target(labelled: list, how: str) -> None:
-    said = _by_index(labelled) if how == "index" else [same_story(a, b) for _, a, b in labelled]
+def test_labelled_issue_target(labelled: list, window: DocFreq, how: str) -> None:
+    said = _by_index(labelled) if how == "index" else [same_story(a, b, window) for _, a, b in labelled]
     items = [(s, row[0] == "same") for s, (row, _, _) in zip(said, labelled) if row[1] != "cross"]
     p, r = _precision_recall(items)
     assert p >= 0.95 and r >= 0.95, f"precision {p:.3f} recall {r:.3f}"
 
 
-def test_lsh_finds_the_pairs_same_story_accepts(labelled: list) -> None:
-    accepted = [(a, b) for _, a, b in labelled if same_story(a, b)]
+def test_lsh_finds_the_pairs_same_story_accepts(labelled: list, window: DocFreq) -> None:
+    accepted = [(a, b) for _, a, b in labelled if same_story(a, b, window)]
     met = 0
     for a, b in accepted:
         index = StoryIndex()

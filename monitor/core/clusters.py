@@ -4,18 +4,21 @@ Pure: no I/O, standard library only. The store persists ``Fingerprint.to_bytes()
 id per entry; the digest shows a story once. Not responsible for the title a story is shown
 under, nor for exact duplicates (canonical URL and Google News target merge those first).
 
-- ``fingerprint(title, summary, time)``, once per entry: a bottom-k MinHash sketch (Broder's)
-  of the entry's weighted shingles (title shingles twice, summary once, anchors once), the
-  hashes of its title shingles, of its summary and of its anchors (``aliases``), the figures
+- ``fingerprint(title, summary, time)``, once per entry: the hashes of its title shingles and
+  of its other summary shingles, of its summary and of its anchors (``aliases``), the figures
   and places of its title, and the stage its title reports.
-- ``similarity(a, b)`` in [0, 1]. Same language: the mean of Jaccard and containment (a short
-  rewrite inside a long headline is a match). Across languages only anchors are shared: their
-  weighted Dice overlap, rescaled onto the same threshold. Either way it is 0 outside
-  ``WINDOW`` or when the titles contradict each other: other figures or places of one kind
-  (the 10th vs the 9th meeting, Abilene vs Milam County), or another stage (a preview, "expected
-  to", 計画案, vs the event vs its 結果). An identical summary under different titles is
-  boilerplate: then titles alone count.
-- ``StoryIndex`` assigns entries to stories with LSH candidates (see its docstring).
+- ``similarity(a, b, df)`` in [0, 1]. Same language: the mean of weighted Jaccard and
+  containment (a short rewrite inside a long headline is a match) of the terms, title shingles
+  counted twice, each term weighted by its inverse document frequency in the window
+  (``DocFreq``: 高市総理は, a feed's template, or a wire's boilerplate is no evidence of one
+  story; ゆりかもめ is). Across languages only anchors are shared: their weighted Dice overlap,
+  rescaled onto the same threshold. Either way it is 0 outside ``WINDOW`` or when the titles
+  contradict each other: other figures or places of one kind (the 10th vs the 9th meeting,
+  Abilene vs Milam County), or another stage (a preview, "expected to", 計画案, vs the event vs
+  its 結果); and past ``SAME_DAY`` apart it decays (a follow-up resembles the original). An
+  identical summary under different titles is boilerplate: then titles alone count.
+- ``StoryIndex`` assigns entries to stories with LSH candidates and average link (see its
+  docstring).
 
 Why these choices: ``bench/clusters.py`` prints the figures (precision and recall on
 tests/data/story_pairs.tsv per method, microseconds per entry).
@@ -26,12 +29,13 @@ from __future__ import annotations
 import re
 import struct
 from collections import Counter, defaultdict
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Collection, Hashable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from hashlib import blake2b
-from itertools import chain
+from itertools import chain, repeat
+from math import log
 from typing import Any
 
 from monitor.core import aliases
@@ -39,11 +43,16 @@ from monitor.core.shingles import copy_hash, hash64, headline, shingles
 from monitor.core.text import normalize
 
 WINDOW = timedelta(days=3)
+SAME_DAY = timedelta(hours=24)  # reports of one event come within it; past it the score decays
 _WINDOW_SECONDS = WINDOW.total_seconds()
-SKETCH = 128  # bottom-k size: exact Jaccard for entries up to 128 weighted shingles (p90 is 88)
-THRESHOLD = 0.22  # same language: similarity at or above it is the same story
+_SAME_DAY_SECONDS = SAME_DAY.total_seconds()
+SPAN = 2 * SAME_DAY  # StoryIndex: a story's first and last report are at most this far apart
+_SPAN_SECONDS = SPAN.total_seconds()
+DECAY_FLOOR = 0.5  # what the score is worth at the window's edge
+THRESHOLD = 0.14  # same language: similarity at or above it is the same story
 CROSS_THRESHOLD = 0.5  # across languages, on the anchor-overlap scale
-TITLE_WEIGHT, SUMMARY_WEIGHT, ANCHOR_WEIGHT = 2, 1, 1
+TITLE_WEIGHT, SUMMARY_WEIGHT, ANCHOR_WEIGHT = 2, 1, 1  # Fingerprint.bag has them built in
+PRIOR_DOCS = 50  # DocFreq's smoothing: the window counts as this many entries more
 
 # Kind codes live in the top 4 bits of a 32-bit anchor hash, so stored anchors keep their kind.
 KINDS = (
@@ -90,48 +99,54 @@ _CROSS_WEIGHT = {
 # feeds title all three alike: 入札発行 / 入札 / 入札結果, 開催について / 議事要旨.
 _AHEAD = re.compile(
     r"\b(?:expected to|reportedly|considering|in talks|mulls|weighs|draft|sources say|anticipated|to hold)\b"
-    r"|計画案|原案|素案|検討|協議入り|報道(?!発表)|見通し|予定|開催について|開催案内|入札発行"
+    r"|計画案|原案|素案|検討|協議入り|報道(?!発表|受け|を受け)|見通し|予定|開催について|開催案内|入札発行"
 )
 _AFTER = re.compile(r"\b(?:results|minutes)\b|結果|議事要旨|議事録|議事概要")
 _CJK = re.compile(r"[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
-_HEAD = struct.Struct("<BqBBIIHHHH")
+_HEAD = struct.Struct("<BqBBIHHHH")
+_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """What ``similarity`` needs of one entry. ``to_bytes()`` is 200 to 700 bytes."""
+    """What ``similarity`` needs of one entry. ``to_bytes()`` is 200 to 900 bytes."""
 
     time: int  # seconds since the epoch: published, else first seen
     lang: str  # "ja" when the title has Japanese or Chinese script, else "en"
-    sketch: frozenset[int]  # the SKETCH smallest 32-bit hashes of the weighted shingles
-    size: int  # how many weighted shingles there were
     title: frozenset[int]  # 32-bit hashes of the title's shingles
+    body: frozenset[int]  # 32-bit hashes of the summary's shingles that are not in the title
     summary: int  # 32-bit hash of the normalised summary, 0 when there is none
     anchors: frozenset[int]  # kind-coded hashes of names and figures in title and summary
     marks: frozenset[int]  # kind-coded hashes of the title's figures and places
     stage: int  # 0 the event, 1 ahead of it (preview, notice, draft), 2 after it (results, minutes)
+    terms: frozenset[int] = field(init=False, repr=False, compare=False)  # title | body | anchors
+    bag: tuple[int, ...] = field(init=False, repr=False, compare=False)  # terms, title ones twice
+
+    def __post_init__(self) -> None:
+        terms = self.title | self.body | self.anchors
+        object.__setattr__(self, "terms", terms)
+        object.__setattr__(self, "bag", (*terms, *self.title))
 
     def to_bytes(self) -> bytes:
         """A compact, versioned encoding for the store: ``Fingerprint.from_bytes(fp.to_bytes()) == fp``."""
-        parts = [sorted(self.sketch), sorted(self.title), sorted(self.anchors), sorted(self.marks)]
-        head = _HEAD.pack(
-            1, self.time, self.lang == "ja", self.stage, self.size, self.summary, *map(len, parts)
-        )
+        parts = [sorted(self.title), sorted(self.body), sorted(self.anchors), sorted(self.marks)]
+        head = _HEAD.pack(_VERSION, self.time, self.lang == "ja", self.stage, self.summary, *map(len, parts))
         body = [value for part in parts for value in part]
         return head + struct.pack(f"<{len(body)}I", *body)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Fingerprint:
         """Decode ``to_bytes``; ValueError for an unknown version (recompute it from the entry)."""
-        version, time, ja, stage, size, summary, *counts = _HEAD.unpack_from(data)
-        if version != 1:
+        version, time, ja, stage, summary, *counts = _HEAD.unpack_from(data)
+        if version != _VERSION:
             raise ValueError(f"fingerprint version {version} is unknown; recompute it from the entry")
         values = struct.unpack_from(f"<{sum(counts)}I", data, _HEAD.size)
         parts, start = [], 0
         for count in counts:
-            parts.append(frozenset(values[start : start + count]))
+            parts.append(values[start : start + count])
             start += count
-        return cls(time, "ja" if ja else "en", parts[0], size, parts[1], summary, parts[2], parts[3], stage)
+        title, body, anchors, marks = map(frozenset, parts)
+        return cls(time, "ja" if ja else "en", title, body, summary, anchors, marks, stage)
 
 
 def _h32(text: str) -> int:
@@ -167,20 +182,25 @@ def _weighted(head: str, summary: str) -> tuple[list[int], set[int], set[str], s
 
 
 def weighted_hashes(title: str, summary: str) -> list[int]:
-    """The 64-bit hashes whose bottom-k is the sketch (for comparing sketches: ``bench/clusters.py``)."""
+    """The 64-bit hashes of the weighted shingles (for the sketches ``bench/clusters.py`` compares)."""
     return _weighted(headline(title), summary)[0]
+
+
+def _h(shingle: str) -> int:
+    return hash64(shingle) & 0xFFFFFFFF
 
 
 def fingerprint(title: str, summary: str, time: datetime) -> Fingerprint:
     """The fingerprint of one entry; ``time`` is aware (published, else first seen)."""
     head = headline(title)
-    weighted, title_hashes, in_title, found = _weighted(head, summary)
+    title = frozenset(map(_h, shingles(head)))
+    in_title = aliases.anchors(head)
+    found = in_title | aliases.anchors(summary) if summary else in_title
     return Fingerprint(
         time=int(time.timestamp()),
         lang="ja" if len(_CJK.findall(head)) >= 2 else "en",
-        sketch=frozenset(map((32).__rrshift__, weighted[:SKETCH])),
-        size=len(weighted),
-        title=frozenset(map(0xFFFFFFFF.__and__, title_hashes)),
+        title=title,
+        body=frozenset(map(_h, shingles(summary))).difference(title) if summary else frozenset(),
         summary=_h32(normalize(summary).strip()) if summary.strip() else 0,
         anchors=frozenset(_coded(a) for a in found),
         marks=frozenset(_coded(a) for a in in_title if a.split(":", 1)[0] in _MARK_KINDS),
@@ -188,28 +208,65 @@ def fingerprint(title: str, summary: str, time: datetime) -> Fingerprint:
     )
 
 
-def resemblance(a: frozenset[int], b: frozenset[int], k: int = SKETCH) -> float:
-    """Jaccard similarity estimated from two bottom-k sketches (exact when both hold fewer than k)."""
-    common = len(a & b)
-    if len(a) < k and len(b) < k:
-        union = len(a) + len(b) - common
-        return common / union if union else 0.0
-    smallest = sorted(a | b)[:k]
-    return sum(1 for x in smallest if x in a and x in b) / len(smallest)
+class DocFreq:
+    """How many entries of the window hold each shingle and anchor: a word the window's entries
+    share is no evidence that two of them report one story (a feed's title template, 高市総理は,
+    a wire service's boilerplate), a rare one is (ゆりかもめ, Babylon Fire).
+
+    ``weight(h)`` is a smoothed inverse document frequency, log((N + PRIOR) / (df + 1)): the
+    window is taken to hold ``PRIOR`` more entries without the term, so in a small window every
+    term weighs about the same (plain overlap) and only what recurs is discounted.
+    """
+
+    def __init__(self, prior: int = PRIOR_DOCS) -> None:
+        self.prior = prior
+        self.docs = 0
+        self.counts: Counter[int] = Counter()
+        self._logs = [log(n + 1) for n in range(64)]  # log(df + 1), grown as df grows
+
+    def add(self, fp: Fingerprint) -> None:
+        self.docs += 1
+        self.counts.update(fp.terms)
+        if self.docs >= len(self._logs):
+            self._logs += [log(n + 1) for n in range(len(self._logs), 2 * len(self._logs))]
+
+    def remove(self, fp: Fingerprint) -> None:
+        self.docs -= 1
+        counts = self.counts
+        for term in fp.terms:
+            if counts[term] > 1:
+                counts[term] -= 1
+            else:
+                del counts[term]
+
+    def weight(self, term: int) -> float:
+        return log(self.docs + self.prior) - self._logs[self.counts.get(term, 0)]
+
+    def mass(self, terms: Collection[int]) -> float:
+        """The summed weight of ``terms`` (the loop in C: this is the hot path of matching)."""
+        logs = sum(map(self._logs.__getitem__, map(self.counts.get, terms, repeat(0))))
+        return len(terms) * log(self.docs + self.prior) - logs
 
 
-def _jaccard_containment(j: float, size_a: int, size_b: int) -> float:
-    """Mean of Jaccard and containment; the intersection is J * (|A| + |B|) / (1 + J)."""
-    if not size_a or not size_b:
-        return 0.0
-    return (j + min(1.0, j * (size_a + size_b) / (1 + j) / min(size_a, size_b))) / 2
+def _mass(terms: Collection[int], df: DocFreq | None) -> float:
+    return len(terms) if df is None else df.mass(terms)
 
 
-def text_similarity(a: Fingerprint, b: Fingerprint) -> float:
-    """Same-language similarity of the shingles alone (titles alone when the summary is boilerplate)."""
+def text_similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0) -> float:
+    """Same-language overlap: the mean of weighted Jaccard and containment (a short rewrite inside
+    a long headline is a match). Title shingles count twice, the summary's and anchors once; each
+    term by ``df.weight`` (1 without ``df``). Titles alone when the summary is boilerplate.
+    ``size_a``: ``a``'s weighted size when the caller has it (``StoryIndex`` compares one entry
+    with many).
+    """
     if a.summary and a.summary == b.summary:
-        return _jaccard_containment(resemblance(a.title, b.title), len(a.title), len(b.title))
-    return _jaccard_containment(resemblance(a.sketch, b.sketch), a.size, b.size)
+        inter, size_a, size_b = _mass(a.title & b.title, df), _mass(a.title, df), _mass(b.title, df)
+    else:
+        inter = _mass(a.terms & b.terms, df) + _mass(a.title & b.title, df)
+        size_a, size_b = size_a or _mass(a.bag, df), _mass(b.bag, df)
+    if not inter or not size_a or not size_b:
+        return 0.0
+    return (inter / (size_a + size_b - inter) + min(1.0, inter / min(size_a, size_b))) / 2
 
 
 def anchor_similarity(a: Fingerprint, b: Fingerprint) -> float:
@@ -242,51 +299,80 @@ def _in_window(a: Fingerprint, b: Fingerprint) -> bool:
     return abs(a.time - b.time) <= _WINDOW_SECONDS
 
 
+def _decay(a: Fingerprint, b: Fingerprint) -> float:
+    """1 within ``SAME_DAY``, then down to ``DECAY_FLOOR`` at the window's edge: reports of one
+    event come the same day or so; two days on, alike words more often mean a follow-up."""
+    late = abs(a.time - b.time) - _SAME_DAY_SECONDS
+    return 1.0 if late <= 0 else 1.0 - (1.0 - DECAY_FLOOR) * late / (_WINDOW_SECONDS - _SAME_DAY_SECONDS)
+
+
 def contradicts(a: Fingerprint, b: Fingerprint) -> bool:
-    """Explicit evidence of two stories in the window: other title figures or places, another stage."""
+    """Explicit evidence of two stories in the window: other title figures or places, another
+    stage."""
     return _in_window(a, b) and (a.stage != b.stage or _conflict(a, b))
 
 
 def adjust(score: float, a: Fingerprint, b: Fingerprint) -> float:
-    """The rules every method shares: 0 outside the window or when the titles contradict."""
-    return 0.0 if not _in_window(a, b) or a.stage != b.stage or _conflict(a, b) else score
+    """The rules every method shares: 0 outside the window or when the titles contradict, and
+    less the further apart in time past a day."""
+    if not _in_window(a, b) or a.stage != b.stage or _conflict(a, b):
+        return 0.0
+    return score * _decay(a, b)
 
 
-def similarity(a: Fingerprint, b: Fingerprint) -> float:
-    """How alike two entries are as reports of one story, in [0, 1]; 0 outside the window."""
+def similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0) -> float:
+    """How alike two entries are as reports of one story, in [0, 1]; 0 outside the window.
+
+    ``df``: the window's document frequencies (``StoryIndex`` keeps them); without them every
+    term weighs the same. ``size_a``: see ``text_similarity``.
+    """
     if a.lang == b.lang:
-        return adjust(text_similarity(a, b), a, b)
+        return adjust(text_similarity(a, b, df, size_a), a, b)
     return adjust(min(1.0, anchor_similarity(a, b) * THRESHOLD / CROSS_THRESHOLD), a, b)
 
 
-def same_story(a: Fingerprint, b: Fingerprint) -> bool:
+def same_story(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None) -> bool:
     """Whether two entries report the same story."""
-    return similarity(a, b) >= THRESHOLD
+    return similarity(a, b, df) >= THRESHOLD
 
 
 class StoryIndex:
-    """Assigns entries to stories: a new entry joins the story of its best match in the window.
+    """Assigns entries to stories: a new entry joins the story it resembles most on average.
 
-    Candidates are found by LSH on the sketch: the ``bands`` smallest values of an entry's
-    sketch are its keys (bands of one row: two entries with Jaccard J share their smallest value
-    with probability J, so at J = 0.2 sixteen keys find about 97% of pairs; on the labelled set
-    97% of the pairs same_story accepts meet), plus its anchors
-    (names, places, products, figures) for reports in the other language. A key shared by more
-    than ``bucket_cap`` entries is a common word, not evidence, and is skipped; candidates
-    sharing fewer than ``min_keys`` keys are not compared (on the labelled set 97% of true
-    matches share three or more), and of the rest only the ``verify`` sharing most are. That
-    bounds a lookup by the caps, not by the size of the index.
+    Candidates are found by LSH: the ``bands`` smallest hashes of an entry's weighted terms
+    (``_bottom``) are its keys (bands of one row: two entries with Jaccard J share their smallest
+    value with probability J, so at J = 0.2 sixteen keys find about 97% of pairs; on the labelled
+    set 97% of the pairs same_story accepts meet), plus its anchors (names, places, products,
+    figures) for reports in the other language. A key shared by more than ``bucket_cap`` entries
+    is a common word, not evidence, and is skipped; candidates sharing fewer than ``min_keys``
+    keys are not compared, and of the rest only the ``verify`` sharing most are. That bounds a
+    lookup by the caps, not by the size of the index.
 
-    Single link: the best candidate's story wins, so a rewrite joins through whichever report it
-    resembles most, unless some member of that story contradicts the entry (``contradicts``),
-    which stops a chain of resemblances from merging two stories. A story is named by its first
-    entry's id. An entry that arrives late but was published earlier joins the story without
-    renaming it, so ids the store holds stay valid. Entries older than the newest time seen
-    minus twice ``WINDOW`` are dropped.
+    Average link: a story that some candidate matches is joined when the entry's mean similarity
+    to its newest ``link`` members reaches THRESHOLD (``_link``), the highest mean wins, unless
+    some member contradicts the entry (``contradicts``) or the story would span more than
+    ``SPAN``. Single link (the best candidate's story) let chains of loose resemblances merge
+    stories: on the labelled set, precision 0.86 against 0.89 at equal recall.
+
+    Terms are weighted by ``df``, the window's document frequencies, when the caller has them
+    (all the entries to cluster); else the index counts the entries it holds as they come.
+
+    A story is named by its first entry's id. An entry that arrives late but was published
+    earlier joins the story without renaming it, so ids the store holds stay valid. Entries
+    older than the newest time seen minus twice ``WINDOW`` are dropped.
     """
 
-    def __init__(self, bands: int = 16, bucket_cap: int = 100, verify: int = 16, min_keys: int = 2) -> None:
+    def __init__(
+        self,
+        bands: int = 16,
+        bucket_cap: int = 100,
+        verify: int = 16,
+        min_keys: int = 2,
+        link: int = 16,
+        df: DocFreq | None = None,
+    ) -> None:
         self.bands, self.bucket_cap, self.verify, self.min_keys = bands, bucket_cap, verify, min_keys
+        self.link = link
         self._entries: dict[
             Hashable, tuple[Fingerprint, Hashable]
         ] = {}  # entry id -> (fingerprint, story id)
@@ -294,6 +380,9 @@ class StoryIndex:
         self._buckets: dict[str, dict[int, list[Hashable]]] = defaultdict(
             lambda: defaultdict(list)
         )  # per language
+        self._df = DocFreq() if df is None else df  # the window's word counts
+        self._counting = df is None  # whether the index keeps them itself, entry by entry
+        self._span: dict[Hashable, tuple[int, int]] = {}  # story id -> its first and last time
         self._newest = 0
         self._since_purge = 0
 
@@ -301,10 +390,10 @@ class StoryIndex:
         return len(self._entries)
 
     def _anchor_keys(self, fp: Fingerprint) -> list[int]:
-        return [-a for a in fp.anchors if _kind(a) in _KEYED]  # negative: apart from sketch values
+        return [-a for a in fp.anchors if _kind(a) in _KEYED]  # negative: apart from term hashes
 
     def _keys(self, fp: Fingerprint) -> list[int]:
-        return sorted(fp.sketch)[: self.bands] + self._anchor_keys(fp)
+        return _bottom(fp, self.bands) + self._anchor_keys(fp)
 
     def _hits(self, buckets: dict[int, list[Hashable]], keys: list[int], limit: int) -> list[Hashable]:
         cap = self.bucket_cap
@@ -317,7 +406,7 @@ class StoryIndex:
     def candidates(self, fp: Fingerprint, keys: list[int] | None = None) -> list[Hashable]:
         """Ids of indexed entries sharing at least ``min_keys`` keys with ``fp``, most first.
 
-        At most ``verify`` in ``fp``'s language (sketch and anchor keys) and ``verify`` in the
+        At most ``verify`` in ``fp``'s language (term and anchor keys) and ``verify`` in the
         others (anchor keys only: reports in two languages share no shingles).
         """
         found = self._hits(self._buckets[fp.lang], keys or self._keys(fp), self.verify)
@@ -332,19 +421,49 @@ class StoryIndex:
         return self._match(fp if time is None else _at(fp, time), None)
 
     def _match(self, fp: Fingerprint, keys: list[int] | None) -> Hashable | None:
-        best: dict[Hashable, float] = {}
+        df, size = self._df, self._df.mass(fp.bag)  # fp's size, once for every comparison
+        scores: dict[Hashable, float] = {}
         for entry_id in self.candidates(fp, keys):
-            other, story = self._entries[entry_id]
-            score = similarity(fp, other)
-            if score >= THRESHOLD and score > best.get(story, 0.0):
-                best[story] = score
+            scores[entry_id] = similarity(fp, self._entries[entry_id][0], df, size)
+        stories = {self._entries[i][1] for i, score in scores.items() if score >= THRESHOLD}
+        best: dict[Hashable, float] = {}
+        for story in stories:
+            mean = self._link(fp, story, scores, size)
+            if mean >= THRESHOLD:
+                best[story] = mean
         for story in sorted(best, key=best.__getitem__, reverse=True):
             if not self._contradicted(fp, story):
                 return story
         return None
 
+    def _link(self, fp: Fingerprint, story: Hashable, scores: dict[Hashable, float], size: float) -> float:
+        """Average link: the mean similarity of ``fp`` to the story's newest ``link`` members, the
+        members in other languages counting as one, by the best of them (they share only anchors).
+
+        Single link let one loose resemblance pull a report into a story whose other reports it
+        does not resemble, and chains of them merge stories.
+        """
+        same, other = [], 0.0
+        for m in self._members[story][-self.link :]:
+            member = self._entries[m][0]
+            score = scores.get(m)
+            if score is None:
+                score = similarity(fp, member, self._df, size)
+            if member.lang == fp.lang:
+                same.append(score)
+            else:
+                other = max(other, score)
+        if other:
+            same.append(other)
+        return sum(same) / len(same) if same else 0.0
+
     def _contradicted(self, fp: Fingerprint, story: Hashable) -> bool:
-        """Whether a member of ``story`` near ``fp`` in time contradicts it (the newest 64 are asked)."""
+        """Whether ``fp`` would stretch ``story`` over more than ``WINDOW``, or a member of it near
+        ``fp`` in time contradicts it (the newest 64 are asked). The first stops a chain of daily
+        reports (preview, act, reactions) from growing into one story without end."""
+        first, last = self._span[story]
+        if max(last, fp.time) - min(first, fp.time) > _SPAN_SECONDS:
+            return True
         for n, member in enumerate(reversed(self._members[story])):
             if n == 64:
                 break
@@ -366,6 +485,10 @@ class StoryIndex:
         story = entry_id if story is None else story
         self._entries[entry_id] = (fp, story)
         self._members[story].append(entry_id)
+        first, last = self._span.get(story, (fp.time, fp.time))
+        self._span[story] = (min(first, fp.time), max(last, fp.time))
+        if self._counting:
+            self._df.add(fp)
         buckets = self._buckets[fp.lang]
         for key in keys or self._keys(fp):
             bucket = buckets[key]
@@ -391,7 +514,9 @@ class StoryIndex:
         if not dead:
             return
         for i in dead:
-            del self._entries[i]
+            fp = self._entries.pop(i)[0]
+            if self._counting:
+                self._df.remove(fp)
         tables: list[dict[Any, list[Hashable]]] = [self._members, *self._buckets.values()]
         for table in tables:
             for key in list(table):
@@ -400,12 +525,22 @@ class StoryIndex:
                     table[key] = kept
                 else:
                     del table[key]
+        for story in self._span.keys() - self._members.keys():
+            del self._span[story]
 
 
 def _at(fp: Fingerprint, time: datetime) -> Fingerprint:
     seconds = int(time.timestamp())
     if seconds == fp.time:
         return fp
-    return Fingerprint(
-        seconds, fp.lang, fp.sketch, fp.size, fp.title, fp.summary, fp.anchors, fp.marks, fp.stage
-    )
+    return Fingerprint(seconds, fp.lang, fp.title, fp.body, fp.summary, fp.anchors, fp.marks, fp.stage)
+
+
+def _bottom(fp: Fingerprint, k: int) -> list[int]:
+    """The k smallest hashes of the weighted terms (title twice, summary once): the LSH keys.
+
+    Bottom-k MinHash (Broder's): two entries with weighted Jaccard J share their smallest value
+    with probability J.
+    """
+    copies = ((h * 0x9E3779B1 + 0x7F4A7C15) & 0xFFFFFFFF for h in fp.title)
+    return sorted(chain(fp.title, copies, fp.body))[:k]

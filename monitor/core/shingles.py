@@ -9,10 +9,11 @@ Pure: no I/O, standard library only.
   character bigrams for Japanese (``text.tokenize`` already makes them; hiragana bigrams stay:
   ゆりかもめ is a name).
 - ``minhash`` (one-permutation MinHash) and ``simhash`` (Charikar's 64-bit sketch) are the
-  alternatives ``bench/clusters.py`` measures against exact Jaccard and the bottom-k MinHash
-  sketch that ``clusters`` uses: headlines are short (median 39 weighted shingles), so most
-  one-permutation bins are empty and borrowed, and SimHash cannot resolve the low similarities
-  (0.2) that rewritten headlines have; bottom-k of 128 is exact for nine entries in ten.
+  alternatives ``bench/clusters.py`` measures against exact Jaccard and bottom-k MinHash:
+  headlines are short (median 39 weighted shingles), so most one-permutation bins are empty
+  and borrowed, and SimHash cannot resolve the low similarities (0.2) that rewritten headlines
+  have. ``clusters`` keeps the shingle hashes themselves (a few hundred bytes) and compares
+  them exactly, weighted by document frequency; bottom-k values serve only as LSH keys.
 
 Hashes come from blake2b, never ``hash()``: fingerprints are stored and must mean the same in
 the next process.
@@ -129,8 +130,10 @@ def _stem(word: str) -> str:
         return word
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    # reduce/reduces/reduced/reducing all end as "reduc": a final e goes too
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
 def shingles(text: str) -> list[str]:

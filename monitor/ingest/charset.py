@@ -10,8 +10,9 @@ Labels are mapped to the codec real pages need: ``Shift_JIS`` and its aliases de
 Shift_JIS use anyway; ``EUC-JP`` falls back to EUC-JIS-2004 for the same reason; ``ISO-8859-1``
 and ``US-ASCII`` mean windows-1252 as in browsers. An unknown label is ignored.
 
-Feeds do not come through here: feedparser has its own XML encoding rules.
-Never raises: the last resort is a decode with ``errors="replace"``.
+Feeds have feedparser's XML encoding rules; they come through here only when their declared
+encoding cannot decode them (``feed_as_utf8``). Never raises: the last resort is a decode with
+``errors="replace"``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ _REFUSED = {"idna", "punycode", "undefined", "unicode_escape", "raw_unicode_esca
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^\s"';,]+)""", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+_XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml\b[^>]*?encoding\s*=\s*["'])[A-Za-z0-9_.:\-]+(["'])""")
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
 
 
@@ -61,6 +63,71 @@ def decode_html(body: bytes, content_type: str | None) -> str:
     if declared is not None:
         return _decode_as(body, declared)
     return _detect(body)
+
+
+def feed_as_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str, str] | None:
+    """A feed whose declared (or default UTF-8) encoding fails on its bytes, re-encoded as UTF-8.
+
+    feedparser answers such a feed by decoding all of it as some Latin charset, so one stray
+    byte turns every Japanese title to mojibake. Here the declaration is tried first with its
+    supersets; a few bad bytes become U+FFFD and the rest stays right; many mean a wrong label,
+    and the encoding is detected. Returns (utf-8 bytes with the XML declaration and the media
+    type saying so, that media type, what was done); None when the declaration holds.
+    """
+    if any(body.startswith(bom) for bom, _ in _BOMS) or body[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
+        return None  # a BOM or UTF-16 is unambiguous: feedparser reads those right
+    header = _HEADER_CHARSET.search(content_type or "")
+    label = header.group(1) if header else None
+    if label is None:
+        found = _XML_ENCODING.search(body[:_SNIFF_BYTES])
+        label = found.group(1).decode("ascii") if found else "utf-8"
+    codec = _codec(label)
+    if codec is None:
+        return None
+    declared = _strictly(body, codec)
+    if declared is not None and (codec == "utf-8" or not _reads_better(body, declared)):
+        return None
+    text = _misdeclared(body, codec)
+    text = _XML_DECL_ENCODING.sub(r"\1utf-8\2", text, count=1)
+    media = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
+    return text.encode("utf-8"), f"{media}; charset=utf-8", f"its declared charset {label} does not fit its bytes; decoded them by detection"
+
+
+def _misdeclared(body: bytes, codec: str) -> str:
+    """The text of a document its declared codec misreads: valid UTF-8 is UTF-8 (legacy bytes are
+    almost never valid UTF-8 by accident); else detection when it reads better, else the codec."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _strictly(body, codec)
+    if declared is not None:  # decodes, but detection reads it better (_reads_better)
+        return _detect(body)
+    text = _decode_as(body, codec)
+    if codec != "utf-8" and text.count("\ufffd") > 2:
+        detected = _detect(body)
+        if detected.count("\ufffd") < text.count("\ufffd"):
+            return detected
+    return text
+
+
+def _strictly(body: bytes, codec: str) -> str | None:
+    """The body decoded by ``codec`` or one of its supersets without a single error, or None."""
+    for name in _JAPANESE.get(codec, (codec,)):
+        try:
+            return body.decode(name)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _reads_better(body: bytes, declared: str) -> bool:
+    """Does detection read a legacy-labelled body as clearly more Japanese? EUC-JP bytes pass as
+    CP932 or windows-1252 without an error, as half-width katakana or accented letters."""
+    if body.isascii():
+        return False
+    detected = _detect(body)
+    return detected != declared and _japanese_score(detected) > max(2 * _japanese_score(declared), 10)
 
 
 def codec_for_label(label: str) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from functools import partial
 from typing import Any
 from urllib.parse import urljoin
@@ -25,11 +25,12 @@ from urllib.parse import urljoin
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.core.dates import MAX_YEAR, MIN_YEAR, parse_date
+from monitor.core.dates import parse_date
 from monitor.core.entry import EntryDraft, ParseResult
 from monitor.core.urls import is_http_url
 from monitor.errors import ParseError
-from monitor.ingest.charset import decode_html
+from monitor.ingest.charset import decode_html, feed_as_utf8
+from monitor.ingest.entities import check_entities
 from monitor.ingest.listing import page_base
 from monitor.ingest.markup import cap, collapse, html_to_text
 
@@ -48,6 +49,10 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None, tz: tzinfo) -
     """Read a feed document; ParseError when it is empty or not a feed (naming an advertised one)."""
     if not body or not body.strip():
         raise ParseError("empty response")
+    check_entities(body)  # before feedparser: entity bombs and external entities never reach a parser
+    repaired = feed_as_utf8(body, content_type)
+    if repaired is not None:
+        body, content_type, encoding_note = repaired
     # No content-location: feedparser would then resolve every URI it meets against it,
     # costing ~100 us an item; `_link` makes the one URI we keep absolute instead.
     headers = {"content-type": content_type} if content_type else {}
@@ -69,7 +74,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None, tz: tzinfo) -
             skipped += 1
         else:
             drafts.append(draft)
-    warnings = []
+    warnings = [encoding_note] if repaired is not None else []
     problem_exc = parsed.get("bozo_exception")
     if parsed.get("bozo") and not isinstance(problem_exc, _BENIGN):
         problem = _describe(problem_exc)
@@ -133,18 +138,12 @@ def _text(detail: Any, value: Any, limit: int) -> str:
 
 
 def _published(get: Callable[[str], Any], tz: tzinfo) -> datetime | None:
-    """Our reading of the raw date first (zone-less = local), feedparser's UTC reading second."""
+    """Our reading of the raw date (zone-less = local). Not feedparser's ``*_parsed``: it normalises
+    nonsense (month 13, day 45) into a real date, and it read no corpus date that ours cannot."""
     for key in ("published", "updated", "created"):
         found = parse_date(get(key), tz)
         if found is not None:
             return found
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        st = get(key)
-        if st is not None and MIN_YEAR <= st[0] <= MAX_YEAR:
-            try:
-                return datetime(st[0], st[1], st[2], st[3], st[4], st[5], tzinfo=UTC)
-            except (ValueError, TypeError, OverflowError):
-                continue
     return None
 
 

@@ -22,6 +22,8 @@ _INLINE = frozenset({
 # Every pattern here is linear on hostile input: a tag stops at the next "<" and an unclosed
 # comment or <script> runs to the end of the text (as in browsers) instead of being rescanned
 # from each "<" (which made "<!--" * 2000 take a third of a second).
+# C0/C1 controls that str.split() does not already treat as whitespace.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _TAG = re.compile(r"<(?:/?([A-Za-z][A-Za-z0-9:-]*)(?:[\s/][^<>]*)?>|!--.*?(?:-->|\Z)|![^<>]*>|\?[^<>]*>)", re.DOTALL)
 _HIDDEN = re.compile(
     r"<(script|style|noscript|template|iframe|object|svg|math)\b.*?(?:</\1\s*>|\Z)", re.DOTALL | re.IGNORECASE
@@ -30,7 +32,10 @@ _HAS_HIDDEN = re.compile(r"<(?:script|style|noscript|template|iframe|object|svg|
 
 
 def collapse(text: str) -> str:
-    """Runs of whitespace (newlines, tabs, ideographic and no-break spaces) -> one space, trimmed."""
+    """Runs of whitespace (newlines, tabs, ideographic and no-break spaces) -> one space, trimmed;
+    control characters dropped (a NUL breaks PostgreSQL, an ESC a terminal; neither is text)."""
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
     return " ".join(text.split())
 
 

@@ -39,7 +39,7 @@ from monitor.store.schedule import Schedule
 def _open(config: Config) -> Engine:
     """The engine, with a missing driver or an impossible path reported as a config error."""
     try:
-        return open_engine(config.database_url)
+        return open_engine(config.database_url, file_mode=config.file_mode)
     except ImportError as exc:
         raise ConfigError(f"{config.path}: database: the driver for {config.database.split(':')[0]!r} is not "
                           f"installed ({exc.name}); for PostgreSQL: pip install 'monitor[postgres]'") from exc

@@ -136,7 +136,7 @@ def digest(obj: Context, day: str | None, out: str | None, send: bool, force: bo
         click.echo(text, nl=False)
         return
     path = Path(out) if out else app.config.digest_dir / f"{chosen.isoformat()}.md"
-    write_atomically(path, text)
+    write_atomically(path, text, mode=app.config.file_mode)
     click.echo(str(path))
 
 
@@ -314,7 +314,7 @@ def upgrade(obj: Context) -> None:
     from monitor.store.db import upgrade as do_upgrade
 
     config = config_module.load(obj.config_path)
-    engine = open_engine(config.database_url)
+    engine = open_engine(config.database_url, file_mode=config.file_mode)
     try:
         before, after = do_upgrade(engine)
     finally:

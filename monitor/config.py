@@ -90,8 +90,9 @@ class SmtpConfig(_Model):
     @classmethod
     def _env_name(cls, v: str | None) -> str | None:
         if v is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
-            raise ValueError(f"{v!r} is not an environment variable name (the password itself never "
-                             "goes in this file)")
+            # Not echoed: what was written here may well be the password itself.
+            raise ValueError("is not an environment variable name (the password itself never goes in this "
+                             "file: put it in a variable and write the variable's name here)")
         return v
 
 
@@ -215,8 +216,23 @@ class DigestConfig(_Model):
 
 
 
+def _file_mode(value: Any) -> int:
+    # A YAML 0640 is the integer 416 and 640 is decimal: only a string says which the user meant.
+    if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value.strip()):
+        raise ValueError(f"{value!r} is not a file mode; write an octal string in quotes, like \"0640\"")
+    mode = int(value, 8)
+    if mode & 0o600 != 0o600 or mode & 0o111:
+        raise ValueError(f"{value!r}: the owner must be able to read and write, and nobody to execute")
+    return mode
+
+
+# Permissions of the files the monitor creates (the SQLite file, its -wal/-shm, digests): "0600".
+FileMode = Annotated[int, BeforeValidator(_file_mode)]
+
+
 class Config(_Model):
     database: str = "sqlite:///monitor.db"
+    file_mode: FileMode = 0o600
     timezone: str = "UTC"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     retention: Duration = timedelta(days=365)
@@ -367,6 +383,9 @@ def _explain(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = _key_path(err["loc"])
     if err["type"] == "extra_forbidden":
+        if err["loc"][-1] == "password":  # the value is never echoed: it is a secret
+            return (f"{path}: {loc}: unknown key; a password never goes in this file: export it in an "
+                    "environment variable and name that variable in password_env")
         return f"{path}: {loc}: unknown key"
     if err["type"] == "missing":
         return f"{path}: {loc}: required key is missing"

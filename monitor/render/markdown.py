@@ -2,7 +2,9 @@
 
 Composes text only; writing files is the service's job. Titles, source names and errors
 come from strangers: every Markdown and HTML metacharacter in them is backslash-escaped, so
-they can neither make a link nor inject markup, and only http(s) URLs become links.
+they can neither make a link nor inject markup, and only http(s) URLs become links. Control
+characters become spaces: a digest is read with `cat` and mailed as text, and an ESC in a title
+would drive the reader's terminal (colours, OSC 8 links, the window title).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from monitor.core.digest import Digest, Item
 # start markup, links, HTML, entities or emphasis anywhere in a line.
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
 _SPACE = re.compile(r"\s+")
+# C0 and C1 controls (ESC, BEL, CR...), DEL, line/paragraph separators, bidi overrides and isolates.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # GitHub-flavoured Markdown also links bare URLs, www. names and e-mail addresses. An escape
 # before the colon or the dot stops the first two; e-mail autolinks ignore escapes, so an
 # invisible WORD JOINER after the @ breaks them.
@@ -28,7 +32,8 @@ def _break_autolink(m: re.Match[str]) -> str:
 
 def escape(text: str) -> str:
     """Plain text safe to place inline in Markdown, CommonMark or GFM (collapses newlines)."""
-    return _AUTOLINKS.sub(_break_autolink, _SPECIAL.sub(r"\\\1", _SPACE.sub(" ", text).strip()))
+    text = _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+    return _AUTOLINKS.sub(_break_autolink, _SPECIAL.sub(r"\\\1", text))
 
 
 def link_target(url: str | None) -> str | None:

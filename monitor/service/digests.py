@@ -59,28 +59,33 @@ def _problems(reader: Reader, config: Config, now: datetime) -> list[Failure]:
         for flag in shown:
             out.append(Failure(source.name, f"{flag.kind}: {flag.detail}",
                                flag.since.astimezone(tz) if flag.since else None))
-        if row.last_status == "error" and not any(f.kind == "failing" for f in shown):
+        if row.last_status == "error" and not any(f.kind in ("disabled", "failing") for f in shown):
             out.append(Failure(source.name, row.last_error or "unknown error",
                                row.failing_since.astimezone(tz) if row.failing_since else None))
     return out
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so a reader sees the old file or the new one, never half."""
+def write_atomically(path: Path, text: str, *, mode: int = 0o600) -> None:
+    """Write `text` to `path` so a reader sees the old file or the new one, never half.
+
+    A new file gets `mode` (config `file_mode`); a file that is replaced keeps the mode it had,
+    so a digest the user made group-readable stays so.
+    """
     try:
-        _write(path, text)
+        _write(path, text, mode)
     except OSError as exc:
         raise MonitorError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, mode: int) -> None:
     if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: never rename over a device
         with path.open("w", encoding="utf-8") as fh:
             fh.write(text)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # made 0600
     try:
+        os.fchmod(fd, path.stat().st_mode & 0o7777 if path.exists() else mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -138,7 +143,7 @@ class DigestService:
             return None
         digest = make_digest(self.reader, self.config, day, now)
         path = self.config.digest_dir / f"{day.isoformat()}.md"
-        write_atomically(path, render(digest))
+        write_atomically(path, render(digest), mode=self.config.file_mode)
         mail, state = self._mail(digest, now)
         self.log.complete(day, path=str(path), entries=digest.entries, now=self.clock(), mail=mail,
                           email_state=state, replace_mail=force)

@@ -28,6 +28,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.errors import StoreError
 
 BUSY_TIMEOUT_MS = 30_000
+SQLITE_FULL = 13  # https://www.sqlite.org/rescode.html#full: the disk, or PRAGMA max_page_count
+PG_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 
 # Any constant: the key of the advisory lock that one migrating process holds on PostgreSQL.
@@ -35,11 +37,12 @@ MIGRATION_LOCK = 0x6D6F6E69746F72  # "monitor"
 BACKENDS = ("sqlite", "postgresql")
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, *, file_mode: int = 0o600) -> Engine:
     """An engine for `url`; SQLite files get their folder made and the pragmas set on connect.
 
-    A bare `postgresql://` URL means the psycopg (3) driver, the one `monitor[postgres]`
-    installs (SQLAlchemy would otherwise pick psycopg2). A missing driver raises ImportError.
+    A new SQLite file is created with `file_mode` (see `create_file`). A bare `postgresql://`
+    URL means the psycopg (3) driver, the one `monitor[postgres]` installs (SQLAlchemy would
+    otherwise pick psycopg2). A missing driver raises ImportError.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -52,10 +55,44 @@ def open_engine(url: str) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not parsed.database.startswith("file:") and "uri" not in parsed.query:
+            create_file(Path(parsed.database), file_mode)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def database_error(exc: SQLAlchemyError, doing: str) -> StoreError:
+    """A StoreError for a failed database call; a full disk says so plainly, whatever the back end.
+
+    SQLite says "database or disk is full" both for a full file system and for a file at its
+    size limit, which reads like a bug to a user; the message says what to do instead.
+    """
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if (code is not None and code & 0xFF == SQLITE_FULL) or getattr(orig, "sqlstate", None) == PG_DISK_FULL:
+        return StoreError(f"database is full (disk or max size): {doing} failed and nothing of it was stored; "
+                          f"free disk space and it is done again on the next run ({orig})")
+    return StoreError(f"database error while {doing}: {orig}")
+
+
+def create_file(path: Path, mode: int) -> None:
+    """Create an empty database file with exactly `mode` before SQLite opens it; keep an existing one as it is.
+
+    SQLite would create it 0644 less the umask, readable by every local user, and it gives its
+    -wal, -shm and -journal files the main file's mode, so setting it here covers them all. No
+    umask change: that is process-wide, and the service runs threads. A user's existing file is
+    never chmod-ed behind their back.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, mode)  # the umask may have dropped bits the config asked for
+    finally:
+        os.close(fd)
 
 
 def writer(engine: Engine) -> Engine:

@@ -68,7 +68,7 @@ class App:
 
     @cached_property
     def source_ids(self) -> dict[str, int]:
-        return self.archive.sync_sources((s.name, s.url, s.type) for s in self.config.sources)
+        return self.archive.sync_sources((s.name, s.url, s.type, s.fingerprint) for s in self.config.sources)
 
     def fetch_settings(self) -> FetchSettings:
         f = self.config.fetch

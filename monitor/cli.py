@@ -111,7 +111,7 @@ def poll(obj: Context, names: tuple[str, ...]) -> None:
     outcomes = asyncio.run(app.poll(chosen))
     for outcome in outcomes:
         click.echo(results.printable(outcome.line()))
-    if all(o.status == "error" for o in outcomes):
+    if all(o.status in ("error", "disabled") for o in outcomes):
         sys.exit(1)
 
 
@@ -225,11 +225,32 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
         click.echo(results.as_table(rows, tz))
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def sources(ctx: click.Context) -> None:
+    """One line per configured source: last poll, status, entries stored, last error (subcommand: enable)."""
+    if ctx.invoked_subcommand is None:
+        _list_sources(ctx.obj)
+
+
+@sources.command("enable")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @click.pass_obj
 @handles_errors
-def sources(obj: Context) -> None:
-    """One line per configured source: last poll, status, entries stored, last error."""
+def sources_enable(obj: Context, names: tuple[str, ...]) -> None:
+    """Poll a source again that a 410 Gone disabled."""
+    app = obj.app()
+    for name in names:
+        app.config.source(name)  # an unknown name is a clear error, not a silent no-op
+    app.source_ids  # noqa: B018 - rows for newly configured sources; an edited entry is enabled here
+    for name in names:
+        reason = app.archive.enable(name)
+        line = f"{name}: enabled (was disabled: {reason})" if reason else f"{name}: was not disabled"
+        click.echo(results.printable(line))
+
+
+@handles_errors
+def _list_sources(obj: Context) -> None:
     app = obj.app()
     app.source_ids  # noqa: B018 - make rows for newly configured sources
     configured = {s.name for s in app.config.sources}

@@ -8,6 +8,7 @@ resolved against the config file's folder, so the monitor behaves the same from 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from datetime import time, timedelta
@@ -122,6 +123,7 @@ class SourceConfig(_Model):
     url: str = ""
     type: Literal["feed", "html", "google_news"] = "feed"
     fetch_article: bool = False  # fetch the page of new entries whose summary is short
+    verify: bool = True  # false: accept a TLS certificate that does not verify (self-signed intranet feeds)
     query: str | None = None  # google_news: the search
     hl: str = "ja"
     gl: str = "JP"
@@ -131,6 +133,11 @@ class SourceConfig(_Model):
     title: str = "a"
     link: str = "a"
     date: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies this entry's settings: a source disabled by a 410 is polled again once they change."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
     @field_validator("name")
     @classmethod

@@ -1,4 +1,4 @@
-"""Is a source healthy? Failing, its page layout changed, or silent far past its rhythm.
+"""Is a source healthy? Disabled (410 Gone), failing, its page layout changed, or silent far past its rhythm.
 
 Pure: no I/O. The store supplies the source's state and the times it last brought new
 entries; this module only judges.
@@ -26,12 +26,14 @@ class SourceState:
     last_error: str | None
     layout_changed_at: datetime | None
     last_new_at: datetime | None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Flag:
     source: str
-    kind: str  # failing | layout | stale
+    kind: str  # disabled | failing | layout | stale
     detail: str
     since: datetime | None
 
@@ -49,6 +51,8 @@ def stale_after(every: timedelta, usual_gap: timedelta | None) -> timedelta:
 
 def flags(state: SourceState, now: datetime, usual_gap: timedelta | None) -> list[Flag]:
     found = []
+    if state.disabled_at is not None:  # not polled any more: nothing else about it is news
+        return [Flag(state.name, "disabled", f"{state.disabled_reason or 'disabled'}", state.disabled_at)]
     if state.consecutive_failures >= FAILURES_TO_FLAG:
         found.append(Flag(state.name, "failing", f"{state.consecutive_failures} failed polls in a row: "
                           f"{state.last_error or 'unknown error'}", state.failing_since))

@@ -85,8 +85,14 @@ class Fetcher:
         self._settings = settings
         self._hosts = HostLimiter(settings.per_host)
         self._inflight = asyncio.Semaphore(settings.concurrency)
-        self._client = httpx.AsyncClient(
-            transport=transport,
+        self._transport = transport
+        self._client = self._new_client(_tls_context())
+        self._unverified: httpx.AsyncClient | None = None  # made for the first `verify: false` source
+
+    def _new_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+        settings = self._settings
+        return httpx.AsyncClient(
+            transport=self._transport,
             follow_redirects=False,  # followed by hand in fetch(): we refuse loops and non-http targets
             # Stop at a redirect before httpx builds the next request: it fails on some Locations we want
             # to refuse with our own message (javascript:, data:), and we never follow its choice anyway.
@@ -95,7 +101,7 @@ class Fetcher:
             timeout=httpx.Timeout(settings.timeout),
             # Only what _Inflater can decode: we inflate ourselves to cap the inflated size.
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
-            verify=_tls_context(),
+            verify=verify,
         )
 
     async def __aenter__(self) -> Self:
@@ -108,13 +114,17 @@ class Fetcher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._unverified is not None:
+            await self._unverified.aclose()
 
-    async def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
+    async def fetch(self, url: str, validators: Validators | None = None, *, verify: bool = True) -> FetchResult:
         """GET ``url``; raise a FetchError subclass for anything but a 2xx or a 304.
 
         The deadline starts once the first per-host slot is ours: time spent queueing behind other fetches to
-        the same host is not the server's slowness.
+        the same host is not the server's slowness. ``verify=False`` accepts any TLS certificate (a source's
+        `verify: false`, for an intranet feed with a self-signed one); it never changes other fetches.
         """
+        client = self._client if verify else self._unverified_client()
         sent = validators or Validators()
         current = _parse_url(url)
         chain = [current]
@@ -131,7 +141,7 @@ class Fetcher:
                             started = time.monotonic()
                             deadline.reschedule(asyncio.get_running_loop().time() + self._settings.timeout)
                         try:
-                            async with self._client.stream("GET", current, headers=headers) as response:
+                            async with client.stream("GET", current, headers=headers) as response:
                                 return await self._result(response, sent, started)
                         except _Redirect as hop:
                             current = self._next_hop(hop, chain)
@@ -142,6 +152,11 @@ class Fetcher:
             ) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise _transport_error(exc, current, self._settings.timeout) from exc
+
+    def _unverified_client(self) -> httpx.AsyncClient:
+        if self._unverified is None:
+            self._unverified = self._new_client(False)
+        return self._unverified
 
     def _next_hop(self, hop: _Redirect, chain: list[httpx.URL]) -> httpx.URL:
         """Resolve a redirect's Location (relative ones too); refuse loops, too many hops, non-http(s)."""
@@ -321,7 +336,8 @@ def _transport_error(exc: Exception, url: httpx.URL, timeout: float) -> FetchErr
         if any(isinstance(c, socket.gaierror) for c in causes):
             return FetchConnectError(f"host not found: {url.host} (check the source URL)")
         if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes) or "certificate" in text.lower():
-            return FetchConnectError(f"TLS certificate did not verify: {where} ({text})")
+            return FetchConnectError(f"TLS certificate did not verify: {where} ({text}); "
+                                     "`verify: false` on the source accepts it")
         return FetchConnectError(f"cannot connect to {where}: {text}")
     if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
         return FetchConnectError(f"connection broken by {where} while fetching {url}: {text}")

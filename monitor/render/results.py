@@ -132,10 +132,11 @@ def sources_table(rows: Sequence[SourceRow], tz: tzinfo, flags: Mapping[str, Seq
     lines = []
     for s in rows:
         polled = s.last_polled_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if s.last_polled_at else "never"
-        status = s.last_status or "-"
-        if s.last_status == "error" and s.consecutive_failures > 1:
+        status = "disabled" if s.disabled_at else s.last_status or "-"
+        if status == "error" and s.consecutive_failures > 1:
             status += f" x{s.consecutive_failures}"
-        due = s.next_poll_at.astimezone(tz).strftime("next %m-%d %H:%M") if s.next_poll_at else "next: now"
+        due = "next: never" if s.disabled_at else \
+            s.next_poll_at.astimezone(tz).strftime("next %m-%d %H:%M") if s.next_poll_at else "next: now"
         notes = [f"{f.kind}: {f.detail}" for f in flags.get(s.name, ())]
         if not notes and s.last_error:
             notes = [s.last_error]

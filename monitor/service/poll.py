@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import SourceConfig
 from monitor.core.entry import ParseResult
-from monitor.errors import MonitorError, StoreError
+from monitor.errors import HTTPStatusError, MonitorError, StoreError
 from monitor.ingest.feed import parse_feed
 from monitor.ingest.listing import parse_listing
 from monitor.net.fetcher import Fetcher, FetchResult, Validators
@@ -33,7 +33,7 @@ log = logging.getLogger("monitor.poll")
 @dataclass(frozen=True, slots=True)
 class Outcome:
     source: str
-    status: str  # ok | not_modified | error
+    status: str  # ok | not_modified | error | disabled (a 410 Gone earlier: not polled)
     new: int = 0
     matched: int = 0
     skipped: int = 0
@@ -42,13 +42,17 @@ class Outcome:
     retry_after: float | None = None  # seconds a 429/503 asked us to wait
     new_ids: tuple[int, ...] = ()
     bytes: int | None = None
+    warnings: tuple[str, ...] = ()  # kept what could be read, but the document was broken
 
     def line(self) -> str:
         if self.status == "error":
             return f"{self.source}: error: {self.error}"
         if self.status == "not_modified":
             return f"{self.source}: not modified"
+        if self.status == "disabled":
+            return f"{self.source}: skipped, disabled: {self.error}"
         extra = f", {self.skipped} skipped" if self.skipped else ""
+        extra += "".join(f"; warning: {w}" for w in self.warnings)
         return f"{self.source}: {self.new} new, {self.matched} matched{extra}"
 
 
@@ -69,7 +73,13 @@ class Poller:
         self._store_lock = asyncio.Lock()
 
     async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self.poll_one(s) for s in sources)))
+        """Poll each source once, except those a 410 Gone disabled (the one-shot `monitor poll`)."""
+        disabled = await asyncio.to_thread(self.pipeline.archive.disabled)
+        return list(await asyncio.gather(*(
+            self._skipped(s, disabled[s.name]) if s.name in disabled else self.poll_one(s) for s in sources)))
+
+    async def _skipped(self, source: SourceConfig, reason: str) -> Outcome:
+        return self._logged(source, Outcome(source.name, "disabled", error=reason), self.clock())
 
     async def poll_one(self, source: SourceConfig) -> Outcome:
         source_id = self.source_ids[source.name]
@@ -79,14 +89,16 @@ class Poller:
             if source.type == "html" and self.robots is not None:
                 await self.robots.check(source.url)  # feeds are meant for machines; pages ask first
             etag, modified = await asyncio.to_thread(archive.validators, source_id)
-            fetched = await self.fetcher.fetch(source.url, Validators(etag, modified))
+            fetched = await self.fetcher.fetch(source.url, Validators(etag, modified), verify=source.verify)
             if fetched.not_modified:
                 await self._record(source_id, PollRecord("not_modified"))
                 return self._logged(source, Outcome(source.name, "not_modified"), started)
             parsed = await asyncio.to_thread(self._parse, source, fetched)
             if source.type == "google_news" and self.google is not None:
                 parsed = dataclasses.replace(parsed, drafts=await self.google.rewrite(parsed.drafts))
-            record = PollRecord("ok", etag=fetched.validators.etag, last_modified=fetched.validators.last_modified)
+            record = PollRecord("ok", etag=fetched.validators.etag, last_modified=fetched.validators.last_modified,
+                                error="; ".join(parsed.warnings) or None,
+                                items=len(parsed.drafts) + parsed.skipped if source.type == "html" else None)
             async with self._store_lock:
                 done = await asyncio.to_thread(self.pipeline.ingest, source_id, source.name, parsed.drafts,
                                                now=self.clock(), record=record, skipped=parsed.skipped)
@@ -94,16 +106,28 @@ class Poller:
                 await self.articles.enrich(source, done.new_ids)
             outcome = Outcome(source.name, "ok", done.new, done.matched, done.skipped,
                               items=len(parsed.drafts) + parsed.skipped, new_ids=done.new_ids,
-                              bytes=len(fetched.body))
+                              bytes=len(fetched.body), warnings=tuple(parsed.warnings))
+        except HTTPStatusError as exc:
+            outcome = await self._failed(source, source_id, exc, gone=exc.status == 410)
         except MonitorError as exc:  # fetch, parse or store: recorded if the database allows
-            outcome = Outcome(source.name, "error", error=str(exc), retry_after=getattr(exc, "retry_after", None))
-            await self._record(source_id, PollRecord("error", error=str(exc)))
+            outcome = await self._failed(source, source_id, exc)
         except Exception as exc:  # a bug must cost one source one poll, not the whole run
             log.exception("event=internal_error source=%s", source.name)
             message = f"internal error: {exc.__class__.__name__}: {exc}"
             outcome = Outcome(source.name, "error", error=message)
             await self._record(source_id, PollRecord("error", error=message))
         return self._logged(source, outcome, started)
+
+    async def _failed(self, source: SourceConfig, source_id: int, exc: MonitorError, *,
+                      gone: bool = False) -> Outcome:
+        """Record a failure; a 410 Gone also disables the source, said in the error everyone sees."""
+        message = str(exc)
+        if gone:
+            message += (f"; the source is disabled until its config entry changes or "
+                        f"`monitor sources enable {source.name}`")
+        await self._record(source_id, PollRecord("error", error=message,
+                                                 disable=source.fingerprint if gone else None))
+        return Outcome(source.name, "error", error=message, retry_after=getattr(exc, "retry_after", None))
 
     def _parse(self, source: SourceConfig, fetched: FetchResult) -> ParseResult:
         if source.type == "html":
@@ -124,4 +148,6 @@ class Poller:
         log.info("event=poll source=%s status=%s duration=%.2f bytes=%s new=%d matched=%d error=%r",
                  source.name, outcome.status, seconds, outcome.bytes if outcome.bytes is not None else "-",
                  outcome.new, outcome.matched, outcome.error)
+        for warning in outcome.warnings:
+            log.warning("event=poll_warning source=%s warning=%r", source.name, warning)
         return outcome

@@ -72,9 +72,7 @@ class Worker:
         else:
             next_at = after_success(source.name, source.every, now)
         try:
-            await asyncio.to_thread(self.schedule.finish, claim.source_id, self.owner, next_poll_at=next_at,
-                                    now=now, items=outcome.items if source.type == "html" else None,
-                                    new=outcome.new)
+            await asyncio.to_thread(self.schedule.finish, claim.source_id, self.owner, next_poll_at=next_at)
             if outcome.new_ids:
                 await asyncio.to_thread(self.alerts.queue, outcome.new_ids, now)
         except MonitorError as exc:

@@ -29,7 +29,7 @@ from monitor.core.intake import Intents, Known
 from monitor.core.matcher import Hit
 from monitor.errors import StoreError
 from monitor.store import pg_search
-from monitor.store.db import writer
+from monitor.store.db import database_error, writer
 from monitor.store.schema import entries, entry_sources, matches, sources
 
 _CHUNK = 500
@@ -69,16 +69,32 @@ class Applied:
 @dataclass(frozen=True, slots=True)
 class PollRecord:
     status: str  # ok | not_modified | error
-    error: str | None = None
+    error: str | None = None  # with ok: what was wrong with a document read anyway (a warning)
     etag: str | None = None
     last_modified: str | None = None
+    disable: str | None = None  # error only: stop polling until the config entry's fingerprint is not this
+    items: int | None = None  # ok, html sources: items the page held (0 after some: a layout change)
 
 
 def _store_error(exc: SQLAlchemyError, doing: str) -> StoreError:
-    detail = str(getattr(exc, "orig", exc))
-    if "full" in detail.lower():
-        detail += " (free disk space; nothing of this poll was stored and the next poll retries it)"
-    return StoreError(f"database error while {doing}: {detail}")
+    return database_error(exc, doing)  # a full disk (SQLITE_FULL, disk_full) is named as such
+
+
+def _layout(conn: Connection, source_id: int, items: int, now: datetime) -> dict[str, object]:
+    """An html page whose selectors match nothing where they matched before: the layout changed."""
+    row = conn.execute(select(sources.c.last_items, sources.c.layout_changed_at)
+                       .where(sources.c.id == source_id)).one()
+    values: dict[str, object] = {"last_items": items}
+    if items == 0 and (row.last_items or 0) > 0:
+        values["layout_changed_at"] = row.layout_changed_at or now
+    elif items > 0:
+        values["layout_changed_at"] = None
+    return values
+
+
+# What enabling a source resets: due at once, failures forgotten.
+_ENABLED: dict[str, object] = {"disabled_at": None, "disabled_reason": None, "disabled_config": None,
+                               "next_poll_at": None, "consecutive_failures": 0, "failing_since": None}
 
 
 class Archive:
@@ -88,26 +104,55 @@ class Archive:
         self.engine = engine
         self._writer = writer(engine)
 
-    def sync_sources(self, configured: Iterable[tuple[str, str, str]]) -> dict[str, int]:
-        """Make a row for every configured (name, url, type); return name -> id."""
+    def sync_sources(self, configured: Iterable[tuple[str, str, str, str]]) -> dict[str, int]:
+        """Make a row for every configured (name, url, type, fingerprint); return name -> id.
+
+        A source disabled (410 Gone) under another fingerprint of its config entry is enabled again:
+        the user edited it, most likely to give its new address.
+        """
         try:
             with self._writer.begin() as conn:
-                rows = {r.name: r for r in conn.execute(select(sources.c.id, sources.c.name, sources.c.url,
-                                                               sources.c.type))}
-                for name, url, kind in configured:
+                rows = {r.name: r for r in conn.execute(select(
+                    sources.c.id, sources.c.name, sources.c.url, sources.c.type, sources.c.disabled_at,
+                    sources.c.disabled_config))}
+                for name, url, kind, fingerprint in configured:
                     row = rows.get(name)
                     if row is None:
                         add = insert(sources)
                         if conn.dialect.name == "postgresql":  # another worker may be adding it now
                             add = postgresql.insert(sources).on_conflict_do_nothing(index_elements=["name"])
                         conn.execute(add.values(name=name, url=url, type=kind, consecutive_failures=0))
-                    elif (row.url, row.type) != (url, kind):
+                        continue
+                    if (row.url, row.type) != (url, kind):
                         # A new address is a new resource: forget validators of the old one.
                         conn.execute(update(sources).where(sources.c.id == row.id).values(
                             url=url, type=kind, etag=None, last_modified=None))
+                    if row.disabled_at is not None and row.disabled_config != fingerprint:
+                        conn.execute(update(sources).where(sources.c.id == row.id).values(**_ENABLED))
                 return {r.name: r.id for r in conn.execute(select(sources.c.id, sources.c.name))}
         except SQLAlchemyError as exc:
             raise _store_error(exc, "recording sources") from exc
+
+    def enable(self, name: str) -> str | None:
+        """Poll a disabled source again, at once; returns why it was disabled (None: it was not)."""
+        try:
+            with self._writer.begin() as conn:
+                reason = conn.execute(select(sources.c.disabled_reason).where(
+                    sources.c.name == name, sources.c.disabled_at.is_not(None))).scalar_one_or_none()
+                if reason is not None:
+                    conn.execute(update(sources).where(sources.c.name == name).values(**_ENABLED))
+        except SQLAlchemyError as exc:
+            raise _store_error(exc, "enabling a source") from exc
+        return reason
+
+    def disabled(self) -> dict[str, str]:
+        """Name -> reason of every disabled source."""
+        try:
+            with self.engine.connect() as conn:
+                return {r.name: r.disabled_reason or "disabled" for r in conn.execute(
+                    select(sources.c.name, sources.c.disabled_reason).where(sources.c.disabled_at.is_not(None)))}
+        except SQLAlchemyError as exc:
+            raise _store_error(exc, "reading sources") from exc
 
     def validators(self, source_id: int) -> tuple[str | None, str | None]:
         try:
@@ -155,7 +200,7 @@ class Archive:
                     conn.execute(add_sightings,
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
                                   for i in intents.sightings])
-                self._record(conn, source_id, record, now)
+                self._record(conn, source_id, record, now, new=len(new_ids))
         except SQLAlchemyError as exc:
             raise _store_error(exc, "storing a poll") from exc
         matched = sum(1 for e in intents.new if decided.new[e.key].topics)
@@ -267,15 +312,22 @@ class Archive:
             raise _store_error(exc, "recording a poll") from exc
 
     @staticmethod
-    def _record(conn: Connection, source_id: int, record: PollRecord, now: datetime) -> None:
+    def _record(conn: Connection, source_id: int, record: PollRecord, now: datetime, *, new: int = 0) -> None:
+        """The poll's facts for the schedule and health: status, errors, validators, items, news."""
         values: dict[str, object] = {"last_polled_at": now, "last_status": record.status}
+        if new > 0:
+            values["last_new_at"] = now
+        if record.items is not None:
+            values.update(_layout(conn, source_id, record.items, now))
         if record.status == "error":
             current = conn.execute(select(sources.c.consecutive_failures, sources.c.failing_since)
                                    .where(sources.c.id == source_id)).one()
             values.update(last_error=record.error, consecutive_failures=current.consecutive_failures + 1,
                           failing_since=current.failing_since or now)
+            if record.disable is not None:
+                values.update(disabled_at=now, disabled_reason=record.error, disabled_config=record.disable)
         else:
-            values.update(last_error=None, last_success_at=now, consecutive_failures=0, failing_since=None)
+            values.update(last_error=record.error, last_success_at=now, consecutive_failures=0, failing_since=None)
             if record.status == "ok":
                 values.update(etag=record.etag, last_modified=record.last_modified)
         conn.execute(update(sources).where(sources.c.id == source_id).values(**values))

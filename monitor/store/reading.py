@@ -59,6 +59,8 @@ class SourceRow:
     next_poll_at: datetime | None = None
     last_new_at: datetime | None = None
     layout_changed_at: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
 
 
 def _when():  # type: ignore[no-untyped-def]
@@ -149,7 +151,7 @@ class Reader:
         with self.engine.connect() as conn:
             return [SourceRow(r.name, r.url, r.type, r.last_polled_at, r.last_status, r.last_error,
                               r.failing_since, r.consecutive_failures, r.n, r.id, r.next_poll_at, r.last_new_at,
-                              r.layout_changed_at) for r in conn.execute(query)]
+                              r.layout_changed_at, r.disabled_at, r.disabled_reason) for r in conn.execute(query)]
 
     def by_ids(self, ids: list[int], *, conn: Connection | None = None) -> list[EntryRow]:
         """These entries, newest first (publication time, else first_seen)."""

@@ -40,6 +40,7 @@ class Schedule:
         due = (
             select(sources.c.id, sources.c.name, sources.c.consecutive_failures)
             .where(sources.c.name.in_(list(names)))
+            .where(sources.c.disabled_at.is_(None))
             .where(or_(sources.c.next_poll_at.is_(None), sources.c.next_poll_at <= now))
             .where(or_(sources.c.lease_until.is_(None), sources.c.lease_until < now))
             .order_by(sources.c.next_poll_at.is_not(None), sources.c.next_poll_at)
@@ -56,22 +57,11 @@ class Schedule:
             raise StoreError(f"database error while claiming sources: {getattr(exc, 'orig', exc)}") from exc
         return [Claim(r.id, r.name, r.consecutive_failures) for r in rows]
 
-    def finish(self, source_id: int, owner: str, *, next_poll_at: datetime, now: datetime,
-               items: int | None, new: int) -> None:
-        """Release our lease, set the next poll, and note what health needs."""
+    def finish(self, source_id: int, owner: str, *, next_poll_at: datetime) -> None:
+        """Release our lease and set the next poll (what the poll found is in its PollRecord)."""
         values: dict[str, object] = {"next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None}
-        if new > 0:
-            values["last_new_at"] = now
         try:
             with self._writer.begin() as conn:
-                row = conn.execute(select(sources.c.last_items, sources.c.layout_changed_at)
-                                   .where(sources.c.id == source_id)).one()
-                if items is not None:
-                    values["last_items"] = items
-                    if items == 0 and (row.last_items or 0) > 0:
-                        values["layout_changed_at"] = row.layout_changed_at or now
-                    elif items > 0:
-                        values["layout_changed_at"] = None
                 conn.execute(update(sources).where(and_(sources.c.id == source_id,
                                                         or_(sources.c.lease_owner == owner,
                                                             sources.c.lease_owner.is_(None))))

@@ -60,6 +60,10 @@ class Source(Base):
     last_new_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_items: Mapped[int | None] = mapped_column(Integer)
     layout_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Revision 0004: a 410 Gone disables the source until its config entry (fingerprint) changes.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_config: Mapped[str | None] = mapped_column(String(64))
 
 
 class Entry(Base):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
@@ -47,7 +49,9 @@ def test_two_polls_at_once_store_each_entry_once(http_server: TestServer, worksp
     assert new_total == keys[0]  # every entry counted as new by exactly one process
 
 
-def test_search_never_fails_while_a_poll_writes(http_server: TestServer, workspace: Workspace) -> None:
+@pytest.mark.parametrize("command", ["poll", "run"])
+def test_search_never_fails_while_a_poll_writes(http_server: TestServer, workspace: Workspace, command: str) -> None:
+    """`monitor search` in a loop while `monitor poll` (or the service, `monitor run`) stores 6,000 entries."""
     items = "".join(f"<item><title>Stargate site {i} 合弁 {i}</title><link>https://example.com/{i}</link>"
                     f"<description>{'OpenAI data center ' * 20}</description></item>" for i in range(6000))
     http_server.route("/big", f"<rss version='2.0'><channel><title>big</title>{items}</channel></rss>")
@@ -55,18 +59,27 @@ def test_search_never_fails_while_a_poll_writes(http_server: TestServer, workspa
                     topics=[{"name": "stargate", "query": "Stargate OpenAI"}], fetch={"timeout": 60,
                                                                                     "max_bytes": 50_000_000})
     CliRunner().invoke(cli, ["--config", str(workspace.config_path), "db", "upgrade"])
-    writer = monitor_process(workspace, "poll")
+    writer = monitor_process(workspace, command)
     searches = 0
     deadline = time.monotonic() + 120
-    while writer.poll() is None and time.monotonic() < deadline:
+    while writer.poll() is None and time.monotonic() < deadline and _stored(workspace) < 6000:
         done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(workspace.config_path), "search",
                                "合弁", "--format", "json", "--limit", "5"], capture_output=True, text=True,
                               timeout=60, check=False)
         assert done.returncode == 0, done.stderr
         searches += 1
+    if command == "run":
+        writer.send_signal(signal.SIGTERM)
     out, err = writer.communicate(timeout=60)
-    assert writer.returncode == 0 and out.strip() == "big: 6000 new, 6000 matched", (out, err)
-    assert searches >= 1
+    assert writer.returncode == 0 and "locked" not in err, (out, err)
+    assert _stored(workspace) == 6000 and searches >= 1
+    if command == "poll":
+        assert out.strip() == "big: 6000 new, 6000 matched", (out, err)
+
+
+def _stored(ws: Workspace) -> int:
+    with sqlite3.connect(ws.db_path, timeout=30) as conn:
+        return int(conn.execute("select count(*) from entries").fetchone()[0])
 
 
 def test_a_poll_that_fails_half_way_stores_nothing_and_the_next_stores_all(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from monitor.core.clusters import StoryIndex, fingerprint
+from monitor.core.clusters import DocFreq, StoryIndex, fingerprint
 
 
 class Clusterable(Protocol):
@@ -25,10 +25,19 @@ class Clusterable(Protocol):
 
 
 def stories(rows: Sequence[Clusterable]) -> dict[int, int]:
-    """Entry id -> story id (the id of the story's earliest entry among `rows`)."""
-    index = StoryIndex()
+    """Entry id -> story id (the id of the story's earliest entry among `rows`).
+
+    All the rows are at hand, so words are weighted by how many of them hold each (DocFreq) from
+    the first entry on, not only by those seen so far: a template word is discounted at once.
+    """
+    ordered = sorted(rows, key=lambda r: (r.published or r.first_seen, r.id))
+    prints = [fingerprint(r.title, r.summary, r.published or r.first_seen) for r in ordered]
+    window = DocFreq()
+    for fp in prints:
+        window.add(fp)
+    index = StoryIndex(df=window)
     found: dict[int, int] = {}
-    for row in sorted(rows, key=lambda r: (r.published or r.first_seen, r.id)):
-        story = index.assign(row.id, fingerprint(row.title, row.summary, row.published or row.first_seen))
+    for row, fp in zip(ordered, prints, strict=True):
+        story = index.assign(row.id, fp)
         found[row.id] = story if isinstance(story, int) else row.id
     return found

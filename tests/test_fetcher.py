@@ -161,6 +161,29 @@ def test_follows_a_redirect_to_another_host(http_server: TestServer) -> None:
         assert fetch(http_server.url("/feed")).url == other.url("/feed")
 
 
+def test_every_redirect_hop_passes_the_callers_check_before_it_is_requested(http_server: TestServer) -> None:
+    """Article fetches check each hop with the private-address guard: here a check that refuses 127.0.0.2."""
+    seen: list[str] = []
+
+    async def refuse_other_host(url: str) -> None:
+        seen.append(url)
+        if "127.0.0.2" in url:
+            raise FetchError(f"refused {url}")
+
+    async def go(url: str) -> FetchResult:
+        async with Fetcher(FetchSettings()) as fetcher:
+            return await fetcher.fetch(url, before_hop=refuse_other_host)
+
+    with TestServer(host="127.0.0.2") as other:
+        other.route("/feed", RSS)
+        http_server.redirect("/a", "/b")
+        http_server.redirect("/b", other.url("/feed"))
+        with pytest.raises(FetchError, match="refused http://127.0.0.2"):
+            asyncio.run(go(http_server.url("/a")))
+        assert other.requests == []  # refused before it was asked
+    assert seen == [http_server.url("/b"), other.url("/feed")]
+
+
 @pytest.mark.parametrize(("hops", "ok"), [(5, True), (6, False)], ids=["five-followed", "six-refused"])
 def test_at_most_max_redirects(http_server: TestServer, hops: int, ok: bool) -> None:
     for i in range(hops):

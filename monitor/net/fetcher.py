@@ -19,7 +19,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -117,12 +117,15 @@ class Fetcher:
         if self._unverified is not None:
             await self._unverified.aclose()
 
-    async def fetch(self, url: str, validators: Validators | None = None, *, verify: bool = True) -> FetchResult:
+    async def fetch(self, url: str, validators: Validators | None = None, *, verify: bool = True,
+                    before_hop: Callable[[str], Awaitable[None]] | None = None) -> FetchResult:
         """GET ``url``; raise a FetchError subclass for anything but a 2xx or a 304.
 
         The deadline starts once the first per-host slot is ours: time spent queueing behind other fetches to
         the same host is not the server's slowness. ``verify=False`` accepts any TLS certificate (a source's
         `verify: false`, for an intranet feed with a self-signed one); it never changes other fetches.
+        ``before_hop`` is awaited with every redirect target before it is requested, and may raise to
+        refuse it (article fetches: a public page must not redirect to a private address).
         """
         client = self._client if verify else self._unverified_client()
         sent = validators or Validators()
@@ -145,6 +148,8 @@ class Fetcher:
                                 return await self._result(response, sent, started)
                         except _Redirect as hop:
                             current = self._next_hop(hop, chain)
+                            if before_hop is not None:
+                                await before_hop(str(current))
         except TimeoutError as exc:
             raise FetchTimeout(
                 f"timed out after {self._settings.timeout:g}s fetching {current} (fetch.timeout): "

@@ -76,10 +76,10 @@ class Articles:
                 matches.c.entry_id.in_(list(ids)), matches.c.topic.in_(sorted(self._asking))))})
 
     async def _one(self, entry_id: int, url: str, title: str, summary: str, published: datetime | None) -> int:
-        await check_public_async(url, allow_private=self.config.fetch.allow_private)
+        await self._public(url)
         await self.robots.check(url)
         await self._pace(urlsplit(url).hostname or "")
-        fetched = await self.fetcher.fetch(url)
+        fetched = await self.fetcher.fetch(url, before_hop=self._public)  # every redirect hop is checked too
         article = await asyncio.to_thread(extract_article, fetched.body, url=fetched.url,
                                           content_type=fetched.content_type, tz=self.tz)
         if not article.text:
@@ -92,6 +92,9 @@ class Articles:
         log.info("event=article source_entry=%d chars=%d topics=%s", entry_id, len(article.text),
                  ",".join(analysed.topics) or "-")
         return 1
+
+    async def _public(self, url: str) -> None:
+        await check_public_async(url, allow_private=self.config.fetch.allow_private)
 
     async def _pace(self, host: str) -> None:
         """At most one article request per host per second (across this process)."""

@@ -143,6 +143,18 @@ SAME_STORY = [
         ("SB Energy to build Stargate data center in Milam County, Texas", "The campus will reach 1.2 GW."),
     ),
     (
+        "two-sites-named-in-summaries",
+        False,
+        (
+            "Stargate data center comes online with Nvidia racks",
+            "Oracle began delivering racks to the Abilene, Texas campus.",
+        ),
+        (
+            "OpenAI and SoftBank team up on Stargate data center",
+            "SB Energy builds the campus in Milam County, Texas.",
+        ),
+    ),
+    (
         "next-meeting-of-one-body",
         False,
         ("高市総理は第１０回令和８年熊本地震非常災害対策本部会議に出席しました", ""),
@@ -353,15 +365,16 @@ def _by_index(labelled: list[tuple[list[str], Fingerprint, Fingerprint]]) -> lis
     return [story[tuple(row[2:5])] == story[tuple(row[5:8])] for row, _, _ in labelled]
 
 
-# Measured (bench/clusters.py): same_story with the set's document frequencies 0.878/0.911 same
-# language, 1.000/0.820 across; the index (counting them entry by entry, as monitor.service.stories
-# uses it) 0.894/0.894 and 0.958/0.829. The floors sit 0.02-0.03 below so a change that loses
-# ground fails.
+# Measured (bench/clusters.py): same_story with the set's document frequencies 0.885/0.911 same
+# language (the same cross-validated: THRESHOLD chosen on four fifths of the pairs is 0.14 in
+# every fold), 1.000/0.820 across; the index (counting them entry by entry, as
+# monitor.service.stories uses it) 0.909/0.894 and 0.968/0.829. The floors sit 0.02-0.03 below
+# so a change that loses ground fails.
 FLOORS = [
     ("same_story-same-language", "pairwise", False, 0.86, 0.89),
     ("same_story-cross-language", "pairwise", True, 0.97, 0.79),
-    ("index-same-language", "index", False, 0.87, 0.87),
-    ("index-cross-language", "index", True, 0.93, 0.80),
+    ("index-same-language", "index", False, 0.89, 0.87),
+    ("index-cross-language", "index", True, 0.94, 0.80),
 ]
 
 

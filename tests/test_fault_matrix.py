@@ -149,6 +149,7 @@ ROWS = [
     # HTML listing pages
     Row("selectors-match-nothing", None, _layout_flagged, kind="html"),
     Row("euc-jp-undeclared", None, _euc_jp_read, kind="html", stored=2),
+    Row("deeply-nested", "refused: the page nests its elements too deeply", kind="html"),
 ]
 
 

@@ -39,6 +39,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from monitor.core.dates import find_date, parse_date
 from monitor.errors import ParseError
 from monitor.ingest.charset import decode_html
+from monitor.ingest.html_tree import parse_html
 from monitor.ingest.markup import cap, collapse, html_to_text
 
 LIMIT = 50_000
@@ -96,7 +97,7 @@ def extract_article(body: bytes, *, url: str, content_type: str | None, tz: tzin
     """Read one article page; ParseError only for an empty body (a page without text gives text "")."""
     if not body or not body.strip():
         raise ParseError(f"{url}: empty response")
-    tree = LexborHTMLParser(decode_html(body, content_type))
+    tree = parse_html(decode_html(body, content_type))
     meta = _meta(tree)
     ld = _json_ld(tree)
     published = _published(tree, meta, ld, tz)

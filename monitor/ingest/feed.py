@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-from selectolax.lexbor import LexborHTMLParser
 
 from monitor.core.dates import parse_date
 from monitor.core.entry import EntryDraft, ParseResult
@@ -31,6 +30,7 @@ from monitor.core.urls import is_http_url
 from monitor.errors import ParseError
 from monitor.ingest.charset import decode_html, feed_as_utf8
 from monitor.ingest.entities import check_entities
+from monitor.ingest.html_tree import parse_html
 from monitor.ingest.listing import page_base
 from monitor.ingest.markup import cap, collapse, html_to_text
 
@@ -162,7 +162,7 @@ def _not_a_feed(body: bytes, url: str, content_type: str | None, problem: Any) -
 
 def advertised_feed(body: bytes, *, url: str, content_type: str | None) -> str | None:
     """The absolute address of the first ``<link rel="alternate" type="application/rss+xml|...">``."""
-    tree = LexborHTMLParser(decode_html(body, content_type))
+    tree = parse_html(decode_html(body, content_type))
     base = page_base(tree, url)
     for node in tree.css("link[rel][href]"):
         rel = (node.attributes.get("rel") or "").lower().split()

@@ -29,6 +29,7 @@ from monitor.core.entry import EntryDraft, ParseResult
 from monitor.core.urls import is_http_url
 from monitor.errors import ParseError
 from monitor.ingest.charset import decode_html
+from monitor.ingest.html_tree import parse_html
 from monitor.ingest.markup import cap, collapse
 
 TITLE_LIMIT = 1000
@@ -43,7 +44,7 @@ def parse_listing(
     """Read the items of a listing page; ParseError for an empty body or an invalid selector."""
     if not body or not body.strip():
         raise ParseError("empty response")
-    tree = LexborHTMLParser(decode_html(body, content_type))
+    tree = parse_html(decode_html(body, content_type))
     items = _select(tree, item, "item")
     for selector, role in ((title, "title"), (link, "link"), (date, "date")):
         if selector is not None:

@@ -18,10 +18,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from selectolax.lexbor import LexborHTMLParser
-
 from monitor.errors import FetchError
 from monitor.ingest.charset import decode_html
+from monitor.ingest.html_tree import parse_html
 from monitor.ingest.listing import page_base
 from monitor.net.fetcher import Fetcher, FetchResult
 
@@ -73,7 +72,7 @@ def _target_in_page(result: FetchResult, origin: str) -> str | None:
     kind = (result.content_type or "").lower()
     if (kind and "html" not in kind) or not result.body:
         return None
-    tree = LexborHTMLParser(decode_html(result.body, result.content_type))
+    tree = parse_html(decode_html(result.body, result.content_type))
     base = page_base(tree, result.url)
     named: list[str] = []
     for node in tree.css("meta[http-equiv][content]"):

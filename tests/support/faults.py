@@ -225,6 +225,9 @@ FAULTS: dict[str, Callable[[FaultServer], str]] = {
     "selectors-match-nothing": lambda fs: fs.route(
         "/redesigned", "<html><body><div class='card'><a href='/x'>Redesigned</a></div></body></html>",
         content_type="text/html"),
+    "deeply-nested": lambda fs: fs.route(
+        "/nested", "<html><body>" + "<div>" * 100_000 + "<ul><li class='news'><a href='/n'>deep</a></ul>",
+        content_type="text/html"),
     "euc-jp-undeclared": lambda fs: fs.route(
         "/eucjp", listing([("人工知能戦略本部の開催について", "/n/1"), ("ＡＩ基本計画の決定", "/n/2")],
                           charset=None).encode("euc-jp"), content_type="text/html"),

@@ -41,8 +41,8 @@ class Flag:
 def rhythm(new_entry_times: Sequence[datetime]) -> timedelta | None:
     """The median gap between the source's recent new entries (None with fewer than 3)."""
     times = sorted(new_entry_times)
-    gaps = [b - a for a, b in pairwise(times) if b > a]
-    return median(gaps) if len(gaps) >= 2 else None
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times) if b > a]
+    return timedelta(seconds=median(gaps)) if len(gaps) >= 2 else None
 
 
 def stale_after(every: timedelta, usual_gap: timedelta | None) -> timedelta:

@@ -17,11 +17,18 @@ from monitor.core.clusters import DocFreq, StoryIndex, fingerprint
 
 
 class Clusterable(Protocol):
-    id: int
-    title: str
-    summary: str
-    published: datetime | None
-    first_seen: datetime
+    """What clustering reads of an entry (read-only, so frozen rows such as EntryRow fit)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def published(self) -> datetime | None: ...
+    @property
+    def first_seen(self) -> datetime: ...
 
 
 def stories(rows: Sequence[Clusterable]) -> dict[int, int]:

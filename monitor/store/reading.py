@@ -130,12 +130,12 @@ class Reader:
             topics[r.entry_id].append(r.topic)
             why[r.entry_id][r.topic] = json.loads(r.terms) if r.terms else []
         carried: dict[int, list[str]] = defaultdict(list)
-        for r in conn.execute(
+        for s in conn.execute(
                 select(entry_sources.c.entry_id, sources.c.name)
                 .join(sources, sources.c.id == entry_sources.c.source_id)
                 .where(entry_sources.c.entry_id.in_(ids))
                 .order_by(entry_sources.c.first_seen, sources.c.name)):
-            carried[r.entry_id].append(r.name)
+            carried[s.entry_id].append(s.name)
         return [
             EntryRow(i, found[i].title, found[i].url, found[i].summary, found[i].published_at,
                      found[i].first_seen, found[i].origin, tuple(carried[i]) or (found[i].origin,),

@@ -9,8 +9,20 @@ holding the token stream of each entry (see monitor/store/fts.py).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import cast
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -190,13 +202,13 @@ class AlertSent(Base):
     last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-entries = Entry.__table__
-sources = Source.__table__
-entry_sources = EntrySource.__table__
-matches = Match.__table__
-digests = DigestRecord.__table__
-outbox = OutboxMessage.__table__
-alert_queue = AlertQueue.__table__
-alerts_sent = AlertSent.__table__
-topics_table = TopicRecord.__table__
-google_links = GoogleLink.__table__
+entries = cast(Table, Entry.__table__)
+sources = cast(Table, Source.__table__)
+entry_sources = cast(Table, EntrySource.__table__)
+matches = cast(Table, Match.__table__)
+digests = cast(Table, DigestRecord.__table__)
+outbox = cast(Table, OutboxMessage.__table__)
+alert_queue = cast(Table, AlertQueue.__table__)
+alerts_sent = cast(Table, AlertSent.__table__)
+topics_table = cast(Table, TopicRecord.__table__)
+google_links = cast(Table, GoogleLink.__table__)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import codecs
+from datetime import UTC
 
 import pytest
 
 from monitor.errors import ParseError
-from monitor.ingest.entities import EXPANSION_LIMIT, VALUE_LIMIT, check_entities
+from monitor.ingest.entities import EXPANSION_LIMIT, VALUE_LIMIT, check_entities, valid_char_refs
+from monitor.ingest.feed import parse_feed
 from tests.support.faults import billion_laughs
 
 
@@ -42,3 +44,16 @@ def test_dangerous_declarations_are_refused_with_the_reason(doc: bytes, says: st
 ])
 def test_ordinary_doctypes_pass(doc: bytes) -> None:
     check_entities(doc)
+
+
+@pytest.mark.parametrize(("ref", "title"), [
+    (b"&#xD800;", "a \ufffd b"), (b"&#0;", "a \ufffd b"), (b"&#1114112;", "a \ufffd b"), (b"&#x110000;", "a \ufffd b"),
+    (b"&#x1b;[31m", "a [31m b"), (b"&#8217;", "a \u2019 b"), (b"&#x1F600;", "a \U0001f600 b"),
+])
+def test_a_character_reference_to_no_character_costs_one_character_not_the_feed(ref: bytes, title: str) -> None:
+    doc = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>a ' + ref
+           + b" b</title><link>http://a.example/1</link></item><item><title>ok</title>"
+           b"<link>http://a.example/2</link></item></channel></rss>")
+    parsed = parse_feed(doc, url="http://a.example/", content_type=None, tz=UTC)
+    assert [d.title for d in parsed.drafts] == [title, "ok"]
+    assert valid_char_refs(b"&#xd800;&#55296;&#65;") == b"&#xFFFD;&#xFFFD;&#65;"

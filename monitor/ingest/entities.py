@@ -11,7 +11,11 @@ declarations, but what it leaves to its loose parser can still cost seconds and 
 - all references to declared entities together may add at most ``EXPANSION_LIMIT`` bytes;
 - parameter entities (``%name;``) are allowed: they only shape the DTD, which nobody fetches.
 
-Pure: bytes in, a ParseError or nothing out.
+Also ``valid_char_refs``: a character reference to no character (``&#xD800;``, a surrogate;
+``&#0;``; past U+10FFFF) makes feedparser fail on the whole document; it becomes U+FFFD, so one
+bad reference costs one character, not the feed.
+
+Pure: bytes in, a ParseError or bytes out.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ _ENTITY = re.compile(
          (?:(?P<external>SYSTEM|PUBLIC)\b[^>]*|"(?P<dq>[^"]*)"|'(?P<sq>[^']*)')\s*>""",
     re.VERBOSE,
 )
+_CHAR_REF = re.compile(rb"&#([xX][0-9A-Fa-f]{1,16}|[0-9]{1,20});")
+_REPLACEMENT = b"&#xFFFD;"
 _REFERENCE = re.compile(rb"&(?!#)[^;\s&]*;|%[^;\s%]+;")
 # UTF-16/32 documents, with or without a byte-order mark: scan them as UTF-8.
 _WIDE = (
@@ -47,6 +53,23 @@ def check_entities(body: bytes) -> None:
         return
     for subset in _SUBSET.finditer(body):
         _check_subset(subset.group(1), body)
+
+
+def valid_char_refs(body: bytes) -> bytes:
+    """``body`` with every character reference that names no character replaced by ``&#xFFFD;``."""
+    if b"&#" not in body:
+        return body
+    return _CHAR_REF.sub(_valid_ref, body)
+
+
+def _valid_ref(m: re.Match[bytes]) -> bytes:
+    digits = m.group(1)
+    try:
+        code = int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
+    except ValueError:
+        return _REPLACEMENT
+    ok = 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF
+    return m.group(0) if ok else _REPLACEMENT
 
 
 def _check_subset(subset: bytes, body: bytes) -> None:

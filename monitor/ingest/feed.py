@@ -29,7 +29,7 @@ from monitor.core.entry import EntryDraft, ParseResult
 from monitor.core.urls import is_http_url
 from monitor.errors import ParseError
 from monitor.ingest.charset import decode_html, feed_as_utf8
-from monitor.ingest.entities import check_entities
+from monitor.ingest.entities import check_entities, valid_char_refs
 from monitor.ingest.html_tree import parse_html
 from monitor.ingest.listing import page_base
 from monitor.ingest.markup import cap, collapse, html_to_text
@@ -50,6 +50,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None, tz: tzinfo) -
     if not body or not body.strip():
         raise ParseError("empty response")
     check_entities(body)  # before feedparser: entity bombs and external entities never reach a parser
+    body = valid_char_refs(body)  # one &#xD800; would fail the whole document in feedparser
     repaired = feed_as_utf8(body, content_type)
     if repaired is not None:
         body, content_type, encoding_note = repaired

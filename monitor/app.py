@@ -75,12 +75,16 @@ class App:
         return FetchSettings(user_agent=f.user_agent, timeout=f.timeout, max_bytes=f.max_bytes, per_host=f.per_host,
                              concurrency=f.concurrency)
 
+    def pipeline(self) -> Pipeline:
+        alerting = frozenset(t.name for t in self.config.topics if t.alert == "immediate")
+        return Pipeline(self.archive, self.topics, alert_topics=alerting)
+
     def poller(self, fetcher: Fetcher) -> Poller:
         robots = RobotsPolicy(fetcher, self.config.fetch.user_agent, clock=self.clock)
         google = GoogleLinks(self.engine, fetcher, self.clock, hosts=self.google_hosts)
         articles = Articles(config=self.config, fetcher=fetcher, robots=robots, archive=self.archive,
                             reader=self.reader, topics=self.topics, clock=self.clock)
-        return Poller(fetcher=fetcher, pipeline=Pipeline(self.archive, self.topics), source_ids=self.source_ids,
+        return Poller(fetcher=fetcher, pipeline=self.pipeline(), source_ids=self.source_ids,
                       tz=self.config.tz, clock=self.clock, robots=robots, google=google, articles=articles)
 
     async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
@@ -99,7 +103,7 @@ class App:
 
     def worker(self, fetcher: Fetcher) -> Worker:
         return Worker(config=self.config, poller=self.poller(fetcher), schedule=Schedule(self.engine),
-                      alerts=self.alerts(), clock=self.clock)
+                      clock=self.clock)
 
     def alerts(self) -> Alerts:
         return Alerts(self.engine, self.config, self.reader, list_id=self.list_id, domain=self.mail_domain,

@@ -148,9 +148,7 @@ def test_immediate_alerts_batch_within_the_interval(http_server: TestServer, wor
     def poll_and_flush() -> None:
         import asyncio
 
-        outcomes = asyncio.run(app.poll(list(app.config.sources)))
-        for o in outcomes:
-            app.alerts().queue(o.new_ids, clock.now)
+        asyncio.run(app.poll(list(app.config.sources)))  # queues the alerting topic's new matches
         app.alerts().flush()
         app.mailer().deliver_due()
 
@@ -191,3 +189,26 @@ def test_maintenance_forgets_old_unmatched_entries_only(http_server: TestServer,
         assert [r[0] for r in conn.execute("select title from entries")] == ["Stargate OpenAI news"]
         assert conn.execute("select count(*) from entry_fts").fetchone()[0] == 1
         assert conn.execute("select count(*) from entry_sources").fetchone()[0] == 1
+
+
+def test_alerts_are_queued_in_the_transaction_that_stores_the_entries(http_server: TestServer,
+                                                                     workspace: Workspace) -> None:
+    """No window between storing an entry and queueing its alert: both carry the poll's time (one
+    transaction), and only the alerting topic's matches are queued."""
+    http_server.route("/feed", rss(("Stargate one", "https://example.com/1", "OpenAI"),
+                                   ("Plain news", "https://example.com/2", "nothing")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate OpenAI", "alert": "immediate",
+                             "alert_to": ["desk@example.org"]},
+                            {"name": "quiet", "query": "Stargate OR Plain"}])
+    app = workspace.app(Clock())
+    try:
+        import asyncio
+
+        asyncio.run(app.poll(list(app.config.sources)))
+    finally:
+        app.close()
+    with sqlite3.connect(workspace.db_path) as conn:
+        queued = conn.execute("select topic, e.title, queued_at = e.first_seen from alert_queue "
+                              "join entries e on e.id = entry_id").fetchall()
+    assert queued == [("stargate", "Stargate one", 1)]

@@ -1,7 +1,7 @@
 """Immediate alerts: new matches of `alert: immediate` topics, mailed without waiting a day.
 
-After a poll, new entries that match such a topic are queued (in the database, so a
-restart loses nothing). The alert job sends one mail per topic with everything queued, at
+New entries that match such a topic are queued by the poll that stores them, in the same
+transaction (monitor.store.archive), so a crash or restart loses nothing. The alert job sends one mail per topic with everything queued, at
 most once per `alert_min_interval`, batching what arrives in between; the mail goes through
 the outbox like the digest. The daily digest lists these entries as usual.
 """
@@ -9,21 +9,19 @@ the outbox like the digest. The daily digest lists these entries as usual.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import Config, TopicConfig
 from monitor.core.digest import Item
-from monitor.errors import StoreError
 from monitor.render.email import compose_alert
 from monitor.store.db import writer
 from monitor.store.outbox import Outbox
 from monitor.store.reading import Reader
-from monitor.store.schema import alert_queue, alerts_sent, matches
+from monitor.store.schema import alert_queue, alerts_sent
 
 log = logging.getLogger("monitor.alerts")
 
@@ -39,26 +37,6 @@ class Alerts:
         self.domain = domain
         self.clock = clock
         self.topics = [t for t in config.topics if t.alert == "immediate"]
-
-    def queue(self, entry_ids: Sequence[int], now: datetime) -> int:
-        """Queue the new entries that match an alerting topic; returns how many (entry, topic)."""
-        if not self.topics or not entry_ids:
-            return 0
-        names = [t.name for t in self.topics]
-        try:
-            with self._writer.begin() as conn:
-                rows = list(conn.execute(select(matches.c.topic, matches.c.entry_id)
-                                         .where(matches.c.entry_id.in_(list(entry_ids)), matches.c.topic.in_(names))))
-                queued = {(r.topic, r.entry_id) for r in conn.execute(
-                    select(alert_queue.c.topic, alert_queue.c.entry_id).where(alert_queue.c.entry_id.in_(
-                        list(entry_ids))))}
-                fresh = [{"topic": r.topic, "entry_id": r.entry_id, "queued_at": now}
-                         for r in rows if (r.topic, r.entry_id) not in queued]
-                if fresh:
-                    conn.execute(insert(alert_queue), fresh)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database error while queuing alerts: {getattr(exc, 'orig', exc)}") from exc
-        return len(fresh)
 
     def flush(self) -> list[str]:
         """Turn queued matches into one outbox mail per topic whose interval has passed."""

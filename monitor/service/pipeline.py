@@ -28,9 +28,10 @@ class Ingested:
 class Pipeline:
     """Stores what one poll of one source found and matches it against the topics."""
 
-    def __init__(self, archive: Archive, topics: TopicSet) -> None:
+    def __init__(self, archive: Archive, topics: TopicSet, *, alert_topics: frozenset[str] = frozenset()) -> None:
         self.archive = archive
         self.topics = topics
+        self.alert_topics = alert_topics  # `alert: immediate`: their new matches are queued with the poll
 
     def ingest(self, source_id: int, source_name: str, drafts: list[EntryDraft], *, now: datetime,
                record: PollRecord, skipped: int = 0) -> Ingested:
@@ -41,7 +42,7 @@ class Pipeline:
             return self._plan(identified, source_id, known)
 
         applied = self.archive.ingest(source_id, [i.key for i in identified if i.key], plan, now=now,
-                                      record=record)
+                                      record=record, alert_topics=self.alert_topics)
         return Ingested(applied.new, applied.revised, applied.matched, skipped, applied.new_ids)
 
     def _plan(self, identified: list[Identified], source_id: int, known: dict[str, Known]) -> Plan:

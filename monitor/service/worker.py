@@ -4,7 +4,7 @@ Each tick asks the database which sources are due (it decides nothing itself), l
 most as many as there are free slots (`fetch.concurrency`), and polls them as tasks. When a
 poll ends, the next poll time comes from monitor.core.schedule (interval and offset after a
 success, exponential back-off or the server's Retry-After after a failure) and the lease is
-released. New matches for `alert: immediate` topics are queued for the alert job.
+released. (New matches for `alert: immediate` topics are queued by the poll's own transaction.)
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from monitor.config import Config
 from monitor.core.schedule import after_failure, after_success
 from monitor.errors import MonitorError
-from monitor.service.alerts import Alerts
 from monitor.service.poll import Poller
 from monitor.store.schedule import Claim, Schedule
 
@@ -31,12 +30,11 @@ def worker_id() -> str:
 
 
 class Worker:
-    def __init__(self, *, config: Config, poller: Poller, schedule: Schedule, alerts: Alerts,
+    def __init__(self, *, config: Config, poller: Poller, schedule: Schedule,
                  clock: Callable[[], datetime], owner: str | None = None) -> None:
         self.config = config
         self.poller = poller
         self.schedule = schedule
-        self.alerts = alerts
         self.clock = clock
         self.owner = owner or worker_id()
         self.names = [s.name for s in config.sources]
@@ -73,8 +71,6 @@ class Worker:
             next_at = after_success(source.name, source.every, now)
         try:
             await asyncio.to_thread(self.schedule.finish, claim.source_id, self.owner, next_poll_at=next_at)
-            if outcome.new_ids:
-                await asyncio.to_thread(self.alerts.queue, outcome.new_ids, now)
         except MonitorError as exc:
             log.error("event=schedule_failed source=%s error=%r", source.name, str(exc))
         log.debug("event=scheduled source=%s next=%s", source.name, next_at.isoformat())

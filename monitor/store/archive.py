@@ -17,7 +17,7 @@ row. Sightings are inserted with ON CONFLICT DO NOTHING for the same reason.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,7 +30,7 @@ from monitor.core.matcher import Hit
 from monitor.errors import StoreError
 from monitor.store import pg_search
 from monitor.store.db import database_error, writer
-from monitor.store.schema import entries, entry_sources, matches, sources
+from monitor.store.schema import alert_queue, entries, entry_sources, matches, sources
 
 _CHUNK = 500
 
@@ -78,6 +78,13 @@ class PollRecord:
 
 def _store_error(exc: SQLAlchemyError, doing: str) -> StoreError:
     return database_error(exc, doing)  # a full disk (SQLITE_FULL, disk_full) is named as such
+
+
+def _queue_alerts(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], alert_topics: Collection[str],
+                  now: datetime) -> None:
+    rows = [{"topic": t, "entry_id": i, "queued_at": now} for i, topics in new for t in topics if t in alert_topics]
+    if rows:
+        conn.execute(insert(alert_queue), rows)
 
 
 def _layout(conn: Connection, source_id: int, items: int, now: datetime) -> dict[str, object]:
@@ -182,9 +189,12 @@ class Archive:
         return found
 
     def ingest(self, source_id: int, keys: Sequence[str], plan: Callable[[dict[str, Known]], Plan], *,
-               now: datetime, record: PollRecord) -> Applied:
+               now: datetime, record: PollRecord, alert_topics: Collection[str] = ()) -> Applied:
         """Look the keys up, let `plan` decide, store the result and the poll record: all in
-        one write transaction, so a crash or a full disk keeps the whole poll or none of it."""
+        one write transaction, so a crash or a full disk keeps the whole poll or none of it.
+
+        New entries matching an `alert: immediate` topic are queued for its alert in the same
+        transaction: a crash after the commit cannot store an entry and lose its alert."""
         try:
             with self._writer.begin() as conn:
                 if conn.dialect.name == "sqlite":  # the write lock is held: nobody else inserts
@@ -201,6 +211,9 @@ class Archive:
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
                                   for i in intents.sightings])
                 self._record(conn, source_id, record, now, new=len(new_ids))
+                if alert_topics:
+                    _queue_alerts(conn, [(i, decided.new[e.key].topics) for i, e in
+                                         zip(new_ids, intents.new, strict=True)], alert_topics, now)
         except SQLAlchemyError as exc:
             raise _store_error(exc, "storing a poll") from exc
         matched = sum(1 for e in intents.new if decided.new[e.key].topics)

@@ -6,6 +6,8 @@ The only module that knows every part; commands and the service ask it for what 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -16,7 +18,7 @@ from monitor.config import Config, SourceConfig
 from monitor.core.digest import Digest, day_being_gathered
 from monitor.core.topics import TopicSet
 from monitor.deliver.smtp import SmtpSettings
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
 from monitor.net.fetcher import Fetcher, FetchSettings
 from monitor.net.robots import RobotsPolicy
 from monitor.service.alerts import Alerts
@@ -27,13 +29,15 @@ from monitor.service.mailer import Mailer
 from monitor.service.pipeline import Pipeline
 from monitor.service.poll import Outcome, Poller
 from monitor.service.topics import TopicService
-from monitor.service.worker import Worker
+from monitor.service.worker import Worker, next_poll
 from monitor.store.archive import Archive
 from monitor.store.db import ensure_current, open_engine
 from monitor.store.digest_log import DigestLog
 from monitor.store.outbox import Outbox
 from monitor.store.reading import Reader
 from monitor.store.schedule import Schedule
+
+log = logging.getLogger("monitor.app")
 
 
 def _open(config: Config) -> Engine:
@@ -88,9 +92,25 @@ class App:
                       tz=self.config.tz, clock=self.clock, robots=robots, google=google, articles=articles)
 
     async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
+        """The one-shot poll (`monitor poll`): each source once, then its next poll time, so that a
+        `monitor run` on the same database neither polls it again at once nor ignores a Retry-After."""
         await asyncio.to_thread(self.topic_service().sync)  # a changed query re-matches the archive first
         async with Fetcher(self.fetch_settings()) as fetcher:
-            return await self.poller(fetcher).poll(sources)
+            outcomes = await self.poller(fetcher).poll(sources)
+        await asyncio.to_thread(self._schedule_next, sources, outcomes)
+        return outcomes
+
+    def _schedule_next(self, sources: Sequence[SourceConfig], outcomes: Sequence[Outcome]) -> None:
+        failures = {r.name: r.consecutive_failures for r in self.reader.sources()}
+        schedule = Schedule(self.engine)
+        for source, outcome in zip(sources, outcomes, strict=True):
+            if outcome.status == "disabled":
+                continue
+            next_at = next_poll(source, outcome, failures.get(source.name, 0), self.clock())
+            try:  # a source a worker of `run` holds right now is left to that worker
+                schedule.finish(self.source_ids[source.name], f"poll:{os.getpid()}", next_poll_at=next_at)
+            except MonitorError as exc:
+                log.error("event=schedule_failed source=%s error=%r", source.name, str(exc))
 
     @property
     def mail_domain(self) -> str:

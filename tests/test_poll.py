@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import date
+from datetime import date, datetime
 
 from tests.corpus import corpus_path
 from tests.support.httpserver import TestServer
@@ -272,3 +272,34 @@ def test_digest_keeps_entries_without_a_date(http_server: TestServer, workspace:
     finally:
         app.close()
     assert [(i.title, i.published) for i in items] == [("Stargate undated", None)]
+
+
+def test_a_one_shot_poll_schedules_the_next_poll_unless_a_worker_holds_the_source(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """`monitor poll` then `monitor run`: run must not poll again at once, nor ignore a Retry-After."""
+    from datetime import timedelta
+
+    from monitor.store.schedule import Schedule
+
+    http_server.route("/ok", rss(("One", "https://example.com/1")))
+    http_server.route("/busy", "busy", status=503, content_type="text/plain", headers={"Retry-After": "7200"})
+    http_server.route("/held", rss(("Two", "https://example.com/2")))
+    workspace.write(sources=[{"name": "ok", "url": http_server.url("/ok"), "every": "30m"},
+                             {"name": "busy", "url": http_server.url("/busy"), "every": "30m"},
+                             {"name": "held", "url": http_server.url("/held"), "every": "30m"}])
+    clock = Clock()
+    app = workspace.app(clock)
+    try:
+        app.source_ids  # noqa: B018 - the rows, so that a worker can hold one
+        assert Schedule(app.engine).claim_due("run:1", ["held"], clock.now, limit=1, lease=timedelta(minutes=5))
+        asyncio.run(app.poll(list(app.config.sources)))
+    finally:
+        app.close()
+    with db(workspace) as conn:
+        due = dict(conn.execute("select name, next_poll_at from sources").fetchall())
+        held = conn.execute("select lease_owner from sources where name = 'held'").fetchone()
+    start = clock.now.replace(tzinfo=None)
+    ok, busy = (datetime.fromisoformat(due[n]) for n in ("ok", "busy"))
+    assert start + timedelta(minutes=30) <= ok <= start + timedelta(minutes=45), ok
+    assert busy >= start + timedelta(hours=2), busy  # the server's Retry-After, longer than the back-off
+    assert held == ("run:1",) and due["held"] is None  # a worker of `run` holds it: its business

@@ -16,13 +16,21 @@ import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from monitor.config import Config
+from monitor.config import Config, SourceConfig
 from monitor.core.schedule import after_failure, after_success
 from monitor.errors import MonitorError
-from monitor.service.poll import Poller
+from monitor.service.poll import Outcome, Poller
 from monitor.store.schedule import Claim, Schedule
 
 log = logging.getLogger("monitor.worker")
+
+
+def next_poll(source: SourceConfig, outcome: Outcome, failures: int, now: datetime) -> datetime:
+    """When to poll again: interval and offset after a success, back-off or Retry-After after the
+    `failures`-th failure in a row."""
+    if outcome.status == "error":
+        return after_failure(source.name, source.every, failures, now, outcome.retry_after)
+    return after_success(source.name, source.every, now)
 
 
 def worker_id() -> str:
@@ -64,11 +72,7 @@ class Worker:
     async def _poll(self, claim: Claim) -> None:
         source = self.config.source(claim.name)
         outcome = await self.poller.poll_one(source)
-        now = self.clock()
-        if outcome.status == "error":
-            next_at = after_failure(source.name, source.every, claim.failures + 1, now, outcome.retry_after)
-        else:
-            next_at = after_success(source.name, source.every, now)
+        next_at = next_poll(source, outcome, claim.failures + (outcome.status == "error"), self.clock())
         try:
             await asyncio.to_thread(self.schedule.finish, claim.source_id, self.owner, next_poll_at=next_at)
         except MonitorError as exc:

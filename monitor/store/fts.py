@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from monitor.core.query import FIELDS, And, Node, Not, Term
+from monitor.core.query import FIELDS, Node, Term
+from monitor.store.where import Bind, compile_where
 
 TABLE = "entry_fts"
 COLUMNS = FIELDS  # title, summary, text: one FTS5 column per field
@@ -40,39 +41,14 @@ def leaf_match(term: Term) -> str:
 
 
 def where_clause(node: Node, id_column: str = "entries.id") -> tuple[str, dict[str, str]]:
-    """An SQL condition on ``id_column`` that holds for the entries ``node`` matches.
+    """An SQL condition on ``id_column`` that holds for the entries ``node`` matches, and its
+    parameters (see monitor.store.where); the terms of an OR are one MATCH ("a" OR "b" ...)."""
+    return compile_where(node, _select_ids, id_column)
 
-    Returns the SQL and its parameters (``q0``, ``q1``...; equal leaves share one).
-    ``id_column`` is SQL written by the caller, never user text.
-    """
-    params: dict[str, str] = {}
-    names: dict[str, str] = {}
 
-    def subquery(expression: str) -> str:
-        if expression not in names:
-            names[expression] = f"q{len(names)}"
-            params[names[expression]] = expression
-        return f"{id_column} IN (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :{names[expression]})"
-
-    def build(n: Node) -> str:
-        if isinstance(n, Term):
-            return subquery(leaf_match(n))
-        if isinstance(n, Not):
-            return f"NOT ({build(n.child)})"
-        if isinstance(n, And):
-            return "(" + " AND ".join(build(child) for child in n.children) + ")"
-        # The terms of an OR become one MATCH ("a" OR "b" ...): one index lookup instead of
-        # one subquery each, and a long list of alternatives does not nest SQL expressions
-        # past SQLite's depth limit.
-        leaves = [child for child in n.children if isinstance(child, Term)]
-        parts = [build(child) for child in n.children if not isinstance(child, Term)]
-        if len(leaves) == 1:
-            parts.insert(0, build(leaves[0]))
-        elif leaves:
-            parts.insert(0, subquery(" OR ".join(f"({leaf_match(t)})" for t in leaves)))
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
-
-    return build(node), params
+def _select_ids(terms: Sequence[Term], bind: Bind) -> str:
+    expression = leaf_match(terms[0]) if len(terms) == 1 else " OR ".join(f"({leaf_match(t)})" for t in terms)
+    return f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH {bind(expression)}"
 
 
 WhereClause = Callable[..., tuple[str, dict[str, str]]]

@@ -34,7 +34,8 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, bindparam, text
 
-from monitor.core.query import FIELDS, And, Node, Not, Term
+from monitor.core.query import FIELDS, Node, Term
+from monitor.store.where import Bind, compile_where
 
 TABLE = "entry_fts"
 SPILL_TABLE = "entry_fts_spill"
@@ -152,49 +153,23 @@ def like_pattern(term: Term) -> str:
 
 
 def where_clause(node: Node, id_column: str = "entries.id") -> tuple[str, dict[str, str]]:
-    """An SQL condition on ``id_column`` that holds for the entries ``node`` matches.
+    """An SQL condition on ``id_column`` that holds for the entries ``node`` matches, and its
+    parameters (see monitor.store.where); the terms of an OR are one tsquery per field, joined by |."""
+    return compile_where(node, _select_ids, id_column)
 
-    Returns the SQL and its parameters (``q0``, ``q1``...; equal values share one).
-    ``id_column`` is SQL written by the caller, never user text.
-    """
-    params: dict[str, str] = {}
-    names: dict[str, str] = {}
 
-    def bind(value: str) -> str:
-        if value not in names:
-            names[value] = f"q{len(names)}"
-            params[names[value]] = value
-        return ":" + names[value]
-
-    def subquery(leaves: Sequence[Term]) -> str:
-        """Entries where at least one of ``leaves`` occurs."""
-        vector_tests: list[str] = []
-        for column in COLUMNS:
-            queries = [q for t in leaves if t.field in (None, column) and (q := leaf_tsquery(t)) is not None]
-            if queries:
-                query = queries[0] if len(queries) == 1 else " | ".join(f"({q})" for q in queries)
-                vector_tests.append(f"{column} @@ CAST({bind(query)} AS tsquery)")
-        spill_tests: list[str] = []
-        for t in leaves:
-            pattern = bind(like_pattern(t))
-            spill_tests.extend(f"{column} LIKE {pattern}" for column in COLUMNS if t.field in (None, column))
-        selects = [f"SELECT entry_id FROM {TABLE} WHERE {' OR '.join(vector_tests)}"] if vector_tests else []
-        selects.append(f"SELECT entry_id FROM {SPILL_TABLE} WHERE {' OR '.join(spill_tests)}")
-        return f"{id_column} IN ({' UNION ALL '.join(selects)})"
-
-    def build(n: Node) -> str:
-        if isinstance(n, Term):
-            return subquery([n])
-        if isinstance(n, Not):
-            return f"NOT ({build(n.child)})"
-        if isinstance(n, And):
-            return "(" + " AND ".join(build(child) for child in n.children) + ")"
-        # The terms of an OR become one subquery (one tsquery per field, alternatives joined
-        # by |): one index scan per field instead of one subquery per term.
-        leaves = [child for child in n.children if isinstance(child, Term)]
-        parts = [build(child) for child in n.children if not isinstance(child, Term)]
-        if leaves:
-            parts.insert(0, subquery(leaves))
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
-
-    return build(node), params
+def _select_ids(leaves: Sequence[Term], bind: Bind) -> str:
+    """Entries where at least one of ``leaves`` occurs: in a field's vector, or in a spilled field."""
+    vector_tests: list[str] = []
+    for column in COLUMNS:
+        queries = [q for t in leaves if t.field in (None, column) and (q := leaf_tsquery(t)) is not None]
+        if queries:
+            query = queries[0] if len(queries) == 1 else " | ".join(f"({q})" for q in queries)
+            vector_tests.append(f"{column} @@ CAST({bind(query)} AS tsquery)")
+    spill_tests: list[str] = []
+    for t in leaves:
+        pattern = bind(like_pattern(t))
+        spill_tests.extend(f"{column} LIKE {pattern}" for column in COLUMNS if t.field in (None, column))
+    selects = [f"SELECT entry_id FROM {TABLE} WHERE {' OR '.join(vector_tests)}"] if vector_tests else []
+    selects.append(f"SELECT entry_id FROM {SPILL_TABLE} WHERE {' OR '.join(spill_tests)}")
+    return " UNION ALL ".join(selects)

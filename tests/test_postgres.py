@@ -10,7 +10,6 @@ store each entry once; ``monitor db upgrade`` builds an empty database.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -41,7 +40,7 @@ from tests.support.httpserver import Response, TestServer
 from tests.support.postgres import Cluster, pg_url, postgres, require_bindir  # noqa: F401 (fixtures)
 from tests.support.workspace import Clock, Workspace
 from tests.test_fts_agreement import DOCS, GENERATED_TERMS, QUERIES
-from tests.test_poll import JT_FEED, rss
+from tests.test_poll import JT_FEED, poll, rss
 from tests.test_query import trees
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,15 +200,6 @@ def _workspace(root: Path, database: str, server: TestServer) -> Workspace:
     return ws
 
 
-def _poll(ws: Workspace, clock: Clock, *names: str) -> dict:
-    app = ws.app(clock)
-    try:
-        chosen = [app.config.source(n) for n in names] if names else list(app.config.sources)
-        return {o.source: o for o in asyncio.run(app.poll(chosen))}
-    finally:
-        app.close()
-
-
 def test_poll_search_and_digest_are_the_same_as_on_sqlite(http_server: TestServer, tmp_path: Path,
                                                           pg_url: str) -> None:  # noqa: F811
     http_server.route_file("/feed/", JT_FEED)
@@ -219,14 +209,14 @@ def test_poll_search_and_digest_are_the_same_as_on_sqlite(http_server: TestServe
     clock = Clock()
     # One source at a time, so both archives number the entries alike (concurrent polls of
     # two sources store in the order the fetches finish).
-    polled = {kind: _poll(ws, clock, "japan-times") | _poll(ws, clock, "agreement") for kind, ws in spaces.items()}
+    polled = {kind: poll(ws, clock, "japan-times") | poll(ws, clock, "agreement") for kind, ws in spaces.items()}
     summary = {kind: {s: (o.status, o.new, o.matched) for s, o in out.items()} for kind, out in polled.items()}
     assert summary["postgresql"] == summary["sqlite"]
     assert polled["postgresql"]["japan-times"].new > 20
     assert polled["postgresql"]["agreement"].matched >= 5
     clock.advance(minutes=30)
     for ws in spaces.values():  # a second poll adds nothing
-        assert all(o.new == 0 for o in _poll(ws, clock).values())
+        assert all(o.new == 0 for o in poll(ws, clock).values())
 
     apps = {kind: ws.app(clock) for kind, ws in spaces.items()}
     try:
@@ -259,11 +249,11 @@ def test_a_revised_title_is_indexed_again(http_server: TestServer, workspace: Wo
     workspace.write(sources=[{"name": "origin", "url": http_server.url("/feed")}],
                     topics=[{"name": "jv", "query": '"SB OAI Japan"'}], database=pg_url)
     clock = Clock()
-    _poll(workspace, clock)
+    poll(workspace, clock)
     http_server.route("/feed", rss(("SB OAI Japan launches Crystal intelligence", "https://example.com/jv",
                                     "x" * 3000)))  # the summary spills now
     clock.advance(hours=1)
-    out = _poll(workspace, clock)["origin"]
+    out = poll(workspace, clock)["origin"]
     assert (out.new, out.matched) == (0, 1)
     app = workspace.app(clock)
     try:
@@ -319,7 +309,7 @@ def test_two_workers_that_both_find_the_entries_new_store_each_once(
 
     def worker(index: int) -> None:
         try:
-            results[index] = _poll(workspace, Clock(), names[index % len(names)])
+            results[index] = poll(workspace, Clock(), names[index % len(names)])
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 

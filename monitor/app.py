@@ -101,8 +101,8 @@ class App:
         return outcomes
 
     def _schedule_next(self, sources: Sequence[SourceConfig], outcomes: Sequence[Outcome]) -> None:
-        failures = {r.name: r.consecutive_failures for r in self.reader.sources()}
         schedule = Schedule(self.engine)
+        failures = schedule.failures([s.name for s in sources])
         for source, outcome in zip(sources, outcomes, strict=True):
             if outcome.status == "disabled":
                 continue

@@ -87,21 +87,20 @@ def feed_as_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str, str
     declared = _strictly(body, codec)
     if declared is not None and (codec == "utf-8" or not _reads_better(body, declared)):
         return None
-    text = _misdeclared(body, codec)
+    text = _misdeclared(body, codec, decodes=declared is not None)
     text = _XML_DECL_ENCODING.sub(r"\1utf-8\2", text, count=1)
     media = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
     return text.encode("utf-8"), f"{media}; charset=utf-8", f"its declared charset {label} does not fit its bytes; decoded them by detection"
 
 
-def _misdeclared(body: bytes, codec: str) -> str:
+def _misdeclared(body: bytes, codec: str, *, decodes: bool) -> str:
     """The text of a document its declared codec misreads: valid UTF-8 is UTF-8 (legacy bytes are
     almost never valid UTF-8 by accident); else detection when it reads better, else the codec."""
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    declared = _strictly(body, codec)
-    if declared is not None:  # decodes, but detection reads it better (_reads_better)
+    if decodes:  # the codec decodes it, but detection reads it better (_reads_better)
         return _detect(body)
     text = _decode_as(body, codec)
     if codec != "utf-8" and text.count("\ufffd") > 2:

@@ -75,6 +75,12 @@ class Schedule:
             conn.execute(update(sources).where(sources.c.lease_owner == owner)
                          .values(lease_owner=None, lease_until=None))
 
+    def failures(self, names: Sequence[str]) -> dict[str, int]:
+        """Failed polls in a row of these sources (for the back-off after a one-shot poll)."""
+        with self.engine.connect() as conn:
+            return {r.name: r.consecutive_failures for r in conn.execute(
+                select(sources.c.name, sources.c.consecutive_failures).where(sources.c.name.in_(list(names))))}
+
     def new_entry_times(self, source_id: int, limit: int = 20) -> list[datetime]:
         """The latest distinct times this source brought new entries (its rhythm, for health)."""
         with self.engine.connect() as conn:

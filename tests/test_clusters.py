@@ -217,17 +217,6 @@ def test_window(hours: float, expected: bool) -> None:
         assert similarity(fp(*text), fp(*text, hours=hours)) == 0.0
 
 
-def test_fingerprint_bytes_round_trip() -> None:
-    original = fp(
-        "ソフトバンクG、オープンAIに300億ドル追加出資", "持ち分は約13%になる。 SoftBank, $30 billion"
-    )
-    data = original.to_bytes()
-    assert Fingerprint.from_bytes(data) == original
-    assert len(data) < 1000
-    with pytest.raises(ValueError, match="recompute"):
-        Fingerprint.from_bytes(b"\x09" + data[1:])
-
-
 STORY = "SoftBank completes $22.5 billion investment in OpenAI"
 
 
@@ -345,7 +334,7 @@ def test_labelled_set_shape() -> None:
 def window(labelled: list[tuple[list[str], Fingerprint, Fingerprint]]) -> DocFreq:
     """The set's distinct entries as one window's document frequencies (as bench/clusters.py)."""
     df = DocFreq()
-    for fp in {fp.to_bytes(): fp for _, a, b in labelled for fp in (a, b)}.values():
+    for fp in {(fp.time, fp.title, fp.body): fp for _, a, b in labelled for fp in (a, b)}.values():
         df.add(fp)
     return df
 

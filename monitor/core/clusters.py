@@ -1,7 +1,8 @@
 """Story clusters: do two entries report the same story, and which story does a new entry join?
 
-Pure: no I/O, standard library only. The store persists ``Fingerprint.to_bytes()`` and a story
-id per entry; the digest shows a story once. Not responsible for the title a story is shown
+Pure: no I/O, standard library only. Stories are worked out when they are shown (the digest,
+``monitor search --stories``: ``monitor.service.stories``), over the entries shown, so nothing
+here is stored and a better rule applies to the whole archive at once. Not responsible for the title a story is shown
 under, nor for exact duplicates (canonical URL and Google News target merge those first).
 
 - ``fingerprint(title, summary, time)``, once per entry: the hashes of its title shingles and
@@ -35,7 +36,6 @@ different events of the same companies on the same days, which shared words cann
 from __future__ import annotations
 
 import re
-import struct
 from collections import Counter, defaultdict
 from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
@@ -111,13 +111,11 @@ _AHEAD = re.compile(
 )
 _AFTER = re.compile(r"\b(?:results|minutes)\b|結果|議事要旨|議事録|議事概要")
 _CJK = re.compile(r"[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
-_HEAD = struct.Struct("<BqBBIHHHH")
-_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """What ``similarity`` needs of one entry. ``to_bytes()`` is 200 to 900 bytes."""
+    """What ``similarity`` needs of one entry: worked out when stories are shown, never stored."""
 
     time: int  # seconds since the epoch: published, else first seen
     lang: str  # "ja" when the title has Japanese or Chinese script, else "en"
@@ -136,27 +134,6 @@ class Fingerprint:
         object.__setattr__(self, "terms", terms)
         object.__setattr__(self, "places", frozenset(a for a in self.anchors if _kind(a) == _PLACE))
         object.__setattr__(self, "bag", (*terms, *self.title))
-
-    def to_bytes(self) -> bytes:
-        """A compact, versioned encoding for the store: ``Fingerprint.from_bytes(fp.to_bytes()) == fp``."""
-        parts = [sorted(self.title), sorted(self.body), sorted(self.anchors), sorted(self.marks)]
-        head = _HEAD.pack(_VERSION, self.time, self.lang == "ja", self.stage, self.summary, *map(len, parts))
-        body = [value for part in parts for value in part]
-        return head + struct.pack(f"<{len(body)}I", *body)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Fingerprint:
-        """Decode ``to_bytes``; ValueError for an unknown version (recompute it from the entry)."""
-        version, time, ja, stage, summary, *counts = _HEAD.unpack_from(data)
-        if version != _VERSION:
-            raise ValueError(f"fingerprint version {version} is unknown; recompute it from the entry")
-        values = struct.unpack_from(f"<{sum(counts)}I", data, _HEAD.size)
-        parts, start = [], 0
-        for count in counts:
-            parts.append(values[start : start + count])
-            start += count
-        title, body, anchors, marks = map(frozenset, parts)
-        return cls(time, "ja" if ja else "en", title, body, summary, anchors, marks, stage)
 
 
 def _h32(text: str) -> int:

@@ -38,6 +38,9 @@ HEADLINES = [
         "集団避難で混乱（石川テレビ）",
     ),
     ("leading-tag", "【速報】福岡ソフトバンクホークスが日本一", "福岡ソフトバンクホークスが日本一"),
+    ("leading-tags", "【随時更新】【動画】ロシア ウクライナ", "ロシア ウクライナ"),
+    ("news-tag-kept-as-words", "【自民提出リスト掲載】安倍派と二階派 国会議員", "自民提出リスト掲載 安倍派と二階派 国会議員"),
+    ("bracket-format-tag", "[Video] Trump shrinks Bears Ears", "Trump shrinks Bears Ears"),
     (
         "update-prefix",
         "UPDATE3: SoftBank, OpenAI agree to set up joint venture",

@@ -3,7 +3,8 @@
 Pure: no I/O, standard library only.
 
 - ``headline`` drops what outlets add to a title and is not news: a trailing `` - Nikkei Asia``,
-  ``：朝日新聞デジタル``, ``| NHK``, and leading ``【速報】``-style tags.
+  ``：朝日新聞デジタル``, ``| NHK``, and leading tags that name the item's form (``【速報】``,
+  ``[Video]``); a tag that names its news (``【自民提出リスト掲載】``) stays as words.
 - ``shingles`` are word shingles for Latin text (lower-cased, lightly stemmed, function words
   dropped: a headline has few words and ``shrinks``/``shrink`` or ``the`` must not decide) and
   character bigrams for Japanese (``text.tokenize`` already makes them; hiragana bigrams stay:
@@ -32,8 +33,11 @@ from monitor.core.text import tokenize
 # "Headline - Outlet", "Headline | Outlet", "Headline：Outlet", "Headline｜Outlet". A tail is an
 # outlet when it is short and the head is longer; two rounds handle "... - Yahoo!ニュース - Yahoo!ニュース".
 _TAIL = re.compile(r"(?:\s+[-|–]\s+|\s*[｜：]\s*)(?P<tail>[^-|–｜：]+?)\s*\|?\s*$")
-_LEAD_TAG = re.compile(
-    r"^\s*(?:【[^】]{1,10}】\s*|\[[^\]]{1,20}\]\s*|(?:update\d*|breaking|exclusive)\s*:\s*)+", re.IGNORECASE
+_LEAD_TAG = re.compile(r"^\s*(?:【(?P<jp>[^】]{1,12})】|\[(?P<en>[^\]]{1,20})\]|(?:update\d*|breaking|exclusive)\s*:)\s*", re.IGNORECASE)
+# What a leading tag says of the item's form, not its news: dropped. Any other tag is news and is
+# kept as words: 【自民提出リスト掲載】 or 【卓球】 tells what the item is about.
+_FORMAT_TAGS = frozenset(
+    ["速報", "続報", "詳報", "独自", "動画", "画像", "写真", "特集", "詳細", "随時更新", "更新", "更新中", "解説", "ギャラリー", "インタビュー", "単独インタビュー", "記者の目", "社説", "号外", "中継", "ライブ", "会見", "全文", "図解", "pr", "広告", "コラム", "連載", "新着", "注目", "訂正", "video", "photos", "live", "update", "breaking", "exclusive", "opinion", "analysis", "watch", "listen", "podcast", "sponsored"]
 )
 _STOP = frozenset(
     {
@@ -110,7 +114,7 @@ _MASK64 = (1 << 64) - 1
 
 def headline(title: str) -> str:
     """``title`` without an outlet suffix or a leading tag; the title itself when nothing is left."""
-    text = _LEAD_TAG.sub("", title).strip()
+    text = _without_format_tags(title)
     for _ in range(3):
         match = _TAIL.search(text)
         if not match:
@@ -120,6 +124,17 @@ def headline(title: str) -> str:
             break
         text = head
     return text or title
+
+
+def _without_format_tags(title: str) -> str:
+    """``title`` without its leading format tags (【速報】, [Video], UPDATE 2:); other tags as words."""
+    kept, text = [], title
+    while match := _LEAD_TAG.match(text):
+        tag = (match["jp"] or match["en"] or "").strip()
+        if tag and " ".join(tag.casefold().split()) not in _FORMAT_TAGS:
+            kept.append(tag)
+        text = text[match.end() :]
+    return " ".join([*kept, text.strip()]).strip()
 
 
 @lru_cache(maxsize=1 << 16)

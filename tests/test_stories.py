@@ -6,6 +6,7 @@ import json
 import sqlite3
 from datetime import date
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
@@ -54,3 +55,28 @@ def test_one_story_from_three_outlets_is_one_digest_item_with_every_link(http_se
     assert len(rows) == 2 and sorted(r["story_size"] for r in rows) == [1, 2]
     plain = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "search", "--format", "json"])
     assert len(json.loads(plain.stdout)) == 3
+
+
+KANTEI = [("高市総理は全国戦没者追悼式で式辞を述べました", "https://www.kantei.go.jp/jp/105/actions/a.html"),
+          ("高市総理は千鳥ヶ淵戦没者墓苑を参拝しました", "https://www.kantei.go.jp/jp/105/actions/b.html")]
+
+
+@pytest.mark.parametrize(("feeds", "stories"), [
+    ({"kantei": KANTEI}, 2),  # one feed's two items in its template: two events
+    ({"kantei": KANTEI[:1], "wire": KANTEI[1:]}, 1),  # the same words from two outlets: one story
+])
+def test_one_feeds_alike_items_stay_apart(http_server: TestServer, workspace: Workspace,
+                                          feeds: dict[str, list[tuple[str, str]]], stories: int) -> None:
+    for name, items in feeds.items():
+        http_server.route(f"/{name}", rss(*items, extra=PUB))
+    workspace.write(sources=[{"name": name, "url": http_server.url(f"/{name}")} for name in feeds],
+                    topics=[{"name": "pm", "title": "PM", "query": "高市総理"}])
+    clock = Clock()
+    poll(workspace, clock)
+    app = workspace.app(clock)
+    try:
+        [section] = app.digest(date(2025, 2, 4)).sections
+    finally:
+        app.close()
+    assert len(section.items) == stories
+    assert sum(1 + len(item.also) for item in section.items) == 2  # every report reachable

@@ -5,9 +5,9 @@ Pure: no I/O, standard library only. Stories are worked out when they are shown 
 here is stored and a better rule applies to the whole archive at once. Not responsible for the title a story is shown
 under, nor for exact duplicates (canonical URL and Google News target merge those first).
 
-- ``fingerprint(title, summary, time)``, once per entry: the hashes of its title shingles and
-  of its other summary shingles, of its summary and of its anchors (``aliases``), the figures
-  and places of its title, and the stage its title reports.
+- ``fingerprint(title, summary, time, outlet)``, once per entry: the hashes of its title
+  shingles and of its other summary shingles, of its summary and of its anchors (``aliases``),
+  the figures and places of its title, the stage its title reports, and its outlet.
 - ``similarity(a, b, df)`` in [0, 1]. Same language: the mean of weighted Jaccard and
   containment (a short rewrite inside a long headline is a match) of the terms, title shingles
   counted twice, each term weighted by its inverse document frequency in the window
@@ -18,7 +18,8 @@ under, nor for exact duplicates (canonical URL and Google News target merge thos
   (Abilene vs Milam County), other title figures of one kind (the 10th vs the 9th meeting), or
   another stage (a preview, "expected to", 計画案, vs the event vs its 結果); and past
   ``SAME_DAY`` apart it decays (a follow-up resembles the original). An identical summary under
-  different titles is boilerplate: then titles alone count.
+  different titles is boilerplate: then titles alone count. Two reports of one outlet count
+  only from ``SAME_OUTLET`` up (a feed tells a story once; its template makes its items alike).
 - ``StoryIndex`` assigns entries to stories with LSH candidates and average link (see its
   docstring).
 
@@ -27,7 +28,8 @@ tests/data/story_pairs.tsv per method, cross-validated where anything is fitted,
 per entry). A logistic regression over a dozen pair features (title and summary overlap, the
 rarest shared word, shared and missing names and figures, time apart, language) did no better
 than this one score and its threshold once cross-validated (precision 0.84-0.86 at recall
-0.78-0.86, against 0.885/0.911, same language), nor did character n-grams; contradictions of
+0.78-0.86, against 0.885/0.911, same language, before the outlet rule), nor did character n-grams
+or dropping the bigrams that straddle kana and kanji (に参, で式); contradictions of
 other kinds than places (products, companies, summary figures) cost more same-story pairs than
 they saved. What is left is paraphrase (shrinks vs reduces the size of 2 monuments in Utah) and
 different events of the same companies on the same days, which shared words cannot tell apart.
@@ -59,6 +61,14 @@ _SPAN_SECONDS = SPAN.total_seconds()
 DECAY_FLOOR = 0.5  # what the score is worth at the window's edge
 THRESHOLD = 0.14  # same language: similarity at or above it is the same story
 CROSS_THRESHOLD = 0.5  # across languages, on the anchor-overlap scale
+SAME_OUTLET = 0.4  # two reports of one outlet are one story only when at least this alike
+# Outlets that carry other outlets' reports under their own name (Google News gives them as the
+# publisher): two of their items are no more likely to be two stories than any two reports.
+AGGREGATORS = frozenset(
+    ("yahoo!ニュース", "yahoo news", "yahoo!news", "yahoo finance", "msn", "goo.ne.jp", "gooニュース",
+     "livedoor news", "livedoorニュース", "smartnews", "line news", "newspicks", "google news",
+     "dメニューニュース", "excite ニュース", "exciteニュース", "infoseekニュース", "au webポータル")
+)
 TITLE_WEIGHT, SUMMARY_WEIGHT, ANCHOR_WEIGHT = 2, 1, 1  # Fingerprint.bag has them built in
 PRIOR_DOCS = 50  # DocFreq's smoothing: the window counts as this many entries more
 
@@ -125,6 +135,7 @@ class Fingerprint:
     anchors: frozenset[int]  # kind-coded hashes of names and figures in title and summary
     marks: frozenset[int]  # kind-coded hashes of the title's figures and places
     stage: int  # 0 the event, 1 ahead of it (preview, notice, draft), 2 after it (results, minutes)
+    outlet: int = 0  # 32-bit hash of the outlet that published it; 0 unknown or an aggregator
     terms: frozenset[int] = field(init=False, repr=False, compare=False)  # title | body | anchors
     places: frozenset[int] = field(init=False, repr=False, compare=False)  # the place anchors
     bag: tuple[int, ...] = field(init=False, repr=False, compare=False)  # terms, title ones twice
@@ -177,8 +188,15 @@ def _h(shingle: str) -> int:
     return hash64(shingle) & 0xFFFFFFFF
 
 
-def fingerprint(title: str, summary: str, time: datetime) -> Fingerprint:
-    """The fingerprint of one entry; ``time`` is aware (published, else first seen)."""
+def outlet_key(outlet: str | None) -> int:
+    """What ``Fingerprint.outlet`` holds for an outlet's name: 0 for none or an aggregator."""
+    name = " ".join(normalize(outlet or "").split())
+    return 0 if not name or name in AGGREGATORS else _h32(name)
+
+
+def fingerprint(title: str, summary: str, time: datetime, outlet: str | None = None) -> Fingerprint:
+    """The fingerprint of one entry; ``time`` is aware (published, else first seen); ``outlet``:
+    who published it (Google News's publisher, else the feed's source), when known."""
     head = headline(title)
     words = frozenset(map(_h, shingles(head)))
     in_title = aliases.anchors(head)
@@ -192,6 +210,7 @@ def fingerprint(title: str, summary: str, time: datetime) -> Fingerprint:
         anchors=frozenset(_coded(a) for a in found),
         marks=frozenset(_coded(a) for a in in_title if a.split(":", 1)[0] in _MARK_KINDS),
         stage=_stage(normalize(head)),
+        outlet=outlet_key(outlet),
     )
 
 
@@ -301,11 +320,15 @@ def contradicts(a: Fingerprint, b: Fingerprint) -> bool:
 
 
 def adjust(score: float, a: Fingerprint, b: Fingerprint) -> float:
-    """The rules every method shares: 0 outside the window or when the entries contradict, and
-    less the further apart in time past a day."""
+    """The rules every method shares: 0 outside the window or when the entries contradict, less
+    the further apart in time past a day, and 0 for two reports of one outlet below
+    ``SAME_OUTLET``: an outlet tells a story once, so its second item on the same people the
+    same week is most often the next development (a feed's template, 高市総理は…を受けました,
+    is alike in every item); only its companion pieces and revisions are that alike."""
     if not _in_window(a, b) or a.stage != b.stage or _conflict(a, b):
         return 0.0
-    return score * _decay(a, b)
+    score *= _decay(a, b)
+    return 0.0 if a.outlet and a.outlet == b.outlet and score < SAME_OUTLET else score
 
 
 def similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0) -> float:
@@ -521,7 +544,7 @@ def _at(fp: Fingerprint, time: datetime) -> Fingerprint:
     seconds = int(time.timestamp())
     if seconds == fp.time:
         return fp
-    return Fingerprint(seconds, fp.lang, fp.title, fp.body, fp.summary, fp.anchors, fp.marks, fp.stage)
+    return Fingerprint(seconds, fp.lang, fp.title, fp.body, fp.summary, fp.anchors, fp.marks, fp.stage, fp.outlet)
 
 
 def _bottom(fp: Fingerprint, k: int) -> list[int]:

@@ -29,6 +29,8 @@ class Clusterable(Protocol):
     def published(self) -> datetime | None: ...
     @property
     def first_seen(self) -> datetime: ...
+    @property
+    def outlet(self) -> str | None: ...
 
 
 def stories(rows: Sequence[Clusterable]) -> dict[int, int]:
@@ -38,7 +40,7 @@ def stories(rows: Sequence[Clusterable]) -> dict[int, int]:
     the first entry on, not only by those seen so far: a template word is discounted at once.
     """
     ordered = sorted(rows, key=lambda r: (r.published or r.first_seen, r.id))
-    prints = [fingerprint(r.title, r.summary, r.published or r.first_seen) for r in ordered]
+    prints = [fingerprint(r.title, r.summary, r.published or r.first_seen, r.outlet) for r in ordered]
     window = DocFreq()
     for fp in prints:
         window.add(fp)

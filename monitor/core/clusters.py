@@ -65,9 +65,10 @@ SAME_OUTLET = 0.4  # two reports of one outlet are one story only when at least 
 # Outlets that carry other outlets' reports under their own name (Google News gives them as the
 # publisher): two of their items are no more likely to be two stories than any two reports.
 AGGREGATORS = frozenset(
-    ("yahoo!ニュース", "yahoo news", "yahoo!news", "yahoo finance", "msn", "goo.ne.jp", "gooニュース",
-     "livedoor news", "livedoorニュース", "smartnews", "line news", "newspicks", "google news",
-     "dメニューニュース", "excite ニュース", "exciteニュース", "infoseekニュース", "au webポータル")
+    ("yahoo!ニュース", "yahoo news", "yahoo!news", "yahoo", "yahoo finance", "msn", "aol", "aol.com",
+     "goo.ne.jp", "gooニュース", "livedoor", "livedoor news", "livedoorニュース", "smartnews", "line news",
+     "newspicks", "google news", "dメニューニュース", "excite ニュース", "exciteニュース", "infoseekニュース",
+     "au webポータル")
 )
 TITLE_WEIGHT, SUMMARY_WEIGHT, ANCHOR_WEIGHT = 2, 1, 1  # Fingerprint.bag has them built in
 PRIOR_DOCS = 50  # DocFreq's smoothing: the window counts as this many entries more

@@ -44,3 +44,16 @@ def test_unchanged_entry_changes_nothing() -> None:
     intents = decide(identify([EntryDraft("Same", link="https://x.org/a", summary="sum", published=T0)], "s1"),
                      source_id=1, known=known)
     assert (intents.new, intents.revisions, intents.sightings) == ([], [], [])
+
+
+def test_a_feed_without_summary_keeps_the_stored_one() -> None:
+    """The article page's og:description filled the summary the feed lacks: polling the feed
+    again is no revision, and a new title keeps that summary."""
+    known = {"https://x.org/a": Known(7, 1, "Same", "from the page", T0, seen_by_source=True)}
+    unchanged = decide(identify([EntryDraft("Same", link="https://x.org/a")], "s1"), source_id=1, known=known)
+    assert unchanged.revisions == []
+    retitled = decide(identify([EntryDraft("New", link="https://x.org/a")], "s1"), source_id=1, known=known)
+    assert [(r.title, r.summary, r.published) for r in retitled.revisions] == [("New", "from the page", T0)]
+    resummarised = decide(identify([EntryDraft("Same", link="https://x.org/a", summary="the feed's")], "s1"),
+                          source_id=1, known=known)
+    assert [r.summary for r in resummarised.revisions] == ["the feed's"]

@@ -120,11 +120,13 @@ def decide(identified: list[Identified], *, source_id: int, known: Mapping[str, 
             intents.sightings.append(old.id)
         if old.origin_source_id == source_id and _changed(old, draft):
             published = draft.published or old.published
-            intents.revisions.append(Revision(old.id, draft.title, draft.summary, published))
+            intents.revisions.append(Revision(old.id, draft.title, draft.summary or old.summary, published))
     return intents
 
 
 def _changed(old: Known, draft: EntryDraft) -> bool:
-    if draft.title != old.title or draft.summary != old.summary:
+    """A revision: another title, summary or date. A feed without a summary or a date keeps the
+    one stored (the article page's og:description and published time fill what the feed lacks)."""
+    if draft.title != old.title or (draft.summary and draft.summary != old.summary):
         return True
     return draft.published is not None and draft.published != old.published

@@ -57,3 +57,37 @@ def test_private_addresses_are_refused_unless_allowed(http_server: TestServer, w
     assert "/news/a" not in [r.path for r in http_server.requests]
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select text from entries").fetchone() == ("",)
+
+
+def test_fetched_text_survives_later_polls_and_a_title_revision(http_server: TestServer,
+                                                               workspace: Workspace) -> None:
+    """The feed never carries the article text (nor the og:description the page gave): polling it
+    again must not take them away, and a revised title is indexed and matched with the text."""
+    http_server.route("/news/second", "<html><head><meta property='og:description' content='Site news from "
+                                      "Texas.'></head><body><article><p>Stargate OpenAI data center in Abilene, "
+                                      "with a long paragraph of text about the site.</p></article></body></html>",
+                      content_type="text/html")
+    http_server.route("/feed", rss(("A second story", http_server.url("/news/second"))))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "stargate", "query": "Stargate Abilene"}],
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    clock = Clock()
+    assert poll(workspace, clock)["s"].new == 1
+
+    def state() -> tuple[str, str, list[str], list[str]]:
+        with sqlite3.connect(workspace.db_path) as conn:
+            title, summary = conn.execute("select title, summary from entries").fetchone()
+            topics = [r[0] for r in conn.execute("select topic from matches")]
+        found = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "search", "text:Abilene",
+                                         "--format", "json"])
+        return title, summary, topics, [r["title"] for r in json.loads(found.stdout)]
+
+    assert state() == ("A second story", "Site news from Texas.", ["stargate"], ["A second story"])
+    clock.advance(minutes=30)
+    again = poll(workspace, clock)["s"]
+    assert again.status == "ok" and again.new == 0
+    assert state() == ("A second story", "Site news from Texas.", ["stargate"], ["A second story"])
+    http_server.route("/feed", rss(("A second story, revised", http_server.url("/news/second"))))
+    clock.advance(minutes=30)
+    assert poll(workspace, clock)["s"].new == 0
+    assert state() == ("A second story, revised", "Site news from Texas.", ["stargate"], ["A second story, revised"])

@@ -13,7 +13,7 @@ from datetime import datetime
 from monitor.core.entry import EntryDraft
 from monitor.core.intake import Identified, Known, decide, identify
 from monitor.core.topics import TopicSet
-from monitor.store.archive import Archive, Indexed, Plan, PollRecord
+from monitor.store.archive import Archive, Indexed, Plan, PollRecord, TextReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +38,24 @@ class Pipeline:
         identified = identify(drafts, source_name)
         skipped += sum(1 for i in identified if i.key is None)
 
-        def plan(known: dict[str, Known]) -> Plan:
-            return self._plan(identified, source_id, known)
+        def plan(known: dict[str, Known], texts: TextReader) -> Plan:
+            return self._plan(identified, source_id, known, texts)
 
         applied = self.archive.ingest(source_id, [i.key for i in identified if i.key], plan, now=now,
                                       record=record, alert_topics=self.alert_topics)
         return Ingested(applied.new, applied.revised, applied.matched, skipped, applied.new_ids)
 
-    def _plan(self, identified: list[Identified], source_id: int, known: dict[str, Known]) -> Plan:
-        """Pure work done inside the write transaction: decide, tokenise, match."""
+    def _plan(self, identified: list[Identified], source_id: int, known: dict[str, Known],
+              texts: TextReader) -> Plan:
+        """Work done inside the write transaction: decide, tokenise, match. A revised entry is
+        matched and indexed with the article text stored for it (revisions are few)."""
         intents = decide(identified, source_id=source_id, known=known)
         new = {e.key: self._index(e.title, e.summary) for e in intents.new}
-        revised = {r.entry_id: self._index(r.title, r.summary) for r in intents.revisions}
+        stored = texts([r.entry_id for r in intents.revisions]) if intents.revisions else {}
+        revised = {r.entry_id: self._index(r.title, r.summary, stored.get(r.entry_id, ""))
+                   for r in intents.revisions}
         return Plan(intents, new, revised)
 
-    def _index(self, title: str, summary: str) -> Indexed:
-        analysed = self.topics.analyse(title, summary)
+    def _index(self, title: str, summary: str, text: str = "") -> Indexed:
+        analysed = self.topics.analyse(title, summary, text)
         return Indexed(analysed.tokens, analysed.topics, analysed.hits)

@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql
@@ -56,6 +57,10 @@ class Plan:
     intents: Intents
     new: Mapping[str, Indexed] = field(default_factory=dict)
     revised: Mapping[int, Indexed] = field(default_factory=dict)
+
+
+TextReader = Callable[[Sequence[int]], Mapping[int, str]]  # entry ids -> stored article text
+Planner = Callable[[dict[str, Known], TextReader], Plan]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,17 +193,29 @@ class Archive:
                 found[r.key] = Known(r.id, r.source_id, r.title, r.summary, r.published_at, r.seen is not None)
         return found
 
-    def ingest(self, source_id: int, keys: Sequence[str], plan: Callable[[dict[str, Known]], Plan], *,
+    @staticmethod
+    def _texts(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+        """The stored article texts of these entries, those that have one."""
+        found: dict[int, str] = {}
+        for i in range(0, len(ids), _CHUNK):
+            query = select(entries.c.id, entries.c.text).where(entries.c.id.in_(ids[i:i + _CHUNK]),
+                                                                entries.c.text != "")
+            found.update((r.id, r.text) for r in conn.execute(query))
+        return found
+
+    def ingest(self, source_id: int, keys: Sequence[str], plan: Planner, *,
                now: datetime, record: PollRecord, alert_topics: Collection[str] = ()) -> Applied:
         """Look the keys up, let `plan` decide, store the result and the poll record: all in
         one write transaction, so a crash or a full disk keeps the whole poll or none of it.
 
         New entries matching an `alert: immediate` topic are queued for its alert in the same
-        transaction: a crash after the commit cannot store an entry and lose its alert."""
+        transaction: a crash after the commit cannot store an entry and lose its alert. `plan`
+        gets what the archive knows of the keys and a reader of stored article texts (a revised
+        entry is indexed and matched again with its text, which the feed does not carry)."""
         try:
             with self._writer.begin() as conn:
                 if conn.dialect.name == "sqlite":  # the write lock is held: nobody else inserts
-                    decided = plan(self._known(conn, source_id, keys))
+                    decided = plan(self._known(conn, source_id, keys), partial(self._texts, conn))
                     new_ids = self._insert_new(conn, source_id, decided.intents, decided.new, now)
                     add_sightings = insert(entry_sources)
                 else:
@@ -236,8 +253,7 @@ class Archive:
         return ids
 
     def _insert_new_concurrently(self, conn: Connection, source_id: int, keys: Sequence[str],
-                                 plan: Callable[[dict[str, Known]], Plan],
-                                 now: datetime) -> tuple[Plan, list[int]]:
+                                 plan: Planner, now: datetime) -> tuple[Plan, list[int]]:
         """PostgreSQL: plan and insert the new entries while other workers may insert the same keys.
 
         Ends when every entry planned as new got its row; each retry knows at least one more
@@ -247,7 +263,7 @@ class Archive:
         order, as on SQLite (ties in "newest first" are broken by id).
         """
         for _ in range(len(set(keys)) + 1):
-            decided = plan(self._known(conn, source_id, keys))
+            decided = plan(self._known(conn, source_id, keys), partial(self._texts, conn))
             new = decided.intents.new
             if not new:
                 return decided, []

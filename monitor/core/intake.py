@@ -13,6 +13,7 @@ transaction. The rules:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from monitor.core.entry import EntryDraft
 from monitor.core.urls import canonical_url
 
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S")
+MAX_KEY_BYTES = 1024  # longer keys are stored as their SHA-256 (bounded_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +70,30 @@ def entry_key(draft: EntryDraft, source_name: str) -> tuple[str, str | None] | N
     """(key, canonical http(s) url or None), or None when the draft has neither link nor id."""
     url = canonical_url(draft.link)
     if url:
-        return url, url
+        return bounded_key(url), url
     guid = (draft.guid or "").strip()
     if not guid:
         return None
     if guid.lower().startswith(("http://", "https://")):
         canonical = canonical_url(guid)
-        return (canonical or guid), None
+        return bounded_key(canonical or guid), None
     if _URI.match(guid):
-        return f"id:{guid}", None
-    return f"id:{source_name}:{guid}", None
+        return bounded_key(f"id:{guid}"), None
+    return bounded_key(f"id:{source_name}:{guid}"), None
+
+
+def bounded_key(key: str) -> str:
+    """``key``, or ``sha256:`` and its digest when it is longer than ``MAX_KEY_BYTES``.
+
+    PostgreSQL's unique btree index refuses a row over about 2.7 KB, which would fail every
+    poll of a source with one such URL; keeping the bound for SQLite too keeps an entry's key
+    the same on either database. The full URL stays in ``entries.url``. Migration 0005 re-keys
+    the entries stored before, with the same rule.
+    """
+    data = key.encode("utf-8", "surrogatepass")
+    if len(data) <= MAX_KEY_BYTES:
+        return key
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

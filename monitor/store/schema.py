@@ -84,7 +84,7 @@ class Entry(Base):
     __tablename__ = "entries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(Text, unique=True)
+    key: Mapped[str] = mapped_column(Text, unique=True)  # at most 1024 bytes (0005: intake.bounded_key)
     url: Mapped[str | None] = mapped_column(Text)
     guid: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, insert, select, text
 
+from monitor.app import App
 from monitor.cli import cli
 from monitor.core.matcher import document, matches
 from monitor.core.query import Node, parse, term
@@ -415,3 +416,43 @@ def test_urls_and_encodings(postgres: Cluster) -> None:  # noqa: F811
     with pytest.raises(StoreError, match="encoded LATIN1, not UTF8"):
         ensure_current(latin1)
     latin1.dispose()
+
+
+def test_two_workers_flushing_alerts_at_once_mail_each_match_once(http_server: TestServer, tmp_path: Path,
+                                                                   pg_url: str) -> None:  # noqa: F811
+    """Every worker runs the alert job: without a lock per topic, two flushes that read the queue
+    together each mailed the same matches."""
+    ws = Workspace(tmp_path, tmp_path / "config.yaml")
+    ws.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+             topics=[{"name": "stargate", "query": "Stargate", "alert": "immediate", "alert_min_interval": "1m"}],
+             database=pg_url,
+             digest={"email": {"to": ["desk@example.org"], "from": "monitor@example.org",
+                               "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"}}})
+    clock = Clock()
+    apps = [ws.app(clock) for _ in range(2)]
+    try:
+        for round_ in range(8):
+            http_server.route("/feed", rss(*[(f"Stargate {round_} {i}", f"https://example.com/{round_}/{i}")
+                                             for i in range(3)]))
+            poll(ws, clock)
+            clock.advance(minutes=2)
+            barrier = threading.Barrier(2, timeout=30)
+            queued: list[list[str]] = [[], []]
+            threads = [threading.Thread(target=_flush_together, args=(apps[n], barrier, queued, n)) for n in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(len(q) for q in queued) == [0, 1], (round_, queued)
+        with apps[0].engine.connect() as conn:
+            assert conn.execute(text("select count(*) from outbox where kind = 'alert'")).scalar() == 8
+            assert conn.execute(text("select count(*) from alert_queue")).scalar() == 0
+    finally:
+        for app in apps:
+            app.close()
+
+
+def _flush_together(app: App, barrier: threading.Barrier, queued: list[list[str]], n: int) -> None:
+    alerts = app.alerts()
+    barrier.wait()
+    queued[n] = alerts.flush()

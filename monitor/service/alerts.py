@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, text, update
 
 from monitor.config import Config, TopicConfig
 from monitor.core.digest import Item
@@ -39,32 +39,35 @@ class Alerts:
         self.topics = [t for t in config.topics if t.alert == "immediate"]
 
     def flush(self) -> list[str]:
-        """Turn queued matches into one outbox mail per topic whose interval has passed."""
-        sent = []
-        for topic in self.topics:
-            if self._flush_topic(topic, self.clock()):
-                sent.append(topic.name)
-        return sent
+        """Turn queued matches into one outbox mail per topic whose interval has passed; returns
+        the outbox keys of the mails queued."""
+        return [key for topic in self.topics if (key := self._flush_topic(topic, self.clock()))]
 
-    def _flush_topic(self, topic: TopicConfig, now: datetime) -> bool:
+    def _flush_topic(self, topic: TopicConfig, now: datetime) -> str | None:
         email = self.config.digest.email
         recipients = topic.alert_to or (email.to if email else ())
         sender = email.sender if email else f"monitor@{self.domain}"
         with self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several workers flush alike: the second waits for the first and then finds the
+                # interval not passed and the queue empty, instead of mailing the same matches.
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                             {"key": f"monitor.alerts:{topic.name}"})
             last = conn.execute(select(alerts_sent.c.last_sent_at).where(alerts_sent.c.topic == topic.name)).scalar()
             if last is not None and now - last < topic.alert_min_interval:
-                return False
+                return None
             ids = [r[0] for r in conn.execute(select(alert_queue.c.entry_id)
                                               .where(alert_queue.c.topic == topic.name))]
             if not ids:
-                return False
+                return None
             rows = self.reader.by_ids(ids, conn=conn)
             tz = ZoneInfo(self.config.timezone)
             items = [Item(r.title, r.url, r.sources, r.published.astimezone(tz) if r.published else None,
                           r.first_seen.astimezone(tz), r.topics) for r in rows]
             message = compose_alert(topic.heading, items, sender=sender, recipients=list(recipients),
                                     list_id=self.list_id, now=now, message_id_domain=self.domain)
-            Outbox.enqueue(conn, key=f"alert:{topic.name}:{now.isoformat()}", kind="alert",
+            key = f"alert:{topic.name}:{now.isoformat()}"
+            Outbox.enqueue(conn, key=key, kind="alert",
                            recipients=list(recipients), message=bytes(message), now=now)
             conn.execute(delete(alert_queue).where(alert_queue.c.topic == topic.name,
                                                    alert_queue.c.entry_id.in_(ids)))
@@ -73,4 +76,4 @@ class Alerts:
             else:
                 conn.execute(update(alerts_sent).where(alerts_sent.c.topic == topic.name).values(last_sent_at=now))
         log.info("event=alert_queued topic=%s entries=%d", topic.name, len(ids))
-        return True
+        return key

@@ -111,8 +111,22 @@ def poll(obj: Context, names: tuple[str, ...]) -> None:
     outcomes = asyncio.run(app.poll(chosen))
     for outcome in outcomes:
         click.echo(results.printable(outcome.line()))
+    _send_alerts(app)
     if all(o.status in ("error", "disabled") for o in outcomes):
         sys.exit(1)
+
+
+def _send_alerts(app: App) -> None:
+    """`alert: immediate` without `monitor run` (polls from cron): the poll mails what it queued,
+    within each topic's alert_min_interval, and retries alert mail that failed before. A mail
+    failure is said on stderr; the alert stays in the outbox for the next poll or `run`."""
+    if app.config.digest.email is None or not any(t.alert == "immediate" for t in app.config.topics):
+        return
+    app.alerts().flush()
+    for delivery in app.mailer().deliver_due(kind="alert"):
+        if not delivery.sent:
+            retry = f"; retried from {delivery.retry_at:%H:%M}" if delivery.retry_at else ""
+            click.echo(results.printable(f"alert mail {delivery.key} not sent: {delivery.error}{retry}"), err=True)
 
 
 @cli.command()

@@ -212,3 +212,37 @@ def test_alerts_are_queued_in_the_transaction_that_stores_the_entries(http_serve
         queued = conn.execute("select topic, e.title, queued_at = e.first_seen from alert_queue "
                               "join entries e on e.id = entry_id").fetchall()
     assert queued == [("stargate", "Stargate one", 1)]
+
+
+def alerting(ws: Workspace, server: TestServer, smtp: SmtpServer) -> None:
+    ws.write(sources=[{"name": "s", "url": server.url("/feed")}],
+             topics=[{"name": "stargate", "title": "Stargate", "query": "Stargate OpenAI", "alert": "immediate",
+                      "alert_min_interval": "15m"}],
+             digest=mail_config(smtp))
+
+
+def test_a_one_shot_poll_mails_its_alerts(http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
+    """Polls from cron, no `monitor run`: the poll sends the alerts it queued, keeping the interval."""
+    http_server.route("/feed", rss(("Stargate one", "https://example.com/1", "OpenAI")))
+    alerting(workspace, http_server, smtp)
+    run = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
+    assert run.exit_code == 0 and run.stdout == "s: 1 new, 1 matched\n", run.output
+    assert len(smtp.received) == 1 and "Stargate one" in smtp.received[0].message().get_body(("plain",)).get_content()
+    http_server.route("/feed", rss(("Stargate one", "https://example.com/1", "OpenAI"),
+                                   ("Stargate two", "https://example.com/2", "OpenAI")))
+    again = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
+    assert again.exit_code == 0 and len(smtp.received) == 1  # within alert_min_interval: held back
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from alert_queue").fetchone()[0] == 1
+
+
+def test_a_one_shot_poll_says_when_an_alert_mail_fails(http_server: TestServer, workspace: Workspace,
+                                                       smtp: SmtpServer) -> None:
+    http_server.route("/feed", rss(("Stargate one", "https://example.com/1", "OpenAI")))
+    alerting(workspace, http_server, smtp)
+    smtp.stop()
+    run = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
+    assert run.exit_code == 0 and run.stdout == "s: 1 new, 1 matched\n"
+    assert "alert mail alert:stargate:" in run.stderr and "not sent" in run.stderr
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select kind, state from outbox").fetchall() == [("alert", "pending")]

@@ -34,9 +34,10 @@ class Mailer:
         self.settings = settings
         self.clock = clock
 
-    def deliver_due(self, keys: Sequence[str] | None = None) -> list[Delivery]:
+    def deliver_due(self, keys: Sequence[str] | None = None, kind: str | None = None) -> list[Delivery]:
+        """Send what is due (of ``keys``, of ``kind``: "digest" or "alert"); a failure is retried later."""
         results = []
-        for item in self.outbox.claim_due(self.clock(), keys=keys):
+        for item in self.outbox.claim_due(self.clock(), keys=keys, kind=kind):
             message = message_from_bytes(item.message, policy=policy.SMTP)
             try:
                 send(message, self.settings)  # type: ignore[arg-type]

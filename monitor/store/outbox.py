@@ -85,12 +85,14 @@ class Outbox:
             raise StoreError(f"database error while queuing mail: {getattr(exc, 'orig', exc)}") from exc
 
     def claim_due(self, now: datetime, *, limit: int = 10, lease: timedelta = timedelta(minutes=2),
-                  keys: Sequence[str] | None = None) -> list[Outgoing]:
+                  keys: Sequence[str] | None = None, kind: str | None = None) -> list[Outgoing]:
         query = (select(outbox).where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
                  .where(or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now))
                  .order_by(outbox.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
         if keys is not None:
             query = query.where(outbox.c.key.in_(list(keys)))
+        if kind is not None:
+            query = query.where(outbox.c.kind == kind)
         with self._writer.begin() as conn:
             rows = list(conn.execute(query))
             if rows:

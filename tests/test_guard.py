@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from functools import partial
 from typing import Any
 
 import pytest
 
 from monitor.errors import FetchConnectError, FetchError
-from monitor.net.guard import PrivateAddressRefused, check_public, check_public_async
+from monitor.net.fetcher import Fetcher, FetchSettings
+from monitor.net.guard import PrivateAddressRefused, check_peer, check_public, check_public_async
+from tests.support.httpserver import TestServer
 
 REFUSED = {
     "loopback": "http://127.0.0.1/",
@@ -146,3 +149,49 @@ def test_names_are_judged_by_every_address(monkeypatch: pytest.MonkeyPatch, vari
 def test_names_are_not_resolved_when_private_is_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", _fake_resolver({}))
     check_public("https://intranet.example/", allow_private=True)
+
+
+def _rebinding(first: str, then: str) -> Any:
+    """A resolver whose answer for rebind.example changes after the first question (the guard's)."""
+    real, asked = socket.getaddrinfo, []
+
+    def getaddrinfo(host: str | bytes, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        if (host.decode() if isinstance(host, bytes) else host) != "rebind.example":  # anyio asks in bytes
+            return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (first if len(asked) == 1 else then, port))]
+    return getaddrinfo
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_name_rebound_to_a_private_address_is_refused_by_its_peer(
+        http_server: TestServer, monkeypatch: pytest.MonkeyPatch, allow_private: bool) -> None:
+    """The guard's check sees a public address; the connection goes to 127.0.0.1: the answer is
+    refused before its body is read, unless private addresses are allowed."""
+    http_server.route("/page", "<html><body><p>internal admin page</p></body></html>", content_type="text/html")
+    # with allow_private the guard asks nothing, so the connection's is the first question
+    monkeypatch.setattr(socket, "getaddrinfo", _rebinding("127.0.0.1" if allow_private else "93.184.216.34",
+                                                          "127.0.0.1"))
+    url = http_server.url("/page").replace("127.0.0.1", "rebind.example")
+
+    async def fetch() -> bytes:
+        await check_public_async(url, allow_private=allow_private)
+        async with Fetcher(FetchSettings()) as fetcher:
+            result = await fetcher.fetch(url, peer_check=partial(check_peer, allow_private=allow_private))
+        return result.body
+
+    if allow_private:
+        assert b"internal admin page" in asyncio.run(fetch())
+    else:
+        with pytest.raises(PrivateAddressRefused, match=r"connected to 127\.0\.0\.1.*loopback"):
+            asyncio.run(fetch())
+    assert [r.path for r in http_server.requests] == ["/page"]
+
+
+def test_peer_check_passes_public_and_unknown_peers() -> None:
+    check_peer("https://news.example/", "93.184.216.34", allow_private=False)
+    check_peer("https://news.example/", None, allow_private=False)
+    with pytest.raises(PrivateAddressRefused, match="link-local"):
+        check_peer("https://news.example/", "169.254.169.254", allow_private=False)
+    with pytest.raises(PrivateAddressRefused, match="private"):
+        check_peer("https://news.example/", "::ffff:10.0.0.7", allow_private=False)

@@ -18,6 +18,7 @@ import functools
 import socket
 import ssl
 import time
+import urllib.request
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class Fetcher:
         self._transport = transport
         self._client = self._new_client(_tls_context())
         self._unverified: httpx.AsyncClient | None = None  # made for the first `verify: false` source
+        self._proxies = urllib.request.getproxies()  # what httpx's trust_env reads too
 
     def _new_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         settings = self._settings
@@ -118,7 +120,8 @@ class Fetcher:
             await self._unverified.aclose()
 
     async def fetch(self, url: str, validators: Validators | None = None, *, verify: bool = True,
-                    before_hop: Callable[[str], Awaitable[None]] | None = None) -> FetchResult:
+                    before_hop: Callable[[str], Awaitable[None]] | None = None,
+                    peer_check: Callable[[str, str | None], None] | None = None) -> FetchResult:
         """GET ``url``; raise a FetchError subclass for anything but a 2xx or a 304.
 
         The deadline starts once the first per-host slot is ours: time spent queueing behind other fetches to
@@ -126,6 +129,8 @@ class Fetcher:
         `verify: false`, for an intranet feed with a self-signed one); it never changes other fetches.
         ``before_hop`` is awaited with every redirect target before it is requested, and may raise to
         refuse it (article fetches: a public page must not redirect to a private address).
+        ``peer_check`` gets the URL and the address the answer came from (None behind a proxy or
+        when unknown) before the body is read, and may raise to refuse it (DNS rebinding).
         """
         client = self._client if verify else self._unverified_client()
         sent = validators or Validators()
@@ -145,6 +150,8 @@ class Fetcher:
                             deadline.reschedule(asyncio.get_running_loop().time() + self._settings.timeout)
                         try:
                             async with client.stream("GET", current, headers=headers) as response:
+                                if peer_check is not None:
+                                    peer_check(str(current), self._peer(response))
                                 return await self._result(response, sent, started)
                         except _Redirect as hop:
                             current = self._next_hop(hop, chain)
@@ -157,6 +164,15 @@ class Fetcher:
             ) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise _transport_error(exc, current, self._settings.timeout) from exc
+
+    def _peer(self, response: httpx.Response) -> str | None:
+        """The IP address the response came from; None through a proxy (the environment's, as httpx
+        reads it) or when the transport does not say."""
+        if self._proxies.get(response.url.scheme) and not urllib.request.proxy_bypass(response.url.host):
+            return None
+        stream = response.extensions.get("network_stream")
+        address = stream.get_extra_info("server_addr") if stream is not None else None
+        return str(address[0]) if isinstance(address, tuple) and address else None
 
     def _unverified_client(self) -> httpx.AsyncClient:
         if self._unverified is None:

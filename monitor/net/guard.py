@@ -12,9 +12,12 @@ Hosts are read the way the fetcher reads them (``httpx.URL``), and numeric forms
 browsers accept as IPv4 are decoded first (``2130706433``, ``0x7f.1``, ``127.1``); IPv6 addresses
 that carry an IPv4 address (``::ffff:127.0.0.1``, 6to4, NAT64) are judged by that address.
 
-Not responsible for redirects or DNS rebinding: the caller checks every hop it follows, and a name
-that changes its answer between this check and the connection is not caught here.
-``allow_private`` (``fetch.allow_private``; tests set it) skips the address checks, not the scheme.
+Redirects: the caller checks every hop it follows. DNS rebinding (a name that answers a public
+address to this check and a private one to the connection): ``check_peer`` judges the address the
+fetcher actually connected to, before any of the response is read (the request has been sent by
+then, but nothing it answers is kept). Behind an HTTP proxy the peer is the proxy, so the fetcher
+does not ask. ``allow_private`` (``fetch.allow_private``; tests set it) skips the address checks,
+not the scheme.
 """
 
 from __future__ import annotations
@@ -65,6 +68,20 @@ async def check_public_async(url: str, *, allow_private: bool) -> None:
     except (OSError, UnicodeError) as exc:
         raise FetchConnectError(f"{url}: cannot resolve {host}: {exc}") from exc
     _check_resolved(url, host, infos)
+
+
+def check_peer(url: str, peer: str | None, *, allow_private: bool) -> None:
+    """Refuse the response of a connection to a non-public ``peer`` address (None: not known)."""
+    if allow_private or peer is None:
+        return
+    try:
+        address = ipaddress.ip_address(peer.partition("%")[0])
+    except ValueError:
+        return  # a Unix socket or the like: not an internet peer
+    reason = non_public_reason(address)
+    if reason is not None:
+        raise PrivateAddressRefused(f"{url}: connected to {address}, which is not a public address ({reason}; "
+                                    f"the name answered otherwise when checked): {_REMEDY}")
 
 
 def non_public_reason(address: IPAddress) -> str | None:

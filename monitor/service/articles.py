@@ -25,7 +25,7 @@ from monitor.core.topics import TopicSet
 from monitor.errors import MonitorError
 from monitor.ingest.article import extract_article
 from monitor.net.fetcher import Fetcher
-from monitor.net.guard import check_public_async
+from monitor.net.guard import check_peer, check_public_async
 from monitor.net.robots import RobotsPolicy
 from monitor.store.archive import Archive, Indexed
 from monitor.store.reading import Reader
@@ -79,7 +79,8 @@ class Articles:
         await self._public(url)
         await self.robots.check(url)
         await self._pace(urlsplit(url).hostname or "")
-        fetched = await self.fetcher.fetch(url, before_hop=self._public)  # every redirect hop is checked too
+        # every redirect hop is checked too, and the address the page came from (DNS rebinding)
+        fetched = await self.fetcher.fetch(url, before_hop=self._public, peer_check=self._peer)
         article = await asyncio.to_thread(extract_article, fetched.body, url=fetched.url,
                                           content_type=fetched.content_type, tz=self.tz)
         if not article.text:
@@ -95,6 +96,9 @@ class Articles:
 
     async def _public(self, url: str) -> None:
         await check_public_async(url, allow_private=self.config.fetch.allow_private)
+
+    def _peer(self, url: str, peer: str | None) -> None:
+        check_peer(url, peer, allow_private=self.config.fetch.allow_private)
 
     async def _pace(self, host: str) -> None:
         """At most one article request per host per second (across this process)."""

@@ -239,3 +239,33 @@ def test_layout_change_and_repeated_failures_are_flagged(http_server: TestServer
     digest = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "digest", "--out", "-"]).stdout
     assert "page: layout: the page's selectors match nothing" in digest
     assert "broken: failing: 3 failed polls in a row: HTTP 500" in digest
+
+
+def test_a_freed_slot_is_filled_without_waiting_for_the_next_tick(http_server: TestServer,
+                                                                   workspace: Workspace) -> None:
+    """One tick with 3 slots and 12 due sources: as each poll ends its slot takes the next due
+    source, so all 12 are polled before a second tick (which used to be the cap: 3 per tick)."""
+    for i in range(12):
+        http_server.route(f"/f{i}", rss((f"Item {i}", f"https://example.com/{i}")))
+    workspace.write(sources=[{"name": f"s{i}", "url": http_server.url(f"/f{i}")} for i in range(12)],
+                    fetch={"concurrency": 3, "per_host": 3, "timeout": 10})
+    app = workspace.app()
+
+    async def one_tick() -> int:
+        from monitor.net.fetcher import Fetcher
+
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            worker = app.worker(fetcher)
+            started = await worker.tick()
+            deadline = time.monotonic() + 10
+            while (worker.inflight or len(http_server.requests) < 12) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await worker.drain()
+            return started
+
+    try:
+        assert asyncio.run(one_tick()) == 3
+    finally:
+        app.close()
+    assert sorted(r.path for r in http_server.requests) == sorted(f"/f{i}" for i in range(12))
+    assert all(r["last_status"] == "ok" and r["lease_owner"] is None for r in source_rows(workspace).values())

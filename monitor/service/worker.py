@@ -3,8 +3,9 @@
 Each tick asks the database which sources are due (it decides nothing itself), leases at
 most as many as there are free slots (`fetch.concurrency`), and polls them as tasks. When a
 poll ends, the next poll time comes from monitor.core.schedule (interval and offset after a
-success, exponential back-off or the server's Retry-After after a failure) and the lease is
-released. (New matches for `alert: immediate` topics are queued by the poll's own transaction.)
+success, exponential back-off or the server's Retry-After after a failure), the lease is
+released, and the free slot is filled at once if a source is due: waiting for the next tick
+capped a worker at `fetch.concurrency` polls per tick (10 a second by default). (New matches for `alert: immediate` topics are queued by the poll's own transaction.)
 """
 
 from __future__ import annotations
@@ -51,23 +52,29 @@ class Worker:
         self.lease = timedelta(seconds=config.fetch.timeout + 10)
         self.inflight: set[asyncio.Task[None]] = set()
         self.stopping = False
+        self._refill: asyncio.Task[None] | None = None  # claims into slots that polls freed
+        self._freed = False  # a poll ended since the refill last claimed
+        self._claiming = asyncio.Lock()  # the ticker and the refill: one claim at a time, never past the slots
 
     async def tick(self) -> int:
         """Claim due sources up to the free slots and start polling them; returns how many."""
-        if self.stopping:
-            return 0
-        free = self.config.fetch.concurrency - len(self.inflight)
-        try:
-            claims = await asyncio.to_thread(self.schedule.claim_due, self.owner, self.names, self.clock(),
-                                             limit=free, lease=self.lease)
-        except MonitorError as exc:
-            log.error("event=claim_failed error=%r", str(exc))
-            return 0
-        for claim in claims:
-            task = asyncio.create_task(self._poll(claim), name=f"poll:{claim.name}")
-            self.inflight.add(task)
-            task.add_done_callback(self.inflight.discard)
-        return len(claims)
+        async with self._claiming:
+            free = self.config.fetch.concurrency - len(self.inflight)
+            if self.stopping or free <= 0:
+                return 0
+            try:
+                claims = await asyncio.to_thread(self.schedule.claim_due, self.owner, self.names, self.clock(),
+                                                 limit=free, lease=self.lease)
+            except MonitorError as exc:
+                log.error("event=claim_failed error=%r", str(exc))
+                return 0
+            if self.stopping:  # drain began while we claimed: its release gives these back
+                return 0
+            for claim in claims:
+                task = asyncio.create_task(self._poll(claim), name=f"poll:{claim.name}")
+                self.inflight.add(task)
+                task.add_done_callback(self.inflight.discard)
+            return len(claims)
 
     async def _poll(self, claim: Claim) -> None:
         source = self.config.source(claim.name)
@@ -78,11 +85,25 @@ class Worker:
         except MonitorError as exc:
             log.error("event=schedule_failed source=%s error=%r", source.name, str(exc))
         log.debug("event=scheduled source=%s next=%s", source.name, next_at.isoformat())
+        self.inflight.discard(asyncio.current_task())  # its slot is free now
+        self._freed = True
+        if not self.stopping and (self._refill is None or self._refill.done()):
+            self._refill = asyncio.create_task(self._fill_freed_slots(), name="refill")
+
+    async def _fill_freed_slots(self) -> None:
+        """Claim into the slots that ended polls freed, until nothing more is due; one claim at a
+        time, however many polls end together."""
+        while self._freed and not self.stopping:
+            self._freed = False
+            if not await self.tick():
+                break
 
     async def drain(self, grace: float = 10.0) -> None:
         """Stop claiming; let polls in flight finish within `grace` seconds, abandon the rest,
         and give back our leases (an abandoned source is due again at once)."""
         self.stopping = True
+        if self._refill is not None:
+            await asyncio.wait({self._refill}, timeout=grace)
         if self.inflight:
             _done, pending = await asyncio.wait(set(self.inflight), timeout=grace)
             for task in pending:

@@ -240,6 +240,21 @@ def test_an_aggregator_is_no_outlet(aggregator: str) -> None:
     assert same_story(fp(KANTEI_A, outlet=aggregator), fp(KANTEI_B, hours=1, outlet=aggregator))
 
 
+def test_one_outlets_two_languages_are_two_editions() -> None:
+    """Across languages the score is on another scale (anchors only): the outlet rule is not for it."""
+    english = fp("SoftBank to invest $22.5 billion in OpenAI", outlet="Bloomberg")
+    japanese = fp("ソフトバンクG、オープンAIに225億ドル出資", hours=1, outlet="Bloomberg")
+    assert same_story(english, japanese)
+
+
+def test_outlet_is_the_publisher_else_the_links_site() -> None:
+    assert clusters.outlet_of("The Japan Times", "https://www.japantimes.co.jp/news/a") == "The Japan Times"
+    assert clusters.outlet_of(None, "https://www.kantei.go.jp/jp/105/actions/a.html") == "kantei.go.jp"
+    assert clusters.outlet_of(" ", "https://www3.nhk.or.jp/news/a.html") == "www3.nhk.or.jp"
+    assert clusters.outlet_of(None, "https://news.google.com/rss/articles/CBMiabc") is None
+    assert clusters.outlet_of(None, None) is None
+
+
 def test_outlet_names_compare_folded() -> None:
     assert clusters.outlet_key("The Japan Times") == clusters.outlet_key("the  japan times") != 0
     assert clusters.outlet_key(None) == clusters.outlet_key("") == 0

@@ -59,13 +59,16 @@ def test_one_story_from_three_outlets_is_one_digest_item_with_every_link(http_se
 
 KANTEI = [("高市総理は全国戦没者追悼式で式辞を述べました", "https://www.kantei.go.jp/jp/105/actions/a.html"),
           ("高市総理は千鳥ヶ淵戦没者墓苑を参拝しました", "https://www.kantei.go.jp/jp/105/actions/b.html")]
+ELSEWHERE = [KANTEI[0], ("高市総理は千鳥ヶ淵戦没者墓苑を参拝しました", "https://www3.nhk.or.jp/news/html/b.html")]
 
 
 @pytest.mark.parametrize(("feeds", "stories"), [
-    ({"kantei": KANTEI}, 2),  # one feed's two items in its template: two events
-    ({"kantei": KANTEI[:1], "wire": KANTEI[1:]}, 1),  # the same words from two outlets: one story
+    ({"kantei": KANTEI}, 2),  # one site's two items in its template: two events
+    ({"kantei": KANTEI[:1], "wire": KANTEI[1:]}, 2),  # the same site's items through another feed too
+    ({"kantei": ELSEWHERE[:1], "wire": ELSEWHERE[1:]}, 1),  # the same words from two sites: one story
+    ({"alerts": ELSEWHERE}, 1),  # an alert feed carries many sites: its items are not one outlet
 ])
-def test_one_feeds_alike_items_stay_apart(http_server: TestServer, workspace: Workspace,
+def test_one_sites_alike_items_stay_apart(http_server: TestServer, workspace: Workspace,
                                           feeds: dict[str, list[tuple[str, str]]], stories: int) -> None:
     for name, items in feeds.items():
         http_server.route(f"/{name}", rss(*items, extra=PUB))

@@ -50,6 +50,7 @@ from hashlib import blake2b
 from itertools import chain, repeat
 from math import log
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.core import aliases
 from monitor.core.shingles import copy_hash, hash64, headline, shingles
@@ -72,6 +73,12 @@ AGGREGATORS = frozenset(
      "goo.ne.jp", "gooニュース", "livedoor", "livedoor news", "livedoorニュース", "smartnews", "line news",
      "newspicks", "google news", "dメニューニュース", "excite ニュース", "exciteニュース", "infoseekニュース",
      "au webポータル")
+)
+# Hosts whose links stand for other outlets' articles (an unresolved Google News link, a Google
+# Alerts or Bing News click-through): no outlet.
+AGGREGATOR_HOSTS = frozenset(
+    ("news.google.com", "google.com", "bing.com", "msn.com", "news.yahoo.co.jp", "news.yahoo.com",
+     "yahoo.com", "feedproxy.google.com", "t.co", "smartnews.com", "news.livedoor.com", "news.goo.ne.jp")
 )
 TITLE_WEIGHT, SUMMARY_WEIGHT, ANCHOR_WEIGHT = 2, 1, 1  # Fingerprint.bag has them built in
 PRIOR_DOCS = 50  # DocFreq's smoothing: the window counts as this many entries more
@@ -190,6 +197,18 @@ def weighted_hashes(title: str, summary: str) -> list[int]:
 
 def _h(shingle: str) -> int:
     return hash64(shingle) & 0xFFFFFFFF
+
+
+def outlet_of(publisher: str | None, url: str | None) -> str | None:
+    """Who published an entry: the publisher its feed names (Google News's, an item's <source>),
+    else the host of its article link, without ``www.`` (kantei's items are one outlet, a Google
+    Alerts or RSSHub feed's items are their sites'); None when neither tells, or the link is an
+    aggregator's. Not the source: one feed (an alert or search feed) carries many outlets."""
+    if publisher and publisher.strip():
+        return publisher
+    host = (urlsplit(url).hostname or "") if url else ""
+    host = host.removeprefix("www.")
+    return None if not host or host in AGGREGATOR_HOSTS else host
 
 
 def outlet_key(outlet: str | None) -> int:
@@ -332,7 +351,8 @@ def adjust(score: float, a: Fingerprint, b: Fingerprint) -> float:
     if not _in_window(a, b) or a.stage != b.stage or _conflict(a, b):
         return 0.0
     score *= _decay(a, b)
-    return 0.0 if a.outlet and a.outlet == b.outlet and score < SAME_OUTLET else score
+    same_outlet = a.outlet and a.outlet == b.outlet and a.lang == b.lang  # across languages: two editions
+    return 0.0 if same_outlet and score < SAME_OUTLET else score
 
 
 def similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0) -> float:
@@ -373,7 +393,7 @@ class StoryIndex:
     (all the entries to cluster); else the index counts the entries it holds as they come.
 
     A story is named by its first entry's id. An entry that arrives late but was published
-    earlier joins the story without renaming it, so ids the store holds stay valid. Entries
+    earlier joins the story without renaming it, so a story's id does not change as it grows. Entries
     older than the newest time seen minus twice ``WINDOW`` are dropped.
     """
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from monitor.core.clusters import DocFreq, StoryIndex, fingerprint
+from monitor.core.clusters import DocFreq, StoryIndex, fingerprint, outlet_of
 
 
 class Clusterable(Protocol):
@@ -30,7 +30,9 @@ class Clusterable(Protocol):
     @property
     def first_seen(self) -> datetime: ...
     @property
-    def outlet(self) -> str | None: ...
+    def url(self) -> str | None: ...
+    @property
+    def publisher(self) -> str | None: ...
 
 
 def stories(rows: Sequence[Clusterable]) -> dict[int, int]:
@@ -40,7 +42,8 @@ def stories(rows: Sequence[Clusterable]) -> dict[int, int]:
     the first entry on, not only by those seen so far: a template word is discounted at once.
     """
     ordered = sorted(rows, key=lambda r: (r.published or r.first_seen, r.id))
-    prints = [fingerprint(r.title, r.summary, r.published or r.first_seen, r.outlet) for r in ordered]
+    prints = [fingerprint(r.title, r.summary, r.published or r.first_seen, outlet_of(r.publisher, r.url))
+              for r in ordered]
     window = DocFreq()
     for fp in prints:
         window.add(fp)

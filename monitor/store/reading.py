@@ -11,9 +11,8 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, or_, select, text
+from sqlalchemy import Connection, Engine, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.core.query import Node
@@ -38,7 +37,6 @@ class EntryRow:
     why: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # topic -> [{"term", "in"}]
     text: str = ""
     publisher: str | None = None
-    outlet: str | None = None  # who published it, for story clusters: see _outlet
 
     @property
     def matched_terms(self) -> list[str]:
@@ -123,7 +121,7 @@ class Reader:
         if not ids:
             return []
         found = {r.id: r for r in conn.execute(
-            select(entries, sources.c.name.label("origin"), sources.c.type.label("origin_type"))
+            select(entries, sources.c.name.label("origin"))
             .join(sources, sources.c.id == entries.c.source_id).where(entries.c.id.in_(ids)))}
         topics: dict[int, list[str]] = defaultdict(list)
         why: dict[int, dict[str, list[dict[str, object]]]] = defaultdict(dict)
@@ -141,7 +139,7 @@ class Reader:
         return [
             EntryRow(i, found[i].title, found[i].url, found[i].summary, found[i].published_at,
                      found[i].first_seen, found[i].origin, tuple(carried[i]) or (found[i].origin,),
-                     tuple(topics[i]), why[i], found[i].text, found[i].publisher, _outlet(found[i]))
+                     tuple(topics[i]), why[i], found[i].text, found[i].publisher)
             for i in ids
         ]
 
@@ -159,13 +157,3 @@ class Reader:
         """These entries, newest first (publication time, else first_seen)."""
         query = select(entries.c.id).where(entries.c.id.in_(ids)).order_by(_when().desc(), entries.c.id.desc())
         return self._rows(query, conn=conn)
-
-
-def _outlet(row: Row[Any]) -> str | None:
-    """Who published an entry, as story clustering compares it: the publisher Google News or the
-    item's <source> names, else the source it came from (a feed lists a story once, even a feed of
-    many outlets' items); None for a Google News item without a publisher (that feed is everyone's).
-    Not the feed's host: one host (RSSHub, FeedBurner) serves many outlets' feeds."""
-    if row.publisher:
-        return str(row.publisher)
-    return None if row.origin_type == "google_news" else f"source:{row.origin}"

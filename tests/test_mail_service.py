@@ -246,3 +246,19 @@ def test_a_one_shot_poll_says_when_an_alert_mail_fails(http_server: TestServer, 
     assert "alert mail alert:stargate:" in run.stderr and "not sent" in run.stderr
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select kind, state from outbox").fetchall() == [("alert", "pending")]
+
+
+def test_a_one_shot_poll_polls_even_when_mail_cannot_be_sent(http_server: TestServer, workspace: Workspace,
+                                                             smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cron often lacks the SMTP password variable: the poll still stores, says why no alert went
+    and exits 0; the alert waits in the queue for a run that has the password."""
+    http_server.route("/feed", rss(("Stargate one", "https://example.com/1", "OpenAI")))
+    alerting(workspace, http_server, smtp)
+    monkeypatch.delenv("MONITOR_TEST_SMTP_PASSWORD")
+    run = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
+    assert run.exit_code == 0 and run.stdout == "s: 1 new, 1 matched\n"
+    assert "alerts not sent:" in run.stderr and "MONITOR_TEST_SMTP_PASSWORD is not set" in run.stderr
+    assert smtp.received == []
+    monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", SECRET)
+    later = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
+    assert later.exit_code == 0 and len(smtp.received) == 1

@@ -1,8 +1,8 @@
 """Sending what the outbox holds: claim due messages, hand them to SMTP, record the answer.
 
 A temporary failure (server down, 4xx) is retried by the outbox's schedule (30 s, then
-doubling, at most 15 minutes) for as long as `monitor run` runs; a permanent one (5xx) is
-recorded and not retried. Runs in a worker thread: smtplib blocks.
+doubling, at most 15 minutes) by `monitor run`, and for alerts by the next `monitor poll`
+too; a permanent one (5xx) is recorded and not retried. Runs in a worker thread: smtplib blocks.
 """
 
 from __future__ import annotations

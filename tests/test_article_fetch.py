@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 
+import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
 from tests.corpus import corpus_path
 from tests.support.httpserver import TestServer
 from tests.support.workspace import Clock, Workspace
+from tests.test_guard import _rebinding
 from tests.test_poll import poll, rss
 
 JT_ARTICLE = corpus_path("real/www.japantimes.co.jp/news__2020__02__18__national__crime-legal__6000-surgical-masks-stolen.html")
@@ -91,3 +94,21 @@ def test_fetched_text_survives_later_polls_and_a_title_revision(http_server: Tes
     clock.advance(minutes=30)
     assert poll(workspace, clock)["s"].new == 0
     assert state() == ("A second story, revised", "Site news from Texas.", ["stargate"], ["A second story, revised"])
+
+
+def test_an_article_hosts_robots_txt_is_fetched_under_the_guard(http_server: TestServer, workspace: Workspace,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A link whose name answers a public address to the guard and 127.0.0.1 to the connection:
+    its robots.txt answer is refused, so the page is never asked for."""
+    http_server.route("/news/a", "<html><body><article><p>hospital news</p></article></body></html>",
+                      content_type="text/html")
+    link = http_server.url("/news/a").replace("127.0.0.1", "rebind.example")
+    http_server.route("/feed", rss(("A", link)))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "hospital", "query": "hospital"}])
+    monkeypatch.setattr(socket, "getaddrinfo", _rebinding("93.184.216.34", "127.0.0.1"))
+    out = poll(workspace, Clock())["s"]
+    assert out.status == "ok" and out.new == 1
+    assert "/news/a" not in [r.path for r in http_server.requests]
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select text from entries").fetchone() == ("",)

@@ -195,3 +195,37 @@ def test_peer_check_passes_public_and_unknown_peers() -> None:
         check_peer("https://news.example/", "169.254.169.254", allow_private=False)
     with pytest.raises(PrivateAddressRefused, match="private"):
         check_peer("https://news.example/", "::ffff:10.0.0.7", allow_private=False)
+
+
+def test_a_redirect_from_a_rebound_name_is_not_followed(http_server: TestServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rebound address answers with a redirect: refused there, its target never asked."""
+    http_server.route("/go", status=302, headers={"Location": "/internal"})
+    http_server.route("/internal", "<html>internal</html>", content_type="text/html")
+    monkeypatch.setattr(socket, "getaddrinfo", _rebinding("93.184.216.34", "127.0.0.1"))
+    url = http_server.url("/go").replace("127.0.0.1", "rebind.example")
+
+    async def fetch() -> None:
+        await check_public_async(url, allow_private=False)
+        async with Fetcher(FetchSettings()) as fetcher:
+            await fetcher.fetch(url, peer_check=partial(check_peer, allow_private=False))
+
+    with pytest.raises(PrivateAddressRefused, match=r"connected to 127\.0\.0\.1"):
+        asyncio.run(fetch())
+    assert [r.path for r in http_server.requests] == ["/go"]
+
+
+@pytest.mark.parametrize(("environment", "proxied"), [
+    ({}, False), ({"NO_PROXY": "example.org"}, False), ({"HTTPS_PROXY": "http://10.0.0.1:3128"}, True),
+    ({"ALL_PROXY": "http://10.0.0.1:3128"}, True), ({"http_proxy": "http://proxy.lan:8080"}, True),
+])
+def test_behind_a_proxy_the_peer_is_not_judged(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str],
+                                               proxied: bool) -> None:
+    """Through a proxy the connected address is the proxy's (often private): the names are still
+    checked, the peer is not."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Fetcher(FetchSettings())._proxied is proxied

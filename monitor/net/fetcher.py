@@ -89,7 +89,8 @@ class Fetcher:
         self._transport = transport
         self._client = self._new_client(_tls_context())
         self._unverified: httpx.AsyncClient | None = None  # made for the first `verify: false` source
-        self._proxies = urllib.request.getproxies()  # what httpx's trust_env reads too
+        # httpx reads the environment's proxies too (trust_env); through one, the peer is the proxy
+        self._proxied = any(value for scheme, value in urllib.request.getproxies().items() if scheme != "no")
 
     def _new_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         settings = self._settings
@@ -129,8 +130,9 @@ class Fetcher:
         `verify: false`, for an intranet feed with a self-signed one); it never changes other fetches.
         ``before_hop`` is awaited with every redirect target before it is requested, and may raise to
         refuse it (article fetches: a public page must not redirect to a private address).
-        ``peer_check`` gets the URL and the address the answer came from (None behind a proxy or
-        when unknown) before the body is read, and may raise to refuse it (DNS rebinding).
+        ``peer_check`` gets the URL and the address each answer (a redirect too) came from, before
+        its body is read, and may raise to refuse it (DNS rebinding); the address is None when an
+        environment proxy is set (through one, the peer is the proxy) or the transport does not say.
         """
         client = self._client if verify else self._unverified_client()
         sent = validators or Validators()
@@ -151,9 +153,11 @@ class Fetcher:
                         try:
                             async with client.stream("GET", current, headers=headers) as response:
                                 if peer_check is not None:
-                                    peer_check(str(current), self._peer(response))
+                                    peer_check(str(current), None if self._proxied else _peer(response))
                                 return await self._result(response, sent, started)
                         except _Redirect as hop:
+                            if peer_check is not None:  # a rebound name must not steer us either
+                                peer_check(str(hop.url), None if self._proxied else hop.peer)
                             current = self._next_hop(hop, chain)
                             if before_hop is not None:
                                 await before_hop(str(current))
@@ -164,15 +168,6 @@ class Fetcher:
             ) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise _transport_error(exc, current, self._settings.timeout) from exc
-
-    def _peer(self, response: httpx.Response) -> str | None:
-        """The IP address the response came from; None through a proxy (the environment's, as httpx
-        reads it) or when the transport does not say."""
-        if self._proxies.get(response.url.scheme) and not urllib.request.proxy_bypass(response.url.host):
-            return None
-        stream = response.extensions.get("network_stream")
-        address = stream.get_extra_info("server_addr") if stream is not None else None
-        return str(address[0]) if isinstance(address, tuple) and address else None
 
     def _unverified_client(self) -> httpx.AsyncClient:
         if self._unverified is None:
@@ -253,15 +248,23 @@ def _tls_context() -> ssl.SSLContext:
 class _Redirect(Exception):
     """Raised by the response hook to hand a redirect (301/302/303/307/308 with a Location) to fetch()."""
 
-    def __init__(self, url: httpx.URL, location: str) -> None:
+    def __init__(self, url: httpx.URL, location: str, peer: str | None) -> None:
         super().__init__(f"redirect from {url} to {location}")
         self.url = url
         self.location = location
+        self.peer = peer  # the address the redirect came from
 
 
 async def _stop_at_redirect(response: httpx.Response) -> None:
     if response.status_code in _REDIRECTS and "location" in response.headers:
-        raise _Redirect(response.url, response.headers["location"])
+        raise _Redirect(response.url, response.headers["location"], _peer(response))
+
+
+def _peer(response: httpx.Response) -> str | None:
+    """The IP address a response came from (httpcore's network stream), None if not told."""
+    stream = response.extensions.get("network_stream")
+    address = stream.get_extra_info("server_addr") if stream is not None else None
+    return str(address[0]) if isinstance(address, tuple) and address else None
 
 
 class _Inflater:

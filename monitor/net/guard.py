@@ -14,9 +14,10 @@ that carry an IPv4 address (``::ffff:127.0.0.1``, 6to4, NAT64) are judged by tha
 
 Redirects: the caller checks every hop it follows. DNS rebinding (a name that answers a public
 address to this check and a private one to the connection): ``check_peer`` judges the address the
-fetcher actually connected to, before any of the response is read (the request has been sent by
-then, but nothing it answers is kept). Behind an HTTP proxy the peer is the proxy, so the fetcher
-does not ask. ``allow_private`` (``fetch.allow_private``; tests set it) skips the address checks,
+fetcher actually connected to, for every answer (a redirect too) before its body is read (the
+request has been sent by then, but nothing it answers is kept or followed). Behind a proxy set in
+the environment the peer is the proxy, so the fetcher does not ask. The article service applies
+the same checks to the robots.txt of an article's host. ``allow_private`` (``fetch.allow_private``; tests set it) skips the address checks,
 not the scheme.
 """
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -165,8 +165,11 @@ class RobotsPolicy:
         clock: Callable[[], datetime],
         ttl: timedelta = timedelta(days=1),
         error_ttl: timedelta = timedelta(minutes=1),
+        before_hop: Callable[[str], Awaitable[None]] | None = None,
+        peer_check: Callable[[str, str | None], None] | None = None,
     ) -> None:
         self._fetcher = fetcher
+        self._before_hop, self._peer_check = before_hop, peer_check  # Fetcher.fetch's, for article hosts
         self._product = user_agent.split("/", 1)[0].strip()  # "monitor/0.1 (+https://…)" -> "monitor"
         self._agent = (user_agent.split() or [user_agent])[0]  # "monitor/0.1", for messages
         self._clock = clock
@@ -216,7 +219,7 @@ class RobotsPolicy:
         """RFC 9309 §2.3.1: 2xx parse; 4xx (429 aside) and redirect failures: no rules; 5xx, 429 and network
         errors: disallow all, but keep a stale copy if we have one (§2.4 allows it) and retry soon."""
         try:
-            result = await self._fetcher.fetch(robots_url)
+            result = await self._fetcher.fetch(robots_url, before_hop=self._before_hop, peer_check=self._peer_check)
         except (HTTPStatusError, RedirectError) as exc:
             # A redirect we would not follow (over 5 hops, a loop) is "unavailable", like a 404 (§2.3.1.2)
             status = exc.status if isinstance(exc, HTTPStatusError) else 404

@@ -38,11 +38,14 @@ HOST_SPACING = 1.0  # seconds between two article requests to one host
 
 
 class Articles:
-    def __init__(self, *, config: Config, fetcher: Fetcher, robots: RobotsPolicy, archive: Archive, reader: Reader,
+    def __init__(self, *, config: Config, fetcher: Fetcher, archive: Archive, reader: Reader,
                  topics: TopicSet, clock: Callable[[], datetime]) -> None:
         self.config = config
         self.fetcher = fetcher
-        self.robots = robots
+        # Its own robots.txt cache: an article host's robots.txt is fetched under the same guard
+        # as its pages (public addresses only, every hop and the connected address checked).
+        self.robots = RobotsPolicy(fetcher, config.fetch.user_agent, clock=clock, before_hop=self._public,
+                                   peer_check=self._peer)
         self.archive = archive
         self.reader = reader
         self.topics = topics

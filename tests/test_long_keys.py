@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
 
+import pytest
 from alembic import command
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from monitor.core.entry import EntryDraft
 from monitor.core.intake import MAX_KEY_BYTES, bounded_key, entry_key
@@ -78,3 +79,25 @@ def test_postgresql_stores_an_entry_with_a_very_long_link(http_server: TestServe
         assert sorted(r.url or "" for r in app.reader.search(None)) == sorted([LONG, "https://x.org/short"])
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_downgrading_gives_back_the_urls_an_older_archive_can_index(http_server: TestServer, tmp_path: Path,
+                                                                     request: pytest.FixtureRequest,
+                                                                     backend: str) -> None:
+    medium = "https://www.example.com/a/" + "b" * 1500
+    http_server.route("/feed", rss(("Medium", medium), ("Long", LONG), ("Short", "https://x.org/short")))
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'm.db'}"
+    ws = Workspace(tmp_path, tmp_path / "config.yaml")
+    ws.write(sources=[{"name": "s", "url": http_server.url("/feed")}], database=url)
+    assert poll(ws, Clock())["s"].new == 3
+    engine = db.open_engine(url)
+    cfg = db._alembic_config(engine)
+    with db.writer(engine).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")  # on PostgreSQL, restoring the 6 KB URL as a key would fail
+    with engine.connect() as conn:
+        keys = dict(conn.execute(select(entries.c.title, entries.c.key)).all())
+    engine.dispose()
+    assert keys["Medium"] == medium and keys["Short"] == "https://x.org/short"
+    assert keys["Long"].startswith("sha256:")  # no older archive could index it: it keeps the digest

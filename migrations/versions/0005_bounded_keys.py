@@ -25,6 +25,7 @@ branch_labels = None
 depends_on = None
 
 MAX_KEY_BYTES = 1024
+RESTORABLE_BYTES = 2000  # below PostgreSQL's btree limit (about 2.7 KB) even uncompressed
 _entries = sa.table("entries", sa.column("id", sa.Integer), sa.column("key", sa.Text), sa.column("url", sa.Text))
 
 
@@ -40,8 +41,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """An entry keyed by its URL gets it back (the URL column keeps it); one keyed by a long
-    feed id keeps the digest, which the older code reads as an id it never sees again."""
-    op.get_bind().execute(sa.update(_entries)
-                          .where(_entries.c.key.like("sha256:%"), _entries.c.url.is_not(None))
-                          .values(key=_entries.c.url))
+    """An entry keyed by its URL gets it back when PostgreSQL can index it (up to
+    ``RESTORABLE_BYTES``; the URL column keeps it either way). Longer ones, and those keyed by a
+    long feed id, keep the digest, which the older code reads as an id it never sees again."""
+    conn = op.get_bind()
+    hashed = conn.execute(sa.select(_entries.c.id, _entries.c.url)
+                          .where(_entries.c.key.like("sha256:%"), _entries.c.url.is_not(None))).all()
+    for entry_id, url in hashed:
+        if len(url.encode("utf-8", "surrogatepass")) <= RESTORABLE_BYTES:
+            conn.execute(sa.update(_entries).where(_entries.c.id == entry_id).values(key=url))

@@ -269,3 +269,36 @@ def test_a_freed_slot_is_filled_without_waiting_for_the_next_tick(http_server: T
         app.close()
     assert sorted(r.path for r in http_server.requests) == sorted(f"/f{i}" for i in range(12))
     assert all(r["last_status"] == "ok" and r["lease_owner"] is None for r in source_rows(workspace).values())
+
+
+def test_a_claim_under_way_when_draining_leaves_no_lease_behind(http_server: TestServer,
+                                                                 workspace: Workspace) -> None:
+    """SIGTERM while the ticker's claim is in the database: drain waits for it, so its release
+    gives those leases back instead of running first and leaving them held by a dead worker."""
+    http_server.route("/f", rss(("Item", "https://example.com/1")))
+    workspace.write(sources=[{"name": f"s{i}", "url": http_server.url("/f")} for i in range(3)])
+    app = workspace.app()
+
+    async def tick_then_drain() -> None:
+        from monitor.net.fetcher import Fetcher
+
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            worker = app.worker(fetcher)
+            claim_due = worker.schedule.claim_due
+
+            def slow_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+                time.sleep(0.5)  # the claim is still in flight when drain starts
+                return claim_due(*args, **kwargs)
+
+            worker.schedule.claim_due = slow_claim  # type: ignore[method-assign]
+            ticking = asyncio.create_task(worker.tick())
+            await asyncio.sleep(0.1)
+            await worker.drain(grace=5)
+            assert await ticking == 0
+
+    try:
+        asyncio.run(tick_then_drain())
+    finally:
+        app.close()
+    assert all(r["lease_owner"] is None for r in source_rows(workspace).values())
+    assert http_server.requests == []

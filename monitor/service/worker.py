@@ -102,14 +102,20 @@ class Worker:
         """Stop claiming; let polls in flight finish within `grace` seconds, abandon the rest,
         and give back our leases (an abandoned source is due again at once)."""
         self.stopping = True
-        if self._refill is not None:
-            await asyncio.wait({self._refill}, timeout=grace)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + grace
+        # A claim under way (the ticker's or the refill's) must end before the release below, or
+        # the leases it takes would outlive this worker; after it, tick() claims nothing more.
+        try:
+            async with asyncio.timeout(grace), self._claiming:
+                pass
+        except TimeoutError:
+            log.warning("event=claim_outlived_grace")
         if self.inflight:
-            _done, pending = await asyncio.wait(set(self.inflight), timeout=grace)
+            _done, pending = await asyncio.wait(set(self.inflight), timeout=max(0.0, end - loop.time()))
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=2)
                 log.warning("event=abandoned polls=%d", len(pending))
         await asyncio.to_thread(self.schedule.release, self.owner)
-

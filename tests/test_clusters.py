@@ -41,6 +41,7 @@ HEADLINES = [
     ("leading-tags", "【随時更新】【動画】ロシア ウクライナ", "ロシア ウクライナ"),
     ("news-tag-kept-as-words", "【自民提出リスト掲載】安倍派と二階派 国会議員", "自民提出リスト掲載 安倍派と二階派 国会議員"),
     ("bracket-format-tag", "[Video] Trump shrinks Bears Ears", "Trump shrinks Bears Ears"),
+    ("update-n-prefix", "UPDATE 2: SoftBank agrees deal", "SoftBank agrees deal"),
     (
         "update-prefix",
         "UPDATE3: SoftBank, OpenAI agree to set up joint venture",

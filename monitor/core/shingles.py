@@ -33,7 +33,7 @@ from monitor.core.text import tokenize
 # "Headline - Outlet", "Headline | Outlet", "Headline：Outlet", "Headline｜Outlet". A tail is an
 # outlet when it is short and the head is longer; two rounds handle "... - Yahoo!ニュース - Yahoo!ニュース".
 _TAIL = re.compile(r"(?:\s+[-|–]\s+|\s*[｜：]\s*)(?P<tail>[^-|–｜：]+?)\s*\|?\s*$")
-_LEAD_TAG = re.compile(r"^\s*(?:【(?P<jp>[^】]{1,12})】|\[(?P<en>[^\]]{1,20})\]|(?:update\d*|breaking|exclusive)\s*:)\s*", re.IGNORECASE)
+_LEAD_TAG = re.compile(r"^\s*(?:【(?P<jp>[^】]{1,12})】|\[(?P<en>[^\]]{1,20})\]|(?:update ?\d*|breaking|exclusive)\s*:)\s*", re.IGNORECASE)
 # What a leading tag says of the item's form, not its news: dropped. Any other tag is news and is
 # kept as words: 【自民提出リスト掲載】 or 【卓球】 tells what the item is about.
 _FORMAT_TAGS = frozenset(

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from functools import partial
 from typing import Any
 
+import httpcore
 import pytest
 
 from monitor.errors import FetchConnectError, FetchError
 from monitor.net.fetcher import Fetcher, FetchSettings
-from monitor.net.guard import PrivateAddressRefused, check_peer, check_public, check_public_async
+from monitor.net.guard import PrivateAddressRefused, PublicOnlyBackend, check_public, check_public_async
 from tests.support.httpserver import TestServer
 
 REFUSED = {
@@ -164,10 +164,10 @@ def _rebinding(first: str, then: str) -> Any:
 
 
 @pytest.mark.parametrize("allow_private", [False, True])
-def test_a_name_rebound_to_a_private_address_is_refused_by_its_peer(
+def test_a_name_rebound_to_a_private_address_is_never_connected(
         http_server: TestServer, monkeypatch: pytest.MonkeyPatch, allow_private: bool) -> None:
-    """The guard's check sees a public address; the connection goes to 127.0.0.1: the answer is
-    refused before its body is read, unless private addresses are allowed."""
+    """The guard's check sees a public address; the second answer is 127.0.0.1: the guarded
+    connection resolves once, refuses it, and sends nothing (unless private addresses are allowed)."""
     http_server.route("/page", "<html><body><p>internal admin page</p></body></html>", content_type="text/html")
     # with allow_private the guard asks nothing, so the connection's is the first question
     monkeypatch.setattr(socket, "getaddrinfo", _rebinding("127.0.0.1" if allow_private else "93.184.216.34",
@@ -177,55 +177,48 @@ def test_a_name_rebound_to_a_private_address_is_refused_by_its_peer(
     async def fetch() -> bytes:
         await check_public_async(url, allow_private=allow_private)
         async with Fetcher(FetchSettings()) as fetcher:
-            result = await fetcher.fetch(url, peer_check=partial(check_peer, allow_private=allow_private))
+            result = await fetcher.fetch(url, guarded=not allow_private)
         return result.body
 
     if allow_private:
         assert b"internal admin page" in asyncio.run(fetch())
+        assert [r.path for r in http_server.requests] == ["/page"]
     else:
-        with pytest.raises(PrivateAddressRefused, match=r"connected to 127\.0\.0\.1.*loopback"):
+        with pytest.raises(PrivateAddressRefused, match=r"rebind\.example = 127\.0\.0\.1 is not a public address"):
             asyncio.run(fetch())
-    assert [r.path for r in http_server.requests] == ["/page"]
+        assert http_server.requests == []
 
 
-def test_peer_check_passes_public_and_unknown_peers() -> None:
-    check_peer("https://news.example/", "93.184.216.34", allow_private=False)
-    check_peer("https://news.example/", None, allow_private=False)
-    with pytest.raises(PrivateAddressRefused, match="link-local"):
-        check_peer("https://news.example/", "169.254.169.254", allow_private=False)
-    with pytest.raises(PrivateAddressRefused, match="private"):
-        check_peer("https://news.example/", "::ffff:10.0.0.7", allow_private=False)
+class _Recording(httpcore.AnyIOBackend):
+    def __init__(self) -> None:
+        self.hosts: list[str] = []
+
+    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        self.hosts.append(host)
+        return await super().connect_tcp(host, port, *args, **kwargs)
 
 
-def test_a_redirect_from_a_rebound_name_is_not_followed(http_server: TestServer,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rebound address answers with a redirect: refused there, its target never asked."""
-    http_server.route("/go", status=302, headers={"Location": "/internal"})
-    http_server.route("/internal", "<html>internal</html>", content_type="text/html")
-    monkeypatch.setattr(socket, "getaddrinfo", _rebinding("93.184.216.34", "127.0.0.1"))
-    url = http_server.url("/go").replace("127.0.0.1", "rebind.example")
+def test_the_backend_connects_to_the_addresses_it_checked_not_to_the_name(http_server: TestServer,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """One lookup, then the connection is to those addresses (in order, the next if one fails):
+    nothing is left for a second lookup to change."""
+    port = int(http_server.url("/").rsplit(":", 1)[1].split("/")[0])
+    asked: list[str] = []
 
-    async def fetch() -> None:
-        await check_public_async(url, allow_private=False)
-        async with Fetcher(FetchSettings()) as fetcher:
-            await fetcher.fetch(url, peer_check=partial(check_peer, allow_private=False))
+    def resolver(host: str | bytes, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        asked.append(host.decode() if isinstance(host, bytes) else host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.35", port))]
 
-    with pytest.raises(PrivateAddressRefused, match=r"connected to 127\.0\.0\.1"):
-        asyncio.run(fetch())
-    assert [r.path for r in http_server.requests] == ["/go"]
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    inner = _Recording()
 
+    async def connect() -> None:
+        await PublicOnlyBackend(inner).connect_tcp("news.example", port, timeout=2)
 
-@pytest.mark.parametrize(("environment", "proxied"), [
-    ({}, False), ({"NO_PROXY": "example.org"}, False), ({"HTTPS_PROXY": "http://10.0.0.1:3128"}, True),
-    ({"ALL_PROXY": "http://10.0.0.1:3128"}, True), ({"http_proxy": "http://proxy.lan:8080"}, True),
-])
-def test_behind_a_proxy_the_peer_is_not_judged(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str],
-                                               proxied: bool) -> None:
-    """Through a proxy the connected address is the proxy's (often private): the names are still
-    checked, the peer is not."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
-                 "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    assert Fetcher(FetchSettings())._proxied is proxied
+    with pytest.raises((httpcore.ConnectError, httpcore.ConnectTimeout)):  # offline: no route to them
+        asyncio.run(connect())
+    assert asked == ["news.example"] and inner.hosts == ["93.184.216.34", "93.184.216.35"]
+    with pytest.raises(PrivateAddressRefused, match="not a public address"):
+        asyncio.run(PublicOnlyBackend(inner).connect_tcp("10.0.0.7", 80))
+    assert inner.hosts == ["93.184.216.34", "93.184.216.35"]  # a private literal is never connected

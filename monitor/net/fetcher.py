@@ -18,7 +18,6 @@ import functools
 import socket
 import ssl
 import time
-import urllib.request
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
+import httpcore
 import httpx
 
 from monitor.errors import (
@@ -36,6 +36,7 @@ from monitor.errors import (
     HTTPStatusError,
     RedirectError,
 )
+from monitor.net.guard import PublicOnlyBackend
 from monitor.net.hosts import HostLimiter, host_key
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -89,13 +90,13 @@ class Fetcher:
         self._transport = transport
         self._client = self._new_client(_tls_context())
         self._unverified: httpx.AsyncClient | None = None  # made for the first `verify: false` source
-        # httpx reads the environment's proxies too (trust_env); through one, the peer is the proxy
-        self._proxied = any(value for scheme, value in urllib.request.getproxies().items() if scheme != "no")
+        self._guarded: httpx.AsyncClient | None = None  # made for the first guarded fetch
 
-    def _new_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+    def _new_client(self, verify: ssl.SSLContext | bool,
+                    transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
         settings = self._settings
         return httpx.AsyncClient(
-            transport=self._transport,
+            transport=self._transport or transport,
             follow_redirects=False,  # followed by hand in fetch(): we refuse loops and non-http targets
             # Stop at a redirect before httpx builds the next request: it fails on some Locations we want
             # to refuse with our own message (javascript:, data:), and we never follow its choice anyway.
@@ -117,12 +118,12 @@ class Fetcher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-        if self._unverified is not None:
-            await self._unverified.aclose()
+        for client in (self._unverified, self._guarded):
+            if client is not None:
+                await client.aclose()
 
     async def fetch(self, url: str, validators: Validators | None = None, *, verify: bool = True,
-                    before_hop: Callable[[str], Awaitable[None]] | None = None,
-                    peer_check: Callable[[str, str | None], None] | None = None) -> FetchResult:
+                    before_hop: Callable[[str], Awaitable[None]] | None = None, guarded: bool = False) -> FetchResult:
         """GET ``url``; raise a FetchError subclass for anything but a 2xx or a 304.
 
         The deadline starts once the first per-host slot is ours: time spent queueing behind other fetches to
@@ -130,11 +131,11 @@ class Fetcher:
         `verify: false`, for an intranet feed with a self-signed one); it never changes other fetches.
         ``before_hop`` is awaited with every redirect target before it is requested, and may raise to
         refuse it (article fetches: a public page must not redirect to a private address).
-        ``peer_check`` gets the URL and the address each answer (a redirect too) came from, before
-        its body is read, and may raise to refuse it (DNS rebinding); the address is None when an
-        environment proxy is set (through one, the peer is the proxy) or the transport does not say.
+        ``guarded`` connects only to public addresses, the ones checked (guard.PublicOnlyBackend:
+        a name that answers otherwise the second time is never asked), and raises
+        PrivateAddressRefused before anything is sent to another.
         """
-        client = self._client if verify else self._unverified_client()
+        client = self._guarded_client() if guarded else self._client if verify else self._unverified_client()
         sent = validators or Validators()
         current = _parse_url(url)
         chain = [current]
@@ -152,12 +153,8 @@ class Fetcher:
                             deadline.reschedule(asyncio.get_running_loop().time() + self._settings.timeout)
                         try:
                             async with client.stream("GET", current, headers=headers) as response:
-                                if peer_check is not None:
-                                    peer_check(str(current), None if self._proxied else _peer(response))
                                 return await self._result(response, sent, started)
                         except _Redirect as hop:
-                            if peer_check is not None:  # a rebound name must not steer us either
-                                peer_check(str(hop.url), None if self._proxied else hop.peer)
                             current = self._next_hop(hop, chain)
                             if before_hop is not None:
                                 await before_hop(str(current))
@@ -168,6 +165,12 @@ class Fetcher:
             ) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise _transport_error(exc, current, self._settings.timeout) from exc
+
+    def _guarded_client(self) -> httpx.AsyncClient:
+        if self._guarded is None:
+            context = _tls_context()
+            self._guarded = self._new_client(context, _PinnedTransport(context))
+        return self._guarded
 
     def _unverified_client(self) -> httpx.AsyncClient:
         if self._unverified is None:
@@ -248,23 +251,30 @@ def _tls_context() -> ssl.SSLContext:
 class _Redirect(Exception):
     """Raised by the response hook to hand a redirect (301/302/303/307/308 with a Location) to fetch()."""
 
-    def __init__(self, url: httpx.URL, location: str, peer: str | None) -> None:
+    def __init__(self, url: httpx.URL, location: str) -> None:
         super().__init__(f"redirect from {url} to {location}")
         self.url = url
         self.location = location
-        self.peer = peer  # the address the redirect came from
 
 
 async def _stop_at_redirect(response: httpx.Response) -> None:
     if response.status_code in _REDIRECTS and "location" in response.headers:
-        raise _Redirect(response.url, response.headers["location"], _peer(response))
+        raise _Redirect(response.url, response.headers["location"])
 
 
-def _peer(response: httpx.Response) -> str | None:
-    """The IP address a response came from (httpcore's network stream), None if not told."""
-    stream = response.extensions.get("network_stream")
-    address = stream.get_extra_info("server_addr") if stream is not None else None
-    return str(address[0]) if isinstance(address, tuple) and address else None
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a pool whose connections go only to checked public addresses.
+
+    httpx takes no network backend, so the pool it builds is replaced by the same pool with
+    ``PublicOnlyBackend`` (its ``_pool``, which httpx 0.27 and 0.28 both use; the rebinding tests
+    in tests/test_guard.py fail if that ever stops working). Environment proxies are httpx's
+    mounts and do not come here."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(verify=context)
+        self._pool = httpcore.AsyncConnectionPool(ssl_context=context, network_backend=PublicOnlyBackend(),
+                                                  max_connections=100, max_keepalive_connections=20,
+                                                  keepalive_expiry=5.0)
 
 
 class _Inflater:

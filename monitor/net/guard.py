@@ -13,11 +13,11 @@ browsers accept as IPv4 are decoded first (``2130706433``, ``0x7f.1``, ``127.1``
 that carry an IPv4 address (``::ffff:127.0.0.1``, 6to4, NAT64) are judged by that address.
 
 Redirects: the caller checks every hop it follows. DNS rebinding (a name that answers a public
-address to this check and a private one to the connection): ``check_peer`` judges the address the
-fetcher actually connected to, for every answer (a redirect too) before its body is read (the
-request has been sent by then, but nothing it answers is kept or followed). Behind a proxy set in
-the environment the peer is the proxy, so the fetcher does not ask. The article service applies
-the same checks to the robots.txt of an article's host. ``allow_private`` (``fetch.allow_private``; tests set it) skips the address checks,
+address to this check and a private one to the connection): ``PublicOnlyBackend`` is the network
+backend of the fetcher's guarded connections; it resolves the name itself, refuses it unless every
+address is public, and connects to those very addresses, so no request reaches one that was not
+checked. Behind a proxy set in the environment httpx connects to the proxy instead, and only the
+names are checked. The article service applies all this to the robots.txt of an article's host too. ``allow_private`` (``fetch.allow_private``; tests set it) skips the address checks,
 not the scheme.
 """
 
@@ -27,9 +27,11 @@ import asyncio
 import ipaddress
 import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import unquote
 
+import httpcore
 import httpx
 
 from monitor.errors import FetchConnectError, FetchError
@@ -71,18 +73,47 @@ async def check_public_async(url: str, *, allow_private: bool) -> None:
     _check_resolved(url, host, infos)
 
 
-def check_peer(url: str, peer: str | None, *, allow_private: bool) -> None:
-    """Refuse the response of a connection to a non-public ``peer`` address (None: not known)."""
-    if allow_private or peer is None:
-        return
-    try:
-        address = ipaddress.ip_address(peer.partition("%")[0])
-    except ValueError:
-        return  # a Unix socket or the like: not an internet peer
-    reason = non_public_reason(address)
-    if reason is not None:
-        raise PrivateAddressRefused(f"{url}: connected to {address}, which is not a public address ({reason}; "
-                                    f"the name answered otherwise when checked): {_REMEDY}")
+class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """httpcore connections that go only to public addresses, and only to those it checked.
+
+    The name is resolved here, once; every address must be public (as ``check_public``), and the
+    connection is made to them in turn, so a second lookup can never answer otherwise. TLS still
+    names and verifies the host (httpcore passes it to ``start_tls``).
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        where = f"{host}:{port}"
+        literal = _address_literal(where, host)
+        if literal is not None:
+            _refuse_if_private(where, host, literal)
+            addresses = [str(literal)]
+        else:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except (OSError, UnicodeError) as exc:
+                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            _check_resolved(where, host, infos)
+            addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        failure: Exception | None = None
+        for address in addresses:  # as getaddrinfo orders them (RFC 6724); the next if one cannot be reached
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                     socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        raise PrivateAddressRefused(f"unix socket {path}: {_REMEDY}")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
 
 
 def non_public_reason(address: IPAddress) -> str | None:

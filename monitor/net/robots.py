@@ -166,10 +166,10 @@ class RobotsPolicy:
         ttl: timedelta = timedelta(days=1),
         error_ttl: timedelta = timedelta(minutes=1),
         before_hop: Callable[[str], Awaitable[None]] | None = None,
-        peer_check: Callable[[str, str | None], None] | None = None,
+        guarded: bool = False,
     ) -> None:
         self._fetcher = fetcher
-        self._before_hop, self._peer_check = before_hop, peer_check  # Fetcher.fetch's, for article hosts
+        self._before_hop, self._guarded = before_hop, guarded  # Fetcher.fetch's, for article hosts
         self._product = user_agent.split("/", 1)[0].strip()  # "monitor/0.1 (+https://…)" -> "monitor"
         self._agent = (user_agent.split() or [user_agent])[0]  # "monitor/0.1", for messages
         self._clock = clock
@@ -219,7 +219,7 @@ class RobotsPolicy:
         """RFC 9309 §2.3.1: 2xx parse; 4xx (429 aside) and redirect failures: no rules; 5xx, 429 and network
         errors: disallow all, but keep a stale copy if we have one (§2.4 allows it) and retry soon."""
         try:
-            result = await self._fetcher.fetch(robots_url, before_hop=self._before_hop, peer_check=self._peer_check)
+            result = await self._fetcher.fetch(robots_url, before_hop=self._before_hop, guarded=self._guarded)
         except (HTTPStatusError, RedirectError) as exc:
             # A redirect we would not follow (over 5 hops, a loop) is "unavailable", like a 404 (§2.3.1.2)
             status = exc.status if isinstance(exc, HTTPStatusError) else 404

@@ -25,7 +25,7 @@ from monitor.core.topics import TopicSet
 from monitor.errors import MonitorError
 from monitor.ingest.article import extract_article
 from monitor.net.fetcher import Fetcher
-from monitor.net.guard import check_peer, check_public_async
+from monitor.net.guard import check_public_async
 from monitor.net.robots import RobotsPolicy
 from monitor.store.archive import Archive, Indexed
 from monitor.store.reading import Reader
@@ -43,9 +43,10 @@ class Articles:
         self.config = config
         self.fetcher = fetcher
         # Its own robots.txt cache: an article host's robots.txt is fetched under the same guard
-        # as its pages (public addresses only, every hop and the connected address checked).
+        # as its pages (public addresses only: every hop checked, connections only to checked ones).
+        self._guarded = not config.fetch.allow_private
         self.robots = RobotsPolicy(fetcher, config.fetch.user_agent, clock=clock, before_hop=self._public,
-                                   peer_check=self._peer)
+                                   guarded=self._guarded)
         self.archive = archive
         self.reader = reader
         self.topics = topics
@@ -82,8 +83,8 @@ class Articles:
         await self._public(url)
         await self.robots.check(url)
         await self._pace(urlsplit(url).hostname or "")
-        # every redirect hop is checked too, and the address the page came from (DNS rebinding)
-        fetched = await self.fetcher.fetch(url, before_hop=self._public, peer_check=self._peer)
+        # every redirect hop is checked too, and connections go only to checked addresses (DNS rebinding)
+        fetched = await self.fetcher.fetch(url, before_hop=self._public, guarded=self._guarded)
         article = await asyncio.to_thread(extract_article, fetched.body, url=fetched.url,
                                           content_type=fetched.content_type, tz=self.tz)
         if not article.text:
@@ -99,9 +100,6 @@ class Articles:
 
     async def _public(self, url: str) -> None:
         await check_public_async(url, allow_private=self.config.fetch.allow_private)
-
-    def _peer(self, url: str, peer: str | None) -> None:
-        check_peer(url, peer, allow_private=self.config.fetch.allow_private)
 
     async def _pace(self, host: str) -> None:
         """At most one article request per host per second (across this process)."""

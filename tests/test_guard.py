@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from typing import Any
 
 import httpcore
+import httpx
 import pytest
 
 from monitor.errors import FetchConnectError, FetchError
 from monitor.net.fetcher import Fetcher, FetchSettings
 from monitor.net.guard import PrivateAddressRefused, PublicOnlyBackend, check_public, check_public_async
-from tests.support.httpserver import TestServer
+from tests.support.httpserver import Response, TestServer
 
 REFUSED = {
     "loopback": "http://127.0.0.1/",
@@ -151,9 +153,9 @@ def test_names_are_not_resolved_when_private_is_allowed(monkeypatch: pytest.Monk
     check_public("https://intranet.example/", allow_private=True)
 
 
-def _rebinding(first: str, then: str) -> Any:
+def _rebinding(first: str, then: str, asked: list[str] | None = None) -> Any:
     """A resolver whose answer for rebind.example changes after the first question (the guard's)."""
-    real, asked = socket.getaddrinfo, []
+    real, asked = socket.getaddrinfo, [] if asked is None else asked
 
     def getaddrinfo(host: str | bytes, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
         if (host.decode() if isinstance(host, bytes) else host) != "rebind.example":  # anyio asks in bytes
@@ -170,8 +172,9 @@ def test_a_name_rebound_to_a_private_address_is_never_connected(
     connection resolves once, refuses it, and sends nothing (unless private addresses are allowed)."""
     http_server.route("/page", "<html><body><p>internal admin page</p></body></html>", content_type="text/html")
     # with allow_private the guard asks nothing, so the connection's is the first question
+    lookups: list[str] = []
     monkeypatch.setattr(socket, "getaddrinfo", _rebinding("127.0.0.1" if allow_private else "93.184.216.34",
-                                                          "127.0.0.1"))
+                                                          "127.0.0.1", lookups))
     url = http_server.url("/page").replace("127.0.0.1", "rebind.example")
 
     async def fetch() -> bytes:
@@ -187,38 +190,90 @@ def test_a_name_rebound_to_a_private_address_is_never_connected(
         with pytest.raises(PrivateAddressRefused, match=r"rebind\.example = 127\.0\.0\.1 is not a public address"):
             asyncio.run(fetch())
         assert http_server.requests == []
+        assert len(lookups) == 2  # the guard's, then the connection's own: one each, nothing after
 
 
-class _Recording(httpcore.AnyIOBackend):
-    def __init__(self) -> None:
+class _Recording(httpcore.AsyncNetworkBackend):
+    """The network under the guard's backend: records where it is asked to connect; an address in
+    ``silent`` never answers, one in ``up`` connects, any other refuses."""
+
+    def __init__(self, up: tuple[str, ...] = (), silent: tuple[str, ...] = ()) -> None:
         self.hosts: list[str] = []
+        self.up, self.silent = up, silent
 
     async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
         self.hosts.append(host)
-        return await super().connect_tcp(host, port, *args, **kwargs)
+        if host in self.silent:
+            await asyncio.sleep(30)
+        if host in self.up:
+            return httpcore.AsyncMockStream([])
+        raise httpcore.ConnectError(f"connection refused: {host}")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
-def test_the_backend_connects_to_the_addresses_it_checked_not_to_the_name(http_server: TestServer,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """One lookup, then the connection is to those addresses (in order, the next if one fails):
-    nothing is left for a second lookup to change."""
-    port = int(http_server.url("/").rsplit(":", 1)[1].split("/")[0])
-    asked: list[str] = []
-
-    def resolver(host: str | bytes, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+def _resolving(answers: list[str], asked: list[str]) -> Any:
+    def getaddrinfo(host: str | bytes, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
         asked.append(host.decode() if isinstance(host, bytes) else host)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.35", port))]
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers]
+    return getaddrinfo
 
-    monkeypatch.setattr(socket, "getaddrinfo", resolver)
-    inner = _Recording()
 
-    async def connect() -> None:
-        await PublicOnlyBackend(inner).connect_tcp("news.example", port, timeout=2)
+def test_the_backend_connects_to_the_addresses_it_checked_not_to_the_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One lookup, then connections to those addresses in order: nothing is left for a second
+    lookup to change; a private literal is refused without a connection."""
+    asked: list[str] = []
+    monkeypatch.setattr(socket, "getaddrinfo", _resolving(["93.184.216.34", "93.184.216.35"], asked))
+    network = _Recording()
+    with pytest.raises(httpcore.ConnectError):
+        asyncio.run(PublicOnlyBackend(network).connect_tcp("news.example", 443, timeout=2))
+    assert asked == ["news.example"] and network.hosts == ["93.184.216.34", "93.184.216.35"]
+    with pytest.raises(PrivateAddressRefused, match=r"\[::1\]:80: ::1 is not a public address \(loopback\)"):
+        asyncio.run(PublicOnlyBackend(network).connect_tcp("::1", 80))
+    with pytest.raises(PrivateAddressRefused, match="site-local"):
+        asyncio.run(PublicOnlyBackend(network).connect_tcp("fec0::1", 80))
+    assert len(network.hosts) == 2
 
-    with pytest.raises((httpcore.ConnectError, httpcore.ConnectTimeout)):  # offline: no route to them
-        asyncio.run(connect())
-    assert asked == ["news.example"] and inner.hosts == ["93.184.216.34", "93.184.216.35"]
-    with pytest.raises(PrivateAddressRefused, match="not a public address"):
-        asyncio.run(PublicOnlyBackend(inner).connect_tcp("10.0.0.7", 80))
-    assert inner.hosts == ["93.184.216.34", "93.184.216.35"]  # a private literal is never connected
+
+def test_a_silent_first_address_costs_a_quarter_second_not_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Happy Eyeballs: the IPv6 address that never answers is passed by after STAGGER, the next
+    one connects, and the silent attempt is abandoned."""
+    monkeypatch.setattr(socket, "getaddrinfo", _resolving(["2606:2800:220:1::1", "93.184.216.34"], []))
+    network = _Recording(up=("93.184.216.34",), silent=("2606:2800:220:1::1",))
+
+    async def connect() -> float:
+        started = time.monotonic()
+        stream = await PublicOnlyBackend(network).connect_tcp("news.example", 443, timeout=20)
+        assert isinstance(stream, httpcore.AsyncMockStream)
+        return time.monotonic() - started
+
+    assert asyncio.run(connect()) < 2
+    assert network.hosts == ["2606:2800:220:1::1", "93.184.216.34"]
+
+
+def test_behind_an_environment_proxy_a_guarded_fetch_goes_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx ignores the environment's proxies for a client given a transport: behind a proxy the
+    guarded fetch uses the proxying client (the names were checked; the proxy connects)."""
+    with TestServer() as proxy:
+        proxy.handler("http://news.example/p", lambda request: Response(body=b"via proxy"))
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+
+        async def fetch() -> bytes:
+            async with Fetcher(FetchSettings(timeout=5)) as fetcher:
+                return (await fetcher.fetch("http://news.example/p", guarded=True)).body
+
+        assert asyncio.run(fetch()) == b"via proxy"
+
+
+def test_a_guarded_fetch_is_never_quietly_unguarded() -> None:
+    async def fetch(fetcher: Fetcher, **kwargs: Any) -> None:
+        async with fetcher:
+            await fetcher.fetch("https://news.example/", guarded=True, **kwargs)
+
+    with pytest.raises(ValueError, match="verifies"):
+        asyncio.run(fetch(Fetcher(FetchSettings()), verify=False))
+    with pytest.raises(ValueError, match="injected transport"):
+        asyncio.run(fetch(Fetcher(FetchSettings(), transport=httpx.MockTransport(lambda r: httpx.Response(200)))))

@@ -18,6 +18,7 @@ import functools
 import socket
 import ssl
 import time
+import urllib.request
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -133,8 +134,11 @@ class Fetcher:
         refuse it (article fetches: a public page must not redirect to a private address).
         ``guarded`` connects only to public addresses, the ones checked (guard.PublicOnlyBackend:
         a name that answers otherwise the second time is never asked), and raises
-        PrivateAddressRefused before anything is sent to another.
+        PrivateAddressRefused before anything is sent to another. Behind a proxy set in the
+        environment the proxy connects, not us: then the caller's name checks are the guard.
         """
+        if guarded and not verify:
+            raise ValueError("a guarded fetch always verifies TLS certificates")
         client = self._guarded_client() if guarded else self._client if verify else self._unverified_client()
         sent = validators or Validators()
         current = _parse_url(url)
@@ -167,6 +171,10 @@ class Fetcher:
             raise _transport_error(exc, current, self._settings.timeout) from exc
 
     def _guarded_client(self) -> httpx.AsyncClient:
+        if self._transport is not None:
+            raise ValueError("a guarded fetch needs the real network, not an injected transport")
+        if _environment_proxies():
+            return self._client  # httpx takes a transport or the environment's proxies, not both
         if self._guarded is None:
             context = _tls_context()
             self._guarded = self._new_client(context, _PinnedTransport(context))
@@ -241,6 +249,11 @@ class Fetcher:
         return bytes(body)
 
 
+def _environment_proxies() -> bool:
+    """Whether the environment sets a proxy (which httpx, trusting it, would connect through)."""
+    return any(value for scheme, value in urllib.request.getproxies().items() if scheme != "no")
+
+
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """httpx's default verifying context (certifi, SSL_CERT_FILE), built once: loading the CA bundle takes
@@ -266,12 +279,15 @@ class _PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a pool whose connections go only to checked public addresses.
 
     httpx takes no network backend, so the pool it builds is replaced by the same pool with
-    ``PublicOnlyBackend`` (its ``_pool``, which httpx 0.27 and 0.28 both use; the rebinding tests
-    in tests/test_guard.py fail if that ever stops working). Environment proxies are httpx's
-    mounts and do not come here."""
+    ``PublicOnlyBackend`` (its ``_pool``, which httpx 0.27 and 0.28 both use; this refuses to start,
+    and the rebinding tests fail, if that ever stops working). httpx ignores the environment's
+    proxies for a client given a transport, so the fetcher does not use this one behind a proxy."""
 
     def __init__(self, context: ssl.SSLContext) -> None:
         super().__init__(verify=context)
+        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
+            raise TypeError("httpx.AsyncHTTPTransport no longer keeps an httpcore pool in _pool: "
+                               "the guarded transport must be rebuilt for this httpx")
         self._pool = httpcore.AsyncConnectionPool(ssl_context=context, network_backend=PublicOnlyBackend(),
                                                   max_connections=100, max_keepalive_connections=20,
                                                   keepalive_expiry=5.0)

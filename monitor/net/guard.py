@@ -73,6 +73,18 @@ async def check_public_async(url: str, *, allow_private: bool) -> None:
     _check_resolved(url, host, infos)
 
 
+STAGGER = 0.25  # seconds before the next address is tried too (RFC 8305's connection attempt delay)
+
+
+async def _abandon(tasks: set[asyncio.Task[httpcore.AsyncNetworkStream]]) -> None:
+    """Cancel connection attempts that lost the race; close any that connected meanwhile."""
+    for task in tasks:
+        task.cancel()
+    for result in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(result, httpcore.AsyncNetworkStream):
+            await result.aclose()
+
+
 class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
     """httpcore connections that go only to public addresses, and only to those it checked.
 
@@ -86,7 +98,7 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        where = f"{host}:{port}"
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         literal = _address_literal(where, host)
         if literal is not None:
             _refuse_if_private(where, host, literal)
@@ -98,13 +110,34 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
                 raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
             _check_resolved(where, host, infos)
             addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        failure: Exception | None = None
-        for address in addresses:  # as getaddrinfo orders them (RFC 6724); the next if one cannot be reached
-            try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                     socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
+        return await self._first_connected(addresses, port, timeout, local_address, socket_options)
+
+    async def _first_connected(self, addresses: list[str], port: int, timeout: float | None,
+                               local_address: str | None,
+                               socket_options: Iterable[Any] | None) -> httpcore.AsyncNetworkStream:
+        """Happy Eyeballs (RFC 8305), as anyio does for a name: the addresses in getaddrinfo's order,
+        the next one started when the last fails or after ``STAGGER`` seconds, the first connected
+        wins and the others are closed. A silent first address (IPv6 without a route) costs 0.25 s,
+        not the whole timeout."""
+        async def attempt(address: str) -> httpcore.AsyncNetworkStream:
+            return await self._inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                                 socket_options=socket_options)
+
+        waiting, pending = list(addresses), set[asyncio.Task[httpcore.AsyncNetworkStream]]()
+        failure: BaseException | None = None
+        try:
+            while waiting or pending:
+                if waiting:
+                    pending.add(asyncio.ensure_future(attempt(waiting.pop(0))))
+                done, pending = await asyncio.wait(pending, timeout=STAGGER if waiting else None,
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                connected = [task for task in done if task.exception() is None]
+                if connected:
+                    pending |= set(connected[1:])  # a tie: the first wins, the rest are closed below
+                    return connected[0].result()
+                failure = next(iter(done)).exception() if done else failure
+        finally:
+            await _abandon(pending)
         assert failure is not None
         raise failure
 
@@ -123,7 +156,8 @@ def non_public_reason(address: IPAddress) -> str | None:
         return non_public_reason(embedded)
     for reason, flag in (("unspecified", address.is_unspecified), ("loopback", address.is_loopback),
                          ("link-local", address.is_link_local), ("multicast", address.is_multicast),
-                         ("private", address.is_private), ("reserved", address.is_reserved)):
+                         ("private", address.is_private), ("reserved", address.is_reserved),
+                         ("site-local", getattr(address, "is_site_local", False))):
         if flag:
             return reason
     return None if address.is_global else "not globally routable"

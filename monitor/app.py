@@ -25,7 +25,7 @@ from monitor.service.alerts import Alerts
 from monitor.service.articles import Articles
 from monitor.service.digests import DigestService, make_digest
 from monitor.service.google_links import GOOGLE_HOSTS, GoogleLinks
-from monitor.service.mailer import Mailer
+from monitor.service.mailer import Delivery, Mailer
 from monitor.service.pipeline import Pipeline
 from monitor.service.poll import Outcome, Poller
 from monitor.service.topics import TopicService
@@ -80,8 +80,7 @@ class App:
                              concurrency=f.concurrency)
 
     def pipeline(self) -> Pipeline:
-        alerting = frozenset(t.name for t in self.config.topics if t.alert == "immediate")
-        return Pipeline(self.archive, self.topics, alert_topics=alerting)
+        return Pipeline(self.archive, self.topics, alert_topics=frozenset(t.name for t in self.config.alerting))
 
     def poller(self, fetcher: Fetcher) -> Poller:
         robots = RobotsPolicy(fetcher, self.config.fetch.user_agent, clock=self.clock)
@@ -124,6 +123,19 @@ class App:
     def worker(self, fetcher: Fetcher) -> Worker:
         return Worker(config=self.config, poller=self.poller(fetcher), schedule=Schedule(self.engine),
                       clock=self.clock)
+
+    def send_alerts(self) -> list[Delivery]:
+        """For a one-shot poll (no `run` to do it): queue the alert mail that is due and send the
+        due alert mail, until none is left or one fails; the deliveries, failed ones included."""
+        if self.config.digest.email is None or not self.config.alerting:
+            return []
+        self.alerts().flush()
+        mailer, sent = self.mailer(), []
+        while deliveries := mailer.deliver_due(kind="alert"):
+            sent += deliveries
+            if not all(d.sent for d in deliveries):
+                break
+        return sent
 
     def alerts(self) -> Alerts:
         return Alerts(self.engine, self.config, self.reader, list_id=self.list_id, domain=self.mail_domain,

@@ -117,26 +117,19 @@ def poll(obj: Context, names: tuple[str, ...]) -> None:
 
 
 def _send_alerts(app: App) -> None:
-    """`alert: immediate` without `monitor run` (polls from cron): the poll mails what it queued,
-    within each topic's alert_min_interval, and alert mail due for a retry. Polling worked
-    whatever happens here: a failure (an SMTP refusal, an unset password variable) is one line
-    on stderr, the exit status stays the poll's, and the mail stays in the outbox."""
-    if app.config.digest.email is None or not any(t.alert == "immediate" for t in app.config.topics):
-        return
+    """`alert: immediate` without `monitor run` (polls from cron): the poll mails what it queued.
+    Polling worked whatever happens here: a failure (an SMTP refusal, an unset password variable)
+    is one line on stderr, the exit status stays the poll's, and the mail stays in the outbox."""
     try:
-        app.alerts().flush()
-        mailer = app.mailer()
-        while deliveries := mailer.deliver_due(kind="alert"):
-            for delivery in deliveries:
-                if not delivery.sent:
-                    when = f"; retried from {delivery.retry_at.astimezone(app.config.tz):%H:%M}" if delivery.retry_at \
-                        else "; not retried (a permanent refusal)"
-                    click.echo(results.printable(f"alert mail {delivery.key} not sent: {delivery.error}{when}"),
-                               err=True)
-            if not all(d.sent for d in deliveries):
-                break
+        deliveries = app.send_alerts()
     except MonitorError as exc:
         click.echo(results.printable(f"alerts not sent: {exc}"), err=True)
+        return
+    for delivery in deliveries:
+        if not delivery.sent:
+            when = (f"; retried from {delivery.retry_at.astimezone(app.config.tz):%H:%M}" if delivery.retry_at
+                    else "; not retried (a permanent refusal)")
+            click.echo(results.printable(f"alert mail {delivery.key} not sent: {delivery.error}{when}"), err=True)
 
 
 @cli.command()

@@ -275,6 +275,11 @@ class Config(_Model):
         return ZoneInfo(self.timezone)
 
     @property
+    def alerting(self) -> tuple[TopicConfig, ...]:
+        """The `alert: immediate` topics."""
+        return tuple(t for t in self.topics if t.alert == "immediate")
+
+    @property
     def base_dir(self) -> Path:
         return self.path.absolute().parent
 

@@ -287,7 +287,7 @@ class _PinnedTransport(httpx.AsyncHTTPTransport):
         super().__init__(verify=context)
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             raise TypeError("httpx.AsyncHTTPTransport no longer keeps an httpcore pool in _pool: "
-                               "the guarded transport must be rebuilt for this httpx")
+                            "the guarded transport must be rebuilt for this httpx")
         self._pool = httpcore.AsyncConnectionPool(ssl_context=context, network_backend=PublicOnlyBackend(),
                                                   max_connections=100, max_keepalive_connections=20,
                                                   keepalive_expiry=5.0)

@@ -1,9 +1,9 @@
 """Immediate alerts: new matches of `alert: immediate` topics, mailed without waiting a day.
 
 New entries that match such a topic are queued by the poll that stores them, in the same
-transaction (monitor.store.archive), so a crash or restart loses nothing. The alert job sends one mail per topic with everything queued, at
-most once per `alert_min_interval`, batching what arrives in between; the mail goes through
-the outbox like the digest. The daily digest lists these entries as usual.
+transaction (monitor.store.archive), so a crash or restart loses nothing. The alert job sends
+one mail per topic with everything queued, at most once per `alert_min_interval`, batching what
+arrives in between; the mail goes through the outbox like the digest. The daily digest lists these entries as usual.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, delete, insert, select, text, update
 
@@ -36,7 +35,7 @@ class Alerts:
         self.list_id = list_id
         self.domain = domain
         self.clock = clock
-        self.topics = [t for t in config.topics if t.alert == "immediate"]
+        self.topics = config.alerting
 
     def flush(self) -> list[str]:
         """Turn queued matches into one outbox mail per topic whose interval has passed; returns
@@ -61,7 +60,7 @@ class Alerts:
             if not ids:
                 return None
             rows = self.reader.by_ids(ids, conn=conn)
-            tz = ZoneInfo(self.config.timezone)
+            tz = self.config.tz
             items = [Item(r.title, r.url, r.sources, r.published.astimezone(tz) if r.published else None,
                           r.first_seen.astimezone(tz), r.topics) for r in rows]
             message = compose_alert(topic.heading, items, sender=sender, recipients=list(recipients),

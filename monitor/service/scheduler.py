@@ -80,7 +80,7 @@ def build_scheduler(app: App, worker: Worker) -> AsyncIOScheduler:
     if config.digest.email is not None:
         mailer = app.mailer()
         every(OUTBOX_SECONDS, lambda: asyncio.to_thread(mailer.deliver_due), "outbox")
-    if any(t.alert == "immediate" for t in config.topics):
+    if config.alerting:
         alerts = app.alerts()
         every(ALERT_SECONDS, lambda: asyncio.to_thread(alerts.flush), "alerts")
     scheduler.add_job(_guarded(lambda: asyncio.to_thread(maintenance.run, app.engine, retention=config.retention,

@@ -5,7 +5,8 @@ most as many as there are free slots (`fetch.concurrency`), and polls them as ta
 poll ends, the next poll time comes from monitor.core.schedule (interval and offset after a
 success, exponential back-off or the server's Retry-After after a failure), the lease is
 released, and the free slot is filled at once if a source is due: waiting for the next tick
-capped a worker at `fetch.concurrency` polls per tick (10 a second by default). (New matches for `alert: immediate` topics are queued by the poll's own transaction.)
+capped a worker at `fetch.concurrency` polls per tick (10 a second by default). New matches
+for `alert: immediate` topics are queued by the poll's own transaction.
 """
 
 from __future__ import annotations

@@ -175,24 +175,18 @@ def _stage(title: str) -> int:
     return 2 if _AFTER.search(title) else 1 if _AHEAD.search(title) else 0
 
 
-def _weighted(head: str, summary: str) -> tuple[list[int], set[int], set[str], set[str]]:
-    """Sorted weighted hashes, title-shingle hashes, title anchors, all anchors."""
+def weighted_hashes(title: str, summary: str) -> list[int]:
+    """The sorted 64-bit hashes of the weighted shingles and anchors (for the sketches
+    ``bench/clusters.py`` compares): an element counted w times is w distinct hashes."""
+    head = headline(title)
     hashes = {s: hash64(s) for s in set(shingles(head))}
     title_hashes = set(hashes.values())
     if summary:
         hashes.update({s: hash64(s) for s in set(shingles(summary)).difference(hashes)})
-    in_title = aliases.anchors(head)
-    found = in_title | aliases.anchors(summary) if summary else in_title
-    # weights by repetition: an element counted w times is w distinct hashes (SUMMARY_WEIGHT is 1)
+    found = aliases.anchors(head) | aliases.anchors(summary) if summary else aliases.anchors(head)
     weighted = [*hashes.values(), *(copy_hash(h, i) for i in range(1, TITLE_WEIGHT) for h in title_hashes)]
     weighted += [copy_hash(hash64("@" + a), i) for a in found for i in range(ANCHOR_WEIGHT)]
-    weighted.sort()
-    return weighted, title_hashes, in_title, found
-
-
-def weighted_hashes(title: str, summary: str) -> list[int]:
-    """The 64-bit hashes of the weighted shingles (for the sketches ``bench/clusters.py`` compares)."""
-    return _weighted(headline(title), summary)[0]
+    return sorted(weighted)
 
 
 def _h(shingle: str) -> int:

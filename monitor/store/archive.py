@@ -81,10 +81,6 @@ class PollRecord:
     items: int | None = None  # ok, html sources: items the page held (0 after some: a layout change)
 
 
-def _store_error(exc: SQLAlchemyError, doing: str) -> StoreError:
-    return database_error(exc, doing)  # a full disk (SQLITE_FULL, disk_full) is named as such
-
-
 def _queue_alerts(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], alert_topics: Collection[str],
                   now: datetime) -> None:
     rows = [{"topic": t, "entry_id": i, "queued_at": now} for i, topics in new for t in topics if t in alert_topics]
@@ -143,7 +139,7 @@ class Archive:
                         conn.execute(update(sources).where(sources.c.id == row.id).values(**_ENABLED))
                 return {r.name: r.id for r in conn.execute(select(sources.c.id, sources.c.name))}
         except SQLAlchemyError as exc:
-            raise _store_error(exc, "recording sources") from exc
+            raise database_error(exc, "recording sources") from exc
 
     def enable(self, name: str) -> str | None:
         """Poll a disabled source again, at once; returns why it was disabled (None: it was not)."""
@@ -154,7 +150,7 @@ class Archive:
                 if reason is not None:
                     conn.execute(update(sources).where(sources.c.name == name).values(**_ENABLED))
         except SQLAlchemyError as exc:
-            raise _store_error(exc, "enabling a source") from exc
+            raise database_error(exc, "enabling a source") from exc
         return reason
 
     def disabled(self) -> dict[str, str]:
@@ -164,7 +160,7 @@ class Archive:
                 return {r.name: r.disabled_reason or "disabled" for r in conn.execute(
                     select(sources.c.name, sources.c.disabled_reason).where(sources.c.disabled_at.is_not(None)))}
         except SQLAlchemyError as exc:
-            raise _store_error(exc, "reading sources") from exc
+            raise database_error(exc, "reading sources") from exc
 
     def validators(self, source_id: int) -> tuple[str | None, str | None]:
         try:
@@ -172,7 +168,7 @@ class Archive:
                 row = conn.execute(select(sources.c.etag, sources.c.last_modified)
                                    .where(sources.c.id == source_id)).one()
         except SQLAlchemyError as exc:
-            raise _store_error(exc, "reading a source") from exc
+            raise database_error(exc, "reading a source") from exc
         return row.etag, row.last_modified
 
     @staticmethod
@@ -232,7 +228,7 @@ class Archive:
                     _queue_alerts(conn, [(i, decided.new[e.key].topics) for i, e in
                                          zip(new_ids, intents.new, strict=True)], alert_topics, now)
         except SQLAlchemyError as exc:
-            raise _store_error(exc, "storing a poll") from exc
+            raise database_error(exc, "storing a poll") from exc
         matched = sum(1 for e in intents.new if decided.new[e.key].topics)
         matched += sum(1 for r in intents.revisions if decided.revised[r.entry_id].topics)
         return Applied(len(new_ids), len(intents.revisions), matched, tuple(new_ids))
@@ -318,7 +314,7 @@ class Archive:
                     pg_search.delete_index(conn, [entry_id])
                 self._index(conn, [(entry_id, indexed)], now)
         except SQLAlchemyError as exc:
-            raise _store_error(exc, "storing article text") from exc
+            raise database_error(exc, "storing article text") from exc
 
     @staticmethod
     def _index(conn: Connection, indexed: list[tuple[int, Indexed]], now: datetime) -> None:
@@ -338,7 +334,7 @@ class Archive:
             with self._writer.begin() as conn:
                 self._record(conn, source_id, record, now)
         except SQLAlchemyError as exc:
-            raise _store_error(exc, "recording a poll") from exc
+            raise database_error(exc, "recording a poll") from exc
 
     @staticmethod
     def _record(conn: Connection, source_id: int, record: PollRecord, now: datetime, *, new: int = 0) -> None:

@@ -365,8 +365,10 @@ def upgrade(obj: Context) -> None:
 @handles_errors
 def run(obj: Context) -> None:
     """Run the service: poll each source at its interval, write the digest at digest.at."""
+    from monitor.service.malloc import cap_arenas
     from monitor.service.scheduler import serve
 
+    cap_arenas()  # before any thread: months of thread churn otherwise grow memory
     app = obj.app()
     if app.config.digest.email is not None:
         app.smtp_settings()  # a missing password variable fails now, not at digest time

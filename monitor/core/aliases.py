@@ -24,7 +24,7 @@ from monitor.core.text import normalize
 # Bare words that are also common English (son, arm) are left out.
 TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     "org": {
-        "softbank": ("softbank", "sbg", "ソフトバンク", "软银", "軟銀"),
+        "softbank": ("softbank", "sbg", "ソフトバンクグループ", "ソフトバンクg", "ソフトバンク", "软银", "軟銀"),
         "openai": ("openai", "open ai", "オープンai", "オープンエーアイ"),
         "oracle": ("oracle", "オラクル", "甲骨文"),
         "nvidia": ("nvidia", "エヌビディア", "英伟达", "輝達"),
@@ -140,6 +140,20 @@ _FIRST = frozenset(key.split()[0] for key in _LATIN if " " in key)
 _BY_INITIAL: dict[str, list[tuple[str, str]]] = defaultdict(list)
 for _form, _key in _OTHER.items():
     _BY_INITIAL[_form[0]].append((_form, _key))
+
+# What goes with a name and says no more than it: a person's title, an honorific.
+_ROLES_LATIN = frozenset(
+    ["prime minister", "president", "chairman", "ceo", "chief executive", "founder", "minister", "pm", "mr", "ms"]
+)
+_ROLES_OTHER = ("首相", "総理", "大統領", "会長", "社長", "代表", "ceo", "氏")
+_NAMING = ("org:", "person:")
+# Names in Japanese or Chinese script, and titles, longest first (ソフトバンクグループ before ソフトバンク).
+_NAME_FORMS = sorted(
+    [form for form, key in _OTHER.items() if key.startswith(_NAMING)] + list(_ROLES_OTHER), key=len, reverse=True
+)
+_BREAK = "|"  # not a joiner: the shingles on either side of a removed name stay apart
+_NAMING_LATIN = frozenset(gram for gram, key in _LATIN.items() if key.startswith(_NAMING)) | _ROLES_LATIN
+_NAMING_FIRST = frozenset(gram.split()[0] for gram in _NAMING_LATIN if " " in gram)
 
 
 # Figures. A number is digits with thousands commas and a decimal point (7.10.26 is no number);
@@ -260,6 +274,36 @@ def _names(text: str) -> set[str]:
         for initial in _BY_INITIAL.keys() & set(joined):
             found.update(key for form, key in _BY_INITIAL[initial] if form in joined)
     return found
+
+
+def without_names(text: str) -> str:
+    """``text`` (normalised) with the companies and people of the table, and their titles
+    (首相, CEO, 氏, prime minister), cut out: what is left says what happened, not who.
+    ``Takaichi meets OpenAI's Altman`` -> ``| meets |'s |``; 高市首相、アルトマン氏と会談 ->
+    ``||、||と会談``."""
+    text = normalize(text)
+    spans = [m.span() for m in _WORDS.finditer(text)]
+    words = [text[a:b] for a, b in spans]
+    cut = [False] * len(words)
+    for i, word in enumerate(words):
+        if word in _NAMING_FIRST:
+            for n in range(min(_LONGEST, len(words) - i), 1, -1):
+                if " ".join(words[i : i + n]) in _NAMING_LATIN:
+                    cut[i : i + n] = [True] * n
+                    break
+        if word in _NAMING_LATIN:
+            cut[i] = True
+    out, last = [], 0
+    for (a, b), gone in zip(spans, cut):
+        if gone:
+            out += [text[last:a], _BREAK]
+            last = b
+    text = "".join([*out, text[last:]])
+    if not text.isascii():
+        for form in _NAME_FORMS:
+            if form in text:
+                text = text.replace(form, _BREAK)
+    return text
 
 
 def anchors(text: str) -> set[str]:

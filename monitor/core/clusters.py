@@ -20,6 +20,11 @@ under, nor for exact duplicates (canonical URL and Google News target merge thos
   ``SAME_DAY`` apart it decays (a follow-up resembles the original). An identical summary under
   different titles is boilerplate: then titles alone count. Two reports of one outlet count
   only from ``SAME_OUTLET`` up (a feed tells a story once; its template makes its items alike).
+  Two reports that share only who (companies and people of the alias table, their titles 首相,
+  CEO, 氏, and words a fifth of the window holds) and no word of what happened count only from
+  ``NAMES_ONLY`` up: the same people's two events the same day look alike by their names alone
+  (SoftBank shares fall / SoftBank completes its investment in OpenAI), while one meeting told
+  twice is mostly names on both sides (Son and Altman visit Ishiba / Ishiba receives Son, Altman).
 - ``StoryIndex`` assigns entries to stories with LSH candidates and average link (see its
   docstring).
 
@@ -43,7 +48,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from hashlib import blake2b
@@ -66,6 +71,9 @@ DECAY_FLOOR = 0.5  # what the score is worth at the window's edge
 THRESHOLD = 0.14  # same language: similarity at or above it is the same story
 CROSS_THRESHOLD = 0.5  # across languages, on the anchor-overlap scale
 SAME_OUTLET = 0.4  # two reports of one outlet are one story only when at least this alike
+NAMES_ONLY = 0.35  # two reports that share only names (SoftBank, Takaichi) need at least this
+COMMON_SHARE = 0.2  # a word that this share of the window holds is no evidence beside the names
+COMMON_MIN_DOCS = 5  # ... and at least this many entries (a small digest)
 # Outlets that carry other outlets' reports under their own name (Google News gives them as the
 # publisher): two of their items are no more likely to be two stories than any two reports.
 AGGREGATORS = frozenset(
@@ -147,6 +155,7 @@ class Fingerprint:
     marks: frozenset[int]  # kind-coded hashes of the title's figures and places
     stage: int  # 0 the event, 1 ahead of it (preview, notice, draft), 2 after it (results, minutes)
     outlet: int = 0  # 32-bit hash of the outlet that published it; 0 unknown or an aggregator
+    plain: frozenset[int] = frozenset()  # hashes of its shingles without companies, people, titles
     terms: frozenset[int] = field(init=False, repr=False, compare=False)  # title | body | anchors
     places: frozenset[int] = field(init=False, repr=False, compare=False)  # the place anchors
     bag: tuple[int, ...] = field(init=False, repr=False, compare=False)  # terms, title ones twice
@@ -216,19 +225,30 @@ def fingerprint(title: str, summary: str, time: datetime, outlet: str | None = N
     who published it (Google News's publisher, else the feed's source), when known."""
     head = headline(title)
     words = frozenset(map(_h, shingles(head)))
+    said = frozenset(map(_h, shingles(summary))) if summary else frozenset()
     in_title = aliases.anchors(head)
     found = in_title | aliases.anchors(summary) if summary else in_title
+    named = any(a.startswith(_NAMING) for a in found)
     return Fingerprint(
         time=int(time.timestamp()),
         lang="ja" if len(_CJK.findall(head)) >= 2 else "en",
         title=words,
-        body=frozenset(map(_h, shingles(summary))).difference(words) if summary else frozenset(),
+        body=said - words,
         summary=_h32(normalize(summary).strip()) if summary.strip() else 0,
         anchors=frozenset(_coded(a) for a in found),
         marks=frozenset(_coded(a) for a in in_title if a.split(":", 1)[0] in _MARK_KINDS),
         stage=_stage(normalize(head)),
         outlet=outlet_key(outlet),
+        plain=_without_names(head) | _without_names(summary) if named else words | said,
     )
+
+
+_NAMING = ("org:", "person:")
+
+
+def _without_names(text: str) -> frozenset[int]:
+    """The shingle hashes of ``text`` once names and titles are cut out (``aliases.without_names``)."""
+    return frozenset(map(_h, shingles(aliases.without_names(text)))) if text else frozenset()
 
 
 class DocFreq:
@@ -330,13 +350,24 @@ def _decay(a: Fingerprint, b: Fingerprint) -> float:
     return 1.0 if late <= 0 else 1.0 - (1.0 - DECAY_FLOOR) * late / (_WINDOW_SECONDS - _SAME_DAY_SECONDS)
 
 
+def _names_only(a: Fingerprint, b: Fingerprint, df: DocFreq | None) -> bool:
+    """The entries share only the names of companies and people, their titles, and words that
+    most of the window holds (AI, in a digest of AI topics): no word of what happened. Takaichi
+    meets Altman to discuss AI / Takaichi says Japan will not regulate AI are two events."""
+    shared = a.plain & b.plain
+    if df is None or not shared:
+        return not shared
+    common = max(COMMON_MIN_DOCS, COMMON_SHARE * df.docs)
+    return all(df.counts.get(term, 0) >= common for term in shared)
+
+
 def contradicts(a: Fingerprint, b: Fingerprint) -> bool:
     """Explicit evidence of two stories in the window: other places, other title figures, another
     stage."""
     return _in_window(a, b) and (a.stage != b.stage or _conflict(a, b))
 
 
-def adjust(score: float, a: Fingerprint, b: Fingerprint) -> float:
+def adjust(score: float, a: Fingerprint, b: Fingerprint, df: DocFreq | None = None) -> float:
     """The rules every method shares: 0 outside the window or when the entries contradict, less
     the further apart in time past a day, and 0 for two reports of one outlet below
     ``SAME_OUTLET``: an outlet tells a story once, so its second item on the same people the
@@ -345,6 +376,8 @@ def adjust(score: float, a: Fingerprint, b: Fingerprint) -> float:
     if not _in_window(a, b) or a.stage != b.stage or _conflict(a, b):
         return 0.0
     score *= _decay(a, b)
+    if a.lang == b.lang and score < NAMES_ONLY and _names_only(a, b, df):
+        return 0.0
     same_outlet = a.outlet and a.outlet == b.outlet and a.lang == b.lang  # across languages: two editions
     return 0.0 if same_outlet and score < SAME_OUTLET else score
 
@@ -356,7 +389,7 @@ def similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a
     term weighs the same. ``size_a``: see ``text_similarity``.
     """
     if a.lang == b.lang:
-        return adjust(text_similarity(a, b, df, size_a), a, b)
+        return adjust(text_similarity(a, b, df, size_a), a, b, df)
     return adjust(min(1.0, anchor_similarity(a, b) * THRESHOLD / CROSS_THRESHOLD), a, b)
 
 
@@ -562,7 +595,7 @@ def _at(fp: Fingerprint, time: datetime) -> Fingerprint:
     seconds = int(time.timestamp())
     if seconds == fp.time:
         return fp
-    return Fingerprint(seconds, fp.lang, fp.title, fp.body, fp.summary, fp.anchors, fp.marks, fp.stage, fp.outlet)
+    return replace(fp, time=seconds)
 
 
 def _bottom(fp: Fingerprint, k: int) -> list[int]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
+from monitor.errors import MonitorError
 from monitor.service import maintenance
 from tests.support.httpserver import TestServer
 from tests.support.smtpserver import SmtpServer
@@ -87,19 +88,47 @@ def test_digest_mail_is_queued_once_and_survives_a_server_down_for_a_day(
 
 
 def test_digest_send_once_unless_forced(http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
-    setup(workspace, http_server, smtp)
+    setup(workspace, http_server, smtp, send_empty=True)  # the last complete day: nothing polled in it
     runner = CliRunner()
     args = ["--config", str(workspace.config_path)]
-    assert runner.invoke(cli, [*args, "poll"]).exit_code == 0
-    today = datetime.now(UTC).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo")).date()
-    day = (today + timedelta(days=1)).isoformat()  # the window now being gathered holds the entry
-    first = runner.invoke(cli, [*args, "digest", "--send", "--date", day])
+    first = runner.invoke(cli, [*args, "digest", "--send"])
     assert first.exit_code == 0, first.stderr
-    assert f"sent the digest of {day} to analyst@example.org" in first.stdout
-    second = runner.invoke(cli, [*args, "digest", "--send", "--date", day])
+    assert "sent the digest of " in first.stdout and " to analyst@example.org" in first.stdout
+    second = runner.invoke(cli, [*args, "digest", "--send"])
     assert "already sent" in second.stdout and len(smtp.received) == 1
-    forced = runner.invoke(cli, [*args, "digest", "--send", "--force", "--date", day])
+    forced = runner.invoke(cli, [*args, "digest", "--send", "--force"])
     assert forced.exit_code == 0 and len(smtp.received) == 2
+
+
+@pytest.mark.parametrize("ahead", [0, 1, 7])  # the day being gathered (today before 08:00), then later ones
+def test_a_digest_is_not_sent_before_its_window_closes(http_server: TestServer, workspace: Workspace,
+                                                       smtp: SmtpServer, ahead: int) -> None:
+    """Sending the digest of a day not over would record that day as done: what arrived later that
+    day would never be mailed, and the daily digests would stop until that date."""
+    setup(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 20, 0, tzinfo=UTC))  # 05:00 on the 4th in Tokyo, before 08:00
+    app = workspace.app(clock)
+    try:
+        poll(workspace, clock)
+        service = app.digest_service()
+        early = date(2025, 2, 4) + timedelta(days=ahead)
+        with pytest.raises(MonitorError, match=f"the digest of {early} covers entries until"):
+            service.make(early)
+        assert app.digest_log().get(early) is None and app.outbox().rows() == []
+        clock.advance(hours=4)  # 09:00 in Tokyo: the 4th's window has closed
+        assert [m.day for m in service.run_due()] == [date(2025, 2, 4)]
+        assert [d.sent for d in app.mailer().deliver_due()] == [True]
+    finally:
+        app.close()
+    assert "Stargate Abilene expands" in smtp.received[0].message().get_body(("plain",)).get_content()
+
+
+def test_cli_refuses_to_send_a_digest_early(http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
+    setup(workspace, http_server, smtp)
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "digest", "--send", "--date", tomorrow])
+    assert result.exit_code == 2 and f"the digest of {tomorrow} covers entries until" in result.stderr
+    assert len(smtp.received) == 0
 
 
 def test_empty_day_sends_nothing_unless_send_empty(http_server: TestServer, workspace: Workspace,

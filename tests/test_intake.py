@@ -57,3 +57,28 @@ def test_a_feed_without_summary_keeps_the_stored_one() -> None:
     resummarised = decide(identify([EntryDraft("Same", link="https://x.org/a", summary="the feed's")], "s1"),
                           source_id=1, known=known)
     assert [r.summary for r in resummarised.revisions] == ["the feed's"]
+
+
+def _counted(titles: list[str], first: int = 1, links: bool = True) -> list[EntryDraft]:
+    return [EntryDraft(t, link=f"https://x.org/{t}" if links and t != "no link" else None, guid=f"item_{n}",
+                       published=T0) for n, t in enumerate(titles, first)]
+
+
+def test_positional_ids_are_no_ids() -> None:
+    """kantei numbers its items item_1 … item_25 in order: a link-less item is keyed by title and date."""
+    today = identify(_counted(["a", "no link", "b"]), "kantei")
+    tomorrow = identify(_counted(["new", "a", "no link", "b"]), "kantei")
+    assert today[1].key == tomorrow[2].key and today[1].key.startswith("item:kantei:")
+    assert [i.key for i in today if i.draft.title != "no link"] == ["https://x.org/a", "https://x.org/b"]
+    # another link-less item at the same position is another entry, not a revision
+    other = identify([*_counted(["a"]), EntryDraft("other", guid="item_2", published=T0)], "kantei")
+    assert other[1].key != today[1].key
+
+
+def test_ids_that_are_not_a_count_of_the_items_stay_ids() -> None:
+    out_of_order = [EntryDraft("x", guid="item_3"), EntryDraft("y", guid="item_1")]
+    from_seven = [EntryDraft("x", guid="7"), EntryDraft("y", guid="8")]
+    mixed = [EntryDraft("x", guid="item_1"), EntryDraft("y", guid="story_2")]
+    alone = [EntryDraft("x", guid="1")]
+    for drafts in (out_of_order, from_seven, mixed, alone):
+        assert all(i.key and i.key.startswith("id:s:") for i in identify(drafts, "s")), drafts

@@ -303,3 +303,35 @@ def test_a_one_shot_poll_schedules_the_next_poll_unless_a_worker_holds_the_sourc
     assert start + timedelta(minutes=30) <= ok <= start + timedelta(minutes=45), ok
     assert busy >= start + timedelta(hours=2), busy  # the server's Retry-After, longer than the back-off
     assert held == ("run:1",) and due["held"] is None  # a worker of `run` holds it: its business
+
+
+KANTEI_FEED = corpus_path("real/www.kantei.go.jp/index-jnews.rdf")
+
+
+def _renumbered(feed: str, new_item: str) -> str:
+    """The feed as kantei serves it the next day: a new item on top, every item_N shifted by one."""
+    import re
+
+    shifted = re.sub(r"item_(\d+)</guid>", lambda m: f"item_{int(m.group(1)) + 1}</guid>", feed)
+    return shifted.replace("<item>", new_item + "<item>", 1)
+
+
+def test_kantei_link_less_item_is_one_entry_when_the_feed_shifts(http_server: TestServer,
+                                                                  workspace: Workspace) -> None:
+    """The real feed has one item without a link (北朝鮮…関連情報について, item_17); its id is only its
+    position, so the next day it is item_18. It stays one entry, and nothing is lost."""
+    feed = KANTEI_FEED.read_text(encoding="utf-8")
+    http_server.route("/kantei", feed, content_type="application/rss+xml")
+    workspace.write(sources=[{"name": "kantei", "url": http_server.url("/kantei")}], topics=[])
+    clock = Clock()
+    assert poll(workspace, clock)["kantei"].new == 25
+    new_item = ("<item><title>高市総理は新しい会議に出席しました</title><link>https://www.kantei.go.jp/jp/105/actions/new.html"
+                "</link><description/><pubDate>21 Aug 2026 10:00:00 +0900</pubDate>"
+                "<guid isPermaLink=\"false\">item_1</guid></item>")
+    http_server.route("/kantei", _renumbered(feed, new_item), content_type="application/rss+xml")
+    clock.advance(hours=1)
+    assert poll(workspace, clock)["kantei"].new == 1
+    with db(workspace) as conn:
+        titles = [r[0] for r in conn.execute("select title from entries where url is null")]
+        assert titles == ["北朝鮮による弾道ミサイル発射事案に係る関連情報について"]
+        assert conn.execute("select count(*) from entries").fetchone()[0] == 26

@@ -101,12 +101,27 @@ BOLD, RESET = "\x1b[1m", "\x1b[0m"  # click.echo drops these when the output is 
 
 
 def highlight(text: str, terms: Sequence[str]) -> str:
-    """Matched terms in bold where they appear as written (case-insensitive)."""
-    for term in sorted(set(terms), key=len, reverse=True):
-        if term.strip():
-            text = re.sub(re.escape(printable(term)), lambda m: f"{BOLD}{m.group(0)}{RESET}", text,
-                          flags=re.IGNORECASE)
-    return text
+    """Matched terms in bold where they appear as written (case-insensitive), in one pass so
+    that no bold nests in another. A Latin term is bold as a whole word, as the matcher reads it
+    (AI is not bold inside Takaichi); a prefix term (``invest*``) with the rest of its word;
+    Japanese terms wherever they stand."""
+    patterns = [_term_pattern(printable(t)) for t in sorted(set(terms), key=len, reverse=True) if t.strip(" *")]
+    if not patterns:
+        return text
+    return re.sub("|".join(patterns), lambda m: f"{BOLD}{m.group(0)}{RESET}", text, flags=re.IGNORECASE)
+
+
+def _term_pattern(term: str) -> str:
+    prefix = term.endswith("*")
+    core = term.rstrip("*").strip()
+    pattern = re.escape(core)
+    if core[0].isascii() and core[0].isalnum():
+        pattern = r"(?<![A-Za-z0-9])" + pattern
+    if prefix:
+        return pattern + r"[A-Za-z0-9]*"
+    if core[-1].isascii() and core[-1].isalnum():
+        pattern += r"(?![A-Za-z0-9])"
+    return pattern
 
 
 def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120) -> str:

@@ -1,0 +1,31 @@
+"""Bold matched terms in the search table (monitor.render.results.highlight)."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.render.results import BOLD, RESET, highlight
+
+
+def bold(text: str) -> str:
+    return f"{BOLD}{text}{RESET}"
+
+
+@pytest.mark.parametrize(
+    ("text", "terms", "expected"),
+    [
+        # a Latin term is a whole word, as the matcher reads it: not AI inside Takaichi
+        ("Takaichi on AI rules", ["Takaichi", "AI"], f"{bold('Takaichi')} on {bold('AI')} rules"),
+        ("Dubai said", ["AI"], "Dubai said"),
+        # no bold inside bold: the longer term wins where two overlap
+        ("SB OAI Japan launches", ["SB OAI Japan", "OAI"], f"{bold('SB OAI Japan')} launches"),
+        # a prefix term takes the rest of its word
+        ("SoftBank invests again", ["invest*"], f"SoftBank {bold('invests')} again"),
+        # Japanese terms wherever they stand; case-insensitive Latin
+        ("高市首相、ソフトバンクと会談", ["ソフトバンク"], f"高市首相、{bold('ソフトバンク')}と会談"),
+        ("openai and OPENAI", ["OpenAI"], f"{bold('openai')} and {bold('OPENAI')}"),
+        ("nothing to mark", ["", " ", "*"], "nothing to mark"),
+    ],
+)
+def test_highlight(text: str, terms: list[str], expected: str) -> None:
+    assert highlight(text, terms) == expected

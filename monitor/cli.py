@@ -142,6 +142,7 @@ def _send_alerts(app: App) -> None:
 def digest(obj: Context, day: str | None, out: str | None, send: bool, force: bool) -> None:
     """Write the digest of a date as Markdown (or, with --send, make it and email it)."""
     app = obj.app()
+    app.topic_service().sync()  # a topic added or changed since the last poll is in it too
     if send:
         _send_digest(app, _local_date(day, "--date"), force)
         return
@@ -211,7 +212,8 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
     """
     unknown = [q for q in query if q.startswith("--")]
     if unknown:
-        raise click.UsageError(f"no such option: {unknown[0]}")
+        raise click.UsageError(f"no such option: {unknown[0]} (a word of the query cannot start with --; "
+                               "options go before a `--`, and every word after it is the query)")
     since_day, until_day = _local_date(since, "--since"), _local_date(until, "--until")
     try:
         tree = parse(" ".join(query)) if query else None
@@ -223,6 +225,7 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
         app.config.topic(topic)
     if source:
         app.config.source(source)
+    _note_stale_topics(app)
     tz = app.config.tz
     rows = app.reader.search(
         tree, topic=topic, source=source,
@@ -287,6 +290,7 @@ def topics(ctx: click.Context) -> None:
 @handles_errors
 def _list_topics(obj: Context) -> None:
     app = obj.app()
+    _note_stale_topics(app)
     counts = app.topic_service().counts()
     width = max((len(t.name) for t in app.config.topics), default=0)
     for t in app.config.topics:
@@ -294,6 +298,16 @@ def _list_topics(obj: Context) -> None:
         click.echo(f"{t.name:<{width}}  {counts.get(t.name, 0):>6} matches  {results.printable(t.heading)}{alert}")
     if not app.config.topics:
         click.echo("no topics configured")
+
+
+def _note_stale_topics(app: App) -> None:
+    """A read-only command shows the matches as last made: say so when the config has moved on."""
+    changed, gone = app.topic_service().stale()
+    if changed or gone:
+        names = ", ".join([*changed, *(f"{g} (no longer configured)" for g in gone)])
+        click.echo(results.printable(f"note: the archive was not matched against these topics as configured: "
+                                     f"{names}; `monitor topics rematch` (or the next poll) matches it now"),
+                   err=True)
 
 
 @topics.command("test")

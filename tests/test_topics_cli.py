@@ -57,3 +57,37 @@ def test_a_changed_query_rematches_the_archive_keeping_first_seen(http_server: T
     assert stored["stargate"] == "Stargate"
     code, out, _ = run(workspace, "topics", "rematch", "stargate")
     assert code == 0 and out.strip() == "stargate: 1 matches (0 new, 0 removed)"
+
+
+def test_a_renamed_topic_leaves_nothing_under_its_old_name(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", FEED)
+    sources = [{"name": "f", "url": http_server.url("/feed")}]
+    workspace.write(sources=sources, topics=TOPICS)
+    run(workspace, "poll")
+    renamed = [dict(t) for t in TOPICS]
+    renamed[0]["name"] = "joint-venture"
+    workspace.write(sources=sources, topics=renamed)
+    code, out, err = run(workspace, "topics")  # read-only: says the matches are stale, changes nothing
+    assert code == 0 and "0 matches" in out.splitlines()[0]
+    assert "joint-venture" in err and "jv (no longer configured)" in err and "topics rematch" in err
+    code, out, _ = run(workspace, "topics", "rematch")
+    assert code == 0 and "joint-venture: 1 matches (1 new, 0 removed)" in out and "jv: 0 matches (0 new, 1 removed)" in out
+    _, out, err = run(workspace, "search", "--format", "json")
+    assert all("jv" not in r["topics"] for r in json.loads(out)) and err == ""
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from matches where topic = 'jv'").fetchone()[0] == 0
+        assert "jv" not in {r[0] for r in conn.execute("select name from topics")}
+
+
+def test_a_topic_added_after_the_last_poll_is_in_the_digest(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", FEED)
+    sources = [{"name": "f", "url": http_server.url("/feed")}]
+    workspace.write(sources=sources, topics=TOPICS[:1])
+    run(workspace, "poll")
+    workspace.write(sources=sources, topics=TOPICS)  # policy and stargate added, no poll since
+    _, out, err = run(workspace, "search", "--topic", "policy")
+    assert "policy" in err and "no entries found" in out  # stale, and says so
+    code, digest, _ = run(workspace, "digest", "--out", "-")
+    assert code == 0 and "## AI policy" in digest and "石破首相" in digest
+    _, out, err = run(workspace, "search", "--topic", "policy", "--format", "json")
+    assert err == "" and [r["title"] for r in json.loads(out)] == ["石破首相、OpenAIのアルトマン氏と会談 AI連携強化"]

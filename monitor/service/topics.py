@@ -1,10 +1,11 @@
 """Topics a user can tune: counts, trying a query on the archive, re-matching after a change.
 
 `test` runs a topic or a draft query over the archive and says which terms hit, before the
-user changes the config. `sync` (at the start of `monitor run` and `monitor poll`, and by
-`monitor topics rematch`) finds topics whose query differs from the one the archive was last
-matched against, and matches the whole archive again for them: matches that still hold keep
-their time, new ones are recorded now, lost ones are removed. `first_seen` never changes,
+user changes the config. `sync` (at the start of `monitor run`, `monitor poll` and `monitor
+digest`, and by `monitor topics rematch`) finds topics whose query differs from the one the
+archive was last matched against, and matches the whole archive again for them: matches that
+still hold keep their time, new ones are recorded now, lost ones are removed; the matches of
+a topic no longer configured are removed. `first_seen` never changes,
 so a re-match never puts old entries into a digest, and alerts are only for new entries.
 """
 
@@ -62,15 +63,35 @@ class TopicService:
         return len(ids), out
 
     def sync(self) -> list[Rematched]:
-        """Re-match the topics whose query changed since the archive was last matched."""
+        """Re-match the topics whose query changed since the archive was last matched, and forget
+        the matches of topics no longer configured (a renamed topic is a new one: its old name's
+        matches would otherwise show in search for good and keep their entries from retention)."""
+        changed, gone = self.stale()
+        return [self._rematch(t, self.config.topic(t).query) for t in changed] + [self._forget(t) for t in gone]
+
+    def stale(self) -> tuple[list[str], list[str]]:
+        """(configured topics the archive was not matched against as they are now, stored topics
+        no longer configured)."""
         with self.engine.connect() as conn:
             stored = dict(conn.execute(select(topics_table.c.name, topics_table.c.query)).all())
-        changed = [t for t in self.config.topics if stored.get(t.name) != t.query]
-        return [self._rematch(t.name, t.query) for t in changed]
+            matched = {r[0] for r in conn.execute(select(matches.c.topic).distinct())}
+        configured = {t.name for t in self.config.topics}
+        changed = [t.name for t in self.config.topics if stored.get(t.name) != t.query]
+        return changed, sorted((stored.keys() | matched) - configured)
+
+    def _forget(self, name: str) -> Rematched:
+        with writer(self.engine).begin() as conn:
+            removed = conn.execute(delete(matches).where(matches.c.topic == name)).rowcount
+            conn.execute(delete(topics_table).where(topics_table.c.name == name))
+        log.info("event=topic_forgotten topic=%s removed=%d", name, removed)
+        return Rematched(name, 0, 0, removed)
 
     def rematch(self, names: Sequence[str] | None = None) -> list[Rematched]:
+        """Match the archive again for the named topics; without names, for all, and forget the
+        topics no longer configured."""
         chosen = [t for t in self.config.topics if names is None or t.name in names]
-        return [self._rematch(t.name, t.query, force=True) for t in chosen]
+        forgotten = [self._forget(t) for t in self.stale()[1]] if names is None else []
+        return [self._rematch(t.name, t.query, force=True) for t in chosen] + forgotten
 
     def _rematch(self, name: str, query: str, force: bool = False) -> Rematched:
         tree = parse(query)

@@ -140,6 +140,12 @@ DATES = [
     ("selector-text", "<li><span class=d>掲載日 2025/02/03</span><a href='/a'>T</a></li>", "span.d",
      datetime(2025, 2, 3, tzinfo=TOKYO)),
     ("none", "<li><a href='/a'>T</a> 発表</li>", None, None),
+    # an item that is only its link: the title's date is all there is, as for a bare <a> item
+    ("only-the-link", "<li><a href='/a'>Item five 令和8年11月23日</a></li>", None, datetime(2026, 11, 23, tzinfo=TOKYO)),
+    # other text beside the title: a date in the title may not be the publication's
+    ("title-date-beside-text", "<li><a href='/a'>人事異動（令和8年8月12日付）</a> 発表</li>", None, None),
+    ("text-date-wins", "<li><a href='/a'>8月13日からの大雨</a> 2026年8月20日</li>", None,
+     datetime(2026, 8, 20, tzinfo=TOKYO)),
 ]
 
 

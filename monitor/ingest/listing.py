@@ -121,21 +121,21 @@ def _item_date(
 ) -> datetime | None:
     if selector is not None:
         # Not inside the item: the selector names the heading of a date-grouped list (ctx_date).
-        return _date_of(node.css_first(selector), tz, ctx_year) or ctx_date or _text_date(node, title, tz, ctx_year)
+        return (_date_of(node.css_first(selector), tz, ctx_year) or ctx_date
+                or find_date(_beside_title(node, title), tz, year=ctx_year))
     found = _date_of(node.css_first("time[datetime]"), tz, ctx_year)
-    found = found or _text_date(node, title, tz, ctx_year) or ctx_date
-    if found is None and node.tag == "a":  # a bare link item has no text but its title
+    rest = _beside_title(node, title)
+    found = found or find_date(rest, tz, year=ctx_year) or ctx_date
+    if found is None and not rest.strip():  # an item that is only its link: the title's date is all there is
         found = find_date(title, tz, year=ctx_year)
     return found
 
 
-def _text_date(node: LexborNode, title: str, tz: tzinfo, year: int | None) -> datetime | None:
-    """A date in the item's text outside its title: a title may mention a date ("人事異動
-    （令和8年8月12日付）", "8月13日からの大雨") that is not when the item was published."""
+def _beside_title(node: LexborNode, title: str) -> str:
+    """The item's text outside its title, where its date is looked for first: a title may mention
+    a date ("人事異動（令和8年8月12日付）", "8月13日からの大雨") that is not when it was published."""
     text = collapse(node.text())
-    if title:
-        text = text.replace(title, " ", 1)
-    return find_date(text, tz, year=year)
+    return text.replace(title, " ", 1) if title else text
 
 
 def _date_of(node: LexborNode | None, tz: tzinfo, year: int | None) -> datetime | None:

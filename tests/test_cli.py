@@ -136,7 +136,7 @@ def test_digest_to_stdout_file_and_default_path(polled: Workspace) -> None:
     target = polled.root / "elsewhere.md"
     code, out, _ = invoke(polled, "digest", "--date", "2020-01-01", "--out", str(target))
     assert code == 0 and out.strip() == str(target)
-    assert "0 entries" in target.read_text().splitlines()[0]
+    assert "0 stories" in target.read_text().splitlines()[0]
     code, _, err = invoke(polled, "digest", "--date", "yesterday")
     assert code == 2 and "YYYY-MM-DD" in err
 

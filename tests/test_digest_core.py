@@ -69,7 +69,7 @@ def test_markdown_layout_and_health_section() -> None:
     text = render(build(w, items, [("jv", "SoftBank–OpenAI JV")], [Failure("arab-news", "HTTP 404", since)],
                         TOKYO))
     lines = text.splitlines()
-    assert lines[0] == "# Digest 2025-02-04: 1 entry (SoftBank–OpenAI JV 1)"
+    assert lines[0] == "# Digest 2025-02-04: 1 story (SoftBank–OpenAI JV 1)"
     assert "## SoftBank–OpenAI JV" in lines
     assert "- [SoftBank, OpenAI set up JV](https://example.com/a) — japan-times, 2025-02-03 12:00" in lines
     assert "## Sources with errors" in lines

@@ -47,6 +47,15 @@ def tomorrow_in_tokyo() -> str:
     return (datetime.now(UTC).astimezone(ZoneInfo("Asia/Tokyo")).date() + timedelta(days=1)).isoformat()
 
 
+def seen_a_day_ago(path: Path) -> None:
+    """Move what a poll just stored 24 hours back: into the window of the last complete digest
+    (the one `digest --send` sends by default; a window still open cannot be sent)."""
+    with sqlite3.connect(path) as conn:
+        for table in ("entries", "entry_sources"):
+            conn.execute(f"UPDATE {table} SET first_seen = strftime('%Y-%m-%d %H:%M:%f000', first_seen, '-1 day')")
+        conn.execute("UPDATE matches SET matched_at = strftime('%Y-%m-%d %H:%M:%f000', matched_at, '-1 day')")
+
+
 def text_in_database(path: Path) -> str:
     """Every text value of every table, one per line."""
     out = []
@@ -79,9 +88,9 @@ def test_the_smtp_password_never_leaves_the_environment(
                                           "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none",
                                                    "username": "monitor", "password_env": PASSWORD_ENV}}})
         caplog.set_level(logging.DEBUG)
-        results = [invoke(workspace, "-vv", "poll"), invoke(workspace, "-vv", "digest", "--send", "--date",
-                                                             tomorrow_in_tokyo()),
-                   invoke(workspace, "sources")]
+        results = [invoke(workspace, "-vv", "poll")]
+        seen_a_day_ago(workspace.db_path)
+        results += [invoke(workspace, "-vv", "digest", "--send"), invoke(workspace, "sources")]
     sent = results[1]
     if server_password == CANARY:
         assert sent.exit_code == 0 and len(smtp.received) == 1, sent.output
@@ -249,7 +258,8 @@ def test_the_markdown_digest_of_hostile_feed_text_is_inert(hostile: tuple[Worksp
 
 def test_the_digest_mail_of_hostile_feed_text_is_inert(hostile: tuple[Workspace, SmtpServer]) -> None:
     ws, smtp = hostile
-    sent = invoke(ws, "digest", "--send", "--date", tomorrow_in_tokyo())
+    seen_a_day_ago(ws.db_path)
+    sent = invoke(ws, "digest", "--send")
     assert sent.exit_code == 0, sent.output
     message = smtp.received[0].message()
     plain_part, html_part = message.get_body(("plain",)), message.get_body(("html",))

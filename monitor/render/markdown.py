@@ -69,7 +69,7 @@ def _also(entry: Item) -> str:
 
 def render(digest: Digest) -> str:
     counts = ", ".join(f"{escape(s.heading)} {len(s.items)}" for s in digest.sections)
-    noun = "entry" if digest.entries == 1 else "entries"
+    noun = "story" if digest.entries == 1 else "stories"  # entries of one story count once
     lines = [f"# Digest {digest.window.day.isoformat()}: {digest.entries} {noun}"
              + (f" ({counts})" if counts else "")]
     fmt = "%Y-%m-%d %H:%M %Z"

@@ -56,6 +56,21 @@ def test_build_groups_by_topic_in_config_order_newest_first() -> None:
     assert d.sections[1].items[0].published.tzinfo == TOKYO
 
 
+def test_a_story_is_shown_under_its_earliest_report_and_the_longest_title_on_a_tie() -> None:
+    w = window_for(date(2025, 2, 4), AT, TOKYO)
+    seen, published = w.start + timedelta(hours=1), datetime(2025, 2, 3, 1, tzinfo=UTC)
+    short = Candidate("AI plan adopted", "https://a.example/1", ("a",), published, seen, ("t",), story=1)
+    # seen a moment later in the same poll: the tie is on publication time, not on that moment
+    full = Candidate("Japan's cabinet adopts its first AI Basic Plan", "https://b.example/1", ("b",), published,
+                     seen + timedelta(microseconds=200_000), ("t",), story=1)
+    earlier = Candidate("AI plan", "https://c.example/1", ("c",), published - timedelta(minutes=5),
+                        seen + timedelta(hours=1), ("t",), story=2)
+    later = Candidate("Japan adopts AI plan, a longer title", "https://d.example/1", ("d",), published,
+                      seen, ("t",), story=2)
+    items = build(w, [short, full, earlier, later], [("t", "T")], [], TOKYO).sections[0].items
+    assert sorted(i.title for i in items) == ["AI plan", "Japan's cabinet adopts its first AI Basic Plan"]
+
+
 def test_published_floor_is_lookback_before_window_start() -> None:
     w = window_for(date(2025, 2, 4), AT, TOKYO)
     assert published_floor(w, timedelta(days=3)) == w.start - timedelta(days=3)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from monitor.service import scheduler as run
 from tests.support.httpserver import Response, TestServer, dribble
 from tests.support.workspace import Clock, Workspace
-from tests.test_poll import rss
+from tests.test_poll import poll, rss
 
 
 def serve_for(ws: Workspace, seconds: float, clock=None) -> None:  # type: ignore[no-untyped-def]
@@ -207,7 +207,6 @@ def test_robots_txt_disallowing_a_page_is_a_clear_source_error(http_server: Test
     http_server.route("/public/list", page, content_type="text/html")
     workspace.write(sources=[{"name": "private", "type": "html", "url": http_server.url("/private/list"), "item": "li"},
                              {"name": "public", "type": "html", "url": http_server.url("/public/list"), "item": "li"}])
-    from tests.test_poll import poll
 
     out = poll(workspace, Clock())
     assert out["private"].status == "error" and "robots.txt" in (out["private"].error or "")
@@ -302,3 +301,23 @@ def test_a_claim_under_way_when_draining_leaves_no_lease_behind(http_server: Tes
         app.close()
     assert all(r["lease_owner"] is None for r in source_rows(workspace).values())
     assert http_server.requests == []
+
+
+def test_a_past_digest_lists_only_the_problems_begun_by_its_end(http_server: TestServer,
+                                                                 workspace: Workspace) -> None:
+    """Source problems are what the sources are now: the digest of a past day must not blame one
+    for a failure that began after that day's window closed."""
+    from monitor.service.digests import make_digest
+
+    http_server.route("/broken", "no", status=500, content_type="text/plain")
+    workspace.write(sources=[{"name": "broken", "url": http_server.url("/broken")}], topics=[{"name": "t", "query": "x"}])
+    clock = Clock(datetime(2025, 2, 10, 3, tzinfo=UTC))  # 12:00 on the 10th in Tokyo
+    poll(workspace, clock)
+    app = workspace.app(clock)
+    try:
+        old = make_digest(app.reader, app.config, date(2025, 2, 5), clock())
+        today = make_digest(app.reader, app.config, date(2025, 2, 11), clock())
+    finally:
+        app.close()
+    assert old.failures == ()
+    assert [f.source for f in today.failures] == ["broken"]

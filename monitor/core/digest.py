@@ -119,7 +119,7 @@ def _stories(chosen: list[Candidate]) -> list[list[Candidate]]:
     for c in chosen:
         groups.setdefault(_story_key(c), []).append(c)
     for members in groups.values():
-        members.sort(key=lambda c: (c.published or c.first_seen, c.first_seen, -len(c.title)))
+        members.sort(key=lambda c: (c.published or c.first_seen, -len(c.title), c.first_seen))
     return list(groups.values())
 
 

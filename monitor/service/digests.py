@@ -41,12 +41,14 @@ def make_digest(reader: Reader, config: Config, day: date, now: datetime | None 
                             {t: tuple(str(h["term"]) for h in hits) for t, hits in r.why.items()},
                             story[r.id], r.publisher or ", ".join(r.sources)) for r in rows]
     topics = [(t.name, t.heading) for t in config.topics]
-    return build(window, candidates, topics, _problems(reader, config, now or window.end), tz)
+    problems = [p for p in _problems(reader, config, now or window.end) if p.since is None or p.since < window.end]
+    return build(window, candidates, topics, problems, tz)
 
 
 def _problems(reader: Reader, config: Config, now: datetime) -> list[Failure]:
     """Sources whose last poll failed, and sources flagged unhealthy (failing 3 times, a page
-    whose layout changed, silent far past their rhythm), each with its error and since when."""
+    whose layout changed, silent far past their rhythm), each with its error and since when.
+    What the sources are now: a past digest shows only the problems that had begun by its end."""
     tz = config.tz
     rows = {r.name: r for r in reader.sources()}
     flagged = source_flags(config, reader, Schedule(reader.engine), now, list(rows.values()))

@@ -7,6 +7,7 @@ Errors are one line on standard error and exit status 2 (usage, configuration, q
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import sys
 from collections.abc import Callable
@@ -215,6 +216,8 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
         raise click.UsageError(f"no such option: {unknown[0]} (a word of the query cannot start with --; "
                                "options go before a `--`, and every word after it is the query)")
     since_day, until_day = _local_date(since, "--since"), _local_date(until, "--until")
+    if since_day and until_day and since_day > until_day:
+        raise click.UsageError(f"--since {since_day} is after --until {until_day}: nothing can match")
     try:
         tree = parse(" ".join(query)) if query else None
     except QuerySyntaxError as exc:
@@ -322,6 +325,10 @@ def topics_test(obj: Context, topic_or_query: tuple[str, ...], since: str | None
     app = obj.app()
     configured = {t.name: t for t in app.config.topics}
     query = configured[text_].query if text_ in configured else text_
+    near = difflib.get_close_matches(text_, list(configured), n=1, cutoff=0.8) if text_ not in configured else []
+    if near:  # a mistyped topic name would otherwise run quietly as a query
+        click.echo(results.printable(f"note: no topic named {text_!r} (did you mean {near[0]}?); "
+                                     "running it as a query"), err=True)
     try:
         tree = parse(query)
     except QuerySyntaxError as exc:

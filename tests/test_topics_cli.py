@@ -91,3 +91,14 @@ def test_a_topic_added_after_the_last_poll_is_in_the_digest(http_server: TestSer
     assert code == 0 and "## AI policy" in digest and "石破首相" in digest
     _, out, err = run(workspace, "search", "--topic", "policy", "--format", "json")
     assert err == "" and [r["title"] for r in json.loads(out)] == ["石破首相、OpenAIのアルトマン氏と会談 AI連携強化"]
+
+
+def test_a_mistyped_topic_name_is_named_before_it_runs_as_a_query(http_server: TestServer,
+                                                                   workspace: Workspace) -> None:
+    http_server.route("/feed", FEED)
+    workspace.write(sources=[{"name": "f", "url": http_server.url("/feed")}], topics=TOPICS)
+    run(workspace, "poll")
+    code, out, err = run(workspace, "topics", "test", "stargat")
+    assert code == 0 and "did you mean stargate?" in err and out.strip().endswith("0 entries match")
+    _, _, err = run(workspace, "topics", "test", "Dubai")
+    assert err == ""

@@ -39,6 +39,9 @@ def test_retry_after_is_honoured_when_longer_and_clamped() -> None:
     assert after_failure("a", M30, 1, NOW, retry_after=7200) - NOW == timedelta(hours=2) + (base - M30)
     assert after_failure("a", M30, 1, NOW, retry_after=5) == after_failure("a", M30, 1, NOW)
     assert after_failure("a", M30, 1, NOW, retry_after=10**9) - NOW < timedelta(days=7, minutes=5)
+    # a header no timedelta can hold is the same 7 days, not an OverflowError that stops the poll
+    assert after_failure("a", M30, 1, NOW, retry_after=float("99999999999999999999")) - NOW < timedelta(days=7, minutes=5)
+    assert after_failure("a", M30, 1, NOW, retry_after=float("inf")) - NOW < timedelta(days=7, minutes=5)
 
 
 def state(**kw: object) -> SourceState:

@@ -321,3 +321,33 @@ def test_a_past_digest_lists_only_the_problems_begun_by_its_end(http_server: Tes
         app.close()
     assert old.failures == ()
     assert [f.source for f in today.failures] == ["broken"]
+
+
+def test_a_retry_after_no_clock_can_hold_backs_off_seven_days(http_server: TestServer, workspace: Workspace) -> None:
+    """Retry-After: 99999999999999999999 once overflowed timedelta(): the poll task died, its lease
+    stayed held and its neighbours' results were never reported. Now it is the 7-day cap."""
+    http_server.route("/busy", "slow down", status=429, headers={"Retry-After": "99999999999999999999"})
+    http_server.route("/fine", rss(("Item", "https://example.com/1")))
+    workspace.write(sources=[{"name": "busy", "url": http_server.url("/busy")},
+                             {"name": "fine", "url": http_server.url("/fine")}])
+    clock = Clock(datetime(2025, 2, 3, tzinfo=UTC))
+    app = workspace.app(clock)
+
+    async def one_tick() -> None:
+        from monitor.net.fetcher import Fetcher
+
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            worker = app.worker(fetcher)
+            assert await worker.tick() == 2
+            await asyncio.wait_for(asyncio.gather(*worker.inflight), 10)
+
+    try:
+        asyncio.run(one_tick())
+        outcomes = {o.source: o for o in asyncio.run(app.poll(list(app.config.sources)))}  # the one-shot too
+    finally:
+        app.close()
+    assert outcomes["busy"].status == "error" and outcomes["fine"].status in ("ok", "not_modified")
+    rows = source_rows(workspace)
+    assert rows["busy"]["lease_owner"] is None and rows["fine"]["lease_owner"] is None
+    wait = datetime.fromisoformat(rows["busy"]["next_poll_at"]) - datetime(2025, 2, 3)
+    assert timedelta(days=7) <= wait < timedelta(days=7, hours=1)

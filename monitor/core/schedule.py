@@ -39,5 +39,6 @@ def after_failure(name: str, every: timedelta, failures: int, now: datetime,
     """Back off exponentially; a server's Retry-After (429/503) is honoured when it asks for more."""
     wait = backoff(failures, every)
     if retry_after is not None and retry_after > 0:
-        wait = max(wait, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
+        # compared in seconds first: timedelta() of a server's 10**20 overflows
+        wait = max(wait, timedelta(seconds=min(retry_after, MAX_RETRY_AFTER.total_seconds())))
     return now + wait + jitter(name, every)

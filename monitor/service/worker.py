@@ -79,8 +79,12 @@ class Worker:
 
     async def _poll(self, claim: Claim) -> None:
         source = self.config.source(claim.name)
-        outcome = await self.poller.poll_one(source)
-        next_at = next_poll(source, outcome, claim.failures + (outcome.status == "error"), self.clock())
+        try:
+            outcome = await self.poller.poll_one(source)
+            next_at = next_poll(source, outcome, claim.failures + (outcome.status == "error"), self.clock())
+        except Exception:  # a bug of ours: the source backs off and gives its lease back; the slot goes on
+            log.exception("event=poll_crashed source=%s", source.name)
+            next_at = after_failure(source.name, source.every, claim.failures + 1, self.clock())
         try:
             await asyncio.to_thread(self.schedule.finish, claim.source_id, self.owner, next_poll_at=next_at)
         except MonitorError as exc:

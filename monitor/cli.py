@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import re
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -30,6 +31,7 @@ from monitor.service.stories import stories as story_ids
 from monitor.store.schedule import Schedule
 
 F = TypeVar("F", bound=Callable[..., Any])
+_USERINFO = re.compile(r"(://[^/@:\s]*:)[^@\s]*@")  # the password of scheme://user:password@host
 
 
 class Context:
@@ -66,7 +68,8 @@ def handles_errors(fn: F) -> F:
         except Exception as exc:
             if ctx and ctx.verbosity > 0:
                 raise
-            _fail(f"internal error: {exc.__class__.__name__}: {exc} (run with -v for the traceback)", 1)
+            message = _USERINFO.sub(r"\1***@", f"{exc.__class__.__name__}: {exc}")  # never a password
+            _fail(f"internal error: {message} (run with -v for the traceback)", 1)
 
     return wrapper  # type: ignore[return-value]
 

@@ -175,3 +175,23 @@ def wait_for_open_write(proc: subprocess.Popen[str], served: list[float], wal: P
             return
         time.sleep(0.005)
     raise AssertionError("the poll never started writing")
+
+
+def test_a_database_from_a_newer_monitor_is_named_not_an_internal_error(workspace: Workspace) -> None:
+    workspace.write(sources=[])
+    assert CliRunner().invoke(cli, ["--config", str(workspace.config_path), "sources"]).exit_code == 0
+    with sqlite3.connect(workspace.db_path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "sources"])
+    assert result.exit_code == 2
+    assert "schema revision '9999_future'" in result.stderr and "newer monitor" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_a_sqlite_path_with_a_percent_sign_opens(http_server: TestServer, tmp_path: Path) -> None:
+    folder = tmp_path / "100%"
+    folder.mkdir()
+    ws = Workspace(folder, folder / "config.yaml")
+    http_server.route("/feed", rss(("Stargate Abilene", "https://example.com/1")))
+    ws.write(sources=[{"name": "s", "url": http_server.url("/feed")}], database=f"sqlite:///{folder / 'a%b.db'}")
+    assert poll(ws, Clock())["s"].new == 1

@@ -45,7 +45,7 @@ def test_an_archive_from_before_keeps_its_long_keyed_entry(http_server: TestServ
     http_server.route("/feed", rss(("A long-linked story", LONG), ("A short one", "https://x.org/short")))
     workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
     engine = db.open_engine(f"sqlite:///{workspace.db_path}")
-    cfg = db._alembic_config(engine)
+    cfg = db._alembic_config()
     with db.writer(engine).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0004")
@@ -92,7 +92,7 @@ def test_downgrading_gives_back_the_urls_an_older_archive_can_index(http_server:
     ws.write(sources=[{"name": "s", "url": http_server.url("/feed")}], database=url)
     assert poll(ws, Clock())["s"].new == 3
     engine = db.open_engine(url)
-    cfg = db._alembic_config(engine)
+    cfg = db._alembic_config()
     with db.writer(engine).begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0004")  # on PostgreSQL, restoring the 6 KB URL as a key would fail

@@ -21,6 +21,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError as AlembicCommandError
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -122,15 +123,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _alembic_config(engine: Engine) -> AlembicConfig:
+def _alembic_config() -> AlembicConfig:
+    """Where the migrations are. No URL: ``upgrade`` hands Alembic its open connection, so a
+    password never goes into the config, whose ``%`` interpolation a percent-encoded password
+    (p%40ss) broke; the path is escaped for the same reason."""
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", os.fspath(Path(str(files("monitor.migrations")))))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.set_main_option("script_location", os.fspath(Path(str(files("monitor.migrations")))).replace("%", "%%"))
     return cfg
 
 
 def head_revision(engine: Engine) -> str | None:
-    return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -148,9 +151,16 @@ def _require_utf8(conn) -> None:  # type: ignore[no-untyped-def]
                          f"not UTF8: create it with CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0")
 
 
+def _known_revision(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(_alembic_config()).get_revision(revision) is not None
+    except AlembicCommandError:
+        return False
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     """Apply every pending migration; returns (revision before, revision after)."""
-    cfg = _alembic_config(engine)
+    cfg = _alembic_config()
     try:
         before = current_revision(engine)
         # One migrating process at a time (several workers may start on a new database): the
@@ -170,8 +180,13 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
 def ensure_current(engine: Engine) -> None:
     """Bring a new or older database to head; cheap when it is already there."""
     try:
-        if current_revision(engine) == head_revision(engine):
-            return
+        current, head = current_revision(engine), head_revision(engine)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot open the database {engine.url.render_as_string()}: {exc}") from exc
+    if current == head:
+        return
+    if current is not None and not _known_revision(current):
+        raise StoreError(f"the database {engine.url.render_as_string()} has schema revision {current!r}, which this "
+                         f"monitor does not know (it knows up to {head}): it was made or upgraded by a newer monitor; "
+                         "run that version, or a backup made before the upgrade")
     upgrade(engine)

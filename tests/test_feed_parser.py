@@ -158,6 +158,21 @@ def test_items_without_link_or_id_are_skipped_and_counted() -> None:
     assert result.skipped == 2
 
 
+def test_a_guid_that_is_no_url_makes_no_link() -> None:
+    """RSS reads a <guid> without isPermaLink as a permalink, so feedparser makes it the link of a
+    link-less item: item_1 would become https://example.com/rss/item_1 (no such page, and the same
+    one for every feed on the host). A URL or a root path in the guid is still the link."""
+    body = rss("<item><title>id only</title><guid>item_1</guid></item>"
+               "<item><title>url guid</title><guid>https://example.com/news/2</guid></item>"
+               "<item><title>root path guid</title><guid>/news/3.html</guid></item>")
+    result = parse_feed(body, url="https://example.com/rss/feed.xml", content_type=None, tz=TOKYO)
+    assert [(d.link, d.guid) for d in result.drafts] == [
+        (None, "item_1"),
+        ("https://example.com/news/2", "https://example.com/news/2"),
+        ("https://example.com/news/3.html", "https://example.com/news/3.html"),
+    ]
+
+
 def test_relative_links_resolve_against_the_feed_url() -> None:
     body = rss("<item><title>x</title><link>  \n  ../news/1.html \n </link></item>")
     result = parse_feed(body, url="https://example.com/rss/feed.xml", content_type=None, tz=TOKYO)

@@ -335,3 +335,16 @@ def test_kantei_link_less_item_is_one_entry_when_the_feed_shifts(http_server: Te
         titles = [r[0] for r in conn.execute("select title from entries where url is null")]
         assert titles == ["北朝鮮による弾道ミサイル発射事案に係る関連情報について"]
         assert conn.execute("select count(*) from entries").fetchone()[0] == 26
+
+
+def test_link_less_items_of_two_feeds_with_the_same_plain_id_are_two_entries(http_server: TestServer,
+                                                                             workspace: Workspace) -> None:
+    """Two feeds on one host, each with <guid>item_1</guid> and no link: two articles, no made-up link."""
+    for name, title in (("a", "First feed's notice"), ("b", "Second feed's notice")):
+        http_server.route(f"/{name}", RSS.format(items=f"<item><title>{title}</title><guid>item_1</guid></item>"))
+    workspace.write(sources=[{"name": "a", "url": http_server.url("/a")}, {"name": "b", "url": http_server.url("/b")}])
+    out = poll(workspace, Clock())
+    assert (out["a"].new, out["b"].new) == (1, 1)
+    with db(workspace) as conn:
+        assert sorted(conn.execute("select key, url, title from entries")) == [
+            ("id:a:item_1", None, "First feed's notice"), ("id:b:item_1", None, "Second feed's notice")]

@@ -88,7 +88,13 @@ def _draft(entry: Any, base: str, tz: tzinfo) -> EntryDraft | None:
     # FeedParserDict.get maps legacy key names and warns when asked for "updated"; its keys
     # are stored under the modern names already, so plain dict.get is exact and 5x cheaper.
     get = partial(dict.get, entry) if isinstance(entry, dict) else entry.get
-    link = _link(get("link"), base)
+    raw_link = get("link")
+    if get("guidislink") and isinstance(raw_link, str) and not _permalink(raw_link):
+        # feedparser made the link of a link-less item from its <guid> (isPermaLink defaults to
+        # true); an id like item_1 is no URL, and resolved against the feed it would name a page
+        # that is not there, the same one for every feed on that host.
+        raw_link = None
+    link = _link(raw_link, base)
     guid = get("id")
     guid = guid.strip() if isinstance(guid, str) and guid.strip() else None
     if guid and guid.startswith("/"):  # a relative permalink (mod.go.jp): as absolute as the link
@@ -109,6 +115,12 @@ def _draft(entry: Any, base: str, tz: tzinfo) -> EntryDraft | None:
         published=_published(get, tz),
         publisher=publisher,
     )
+
+
+def _permalink(guid: str) -> bool:
+    """A guid that can be a link: an http(s) URL, or a path from the site's root (mod.go.jp's)."""
+    guid = guid.strip()
+    return is_http_url(guid) or guid.startswith("/")
 
 
 def _link(raw: Any, base: str) -> str | None:

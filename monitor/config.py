@@ -14,6 +14,7 @@ import re
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -61,6 +62,14 @@ class FetchConfig(_Model):
     per_host: int = Field(2, ge=1, le=16)
     concurrency: int = Field(20, ge=1, le=500)
     allow_private: bool = False  # article pages on loopback/private/link-local addresses (tests only)
+
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, v: str) -> str:
+        # An HTTP header holds visible ASCII and spaces: anything else would fail every request.
+        if not v.strip() or not re.fullmatch(r"[\x20-\x7e]+", v):
+            raise ValueError(f"{v!r} is not a valid User-Agent: use printable ASCII only, like \"monitor/1.0 (+https://example.org)\"")
+        return v
 
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
@@ -151,6 +160,11 @@ class SourceConfig(_Model):
     def _url(cls, v: str) -> str:
         if v and not re.match(r"^https?://[^/\s]+", v):
             raise ValueError(f"{v!r} is not an http(s) address")
+        if v:
+            try:
+                urlsplit(v).port  # noqa: B018 (raises for a port out of range or not a number)
+            except ValueError as exc:
+                raise ValueError(f"{v!r} is not an http(s) address: {exc}") from None
         return v
 
 
@@ -219,7 +233,9 @@ class DigestConfig(_Model):
     def _at(cls, v: Any) -> time:
         if isinstance(v, time):
             return v
-        return parse_clock(v if isinstance(v, int) and not isinstance(v, bool) else str(v))
+        if not isinstance(v, str):  # at: 8 -- eight o'clock or eight minutes past midnight?
+            raise ValueError(f"{v!r} is not a time of day: write HH:MM, like 08:00")  # noqa: TRY004 (pydantic reports ValueError)
+        return parse_clock(v)
 
 
 
@@ -337,6 +353,24 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.1 reads an unquoted 18:30 as the base-60 integer 1110, so 8:00 and 0:08 and 8 could not be
+# told apart; without the base-60 forms, 18:30 stays the text it is.
+_BASE_60 = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _BASE_60]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:

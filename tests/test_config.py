@@ -89,11 +89,17 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
         (GOOD.replace("every: 30m", "every: 999999999999d"), "sources[0].every: '999999999999d' is longer"),
         (GOOD.replace('item: "ul.newslist li"', 'item: "li["'), "sources[1]: item: 'li[' is not a valid CSS"),
         (GOOD.replace("    every: 30m", "    every: 30m\n    title: h2"), "sources[0]: title: selectors are for html"),
+        (GOOD.replace('  at: "07:30"', "  at: 8"), "digest.at: 8 is not a time of day: write HH:MM"),
+        (GOOD.replace('user_agent: "test-agent/1"', 'user_agent: "モニター/1.0"'),
+         "fetch.user_agent: 'モニター/1.0' is not a valid User-Agent: use printable ASCII only"),
+        (GOOD.replace("url: https://www.japantimes.co.jp/feed/", "url: http://127.0.0.1:99999/feed"),
+         "sources[0].url: 'http://127.0.0.1:99999/feed' is not an http(s) address: Port out of range"),
     ],
     ids=["unknown-key", "bad-duration", "bad-timezone", "bad-clock", "bad-name", "non-http-url",
          "html-needs-item", "duplicate-source", "bad-topic-query", "negative-timeout", "unknown-top-key",
          "duplicate-yaml-key", "unknown-topic-key", "broken-yaml", "not-a-mapping", "missing-query",
-         "bad-database-url", "huge-duration", "bad-selector", "selector-on-feed"],
+         "bad-database-url", "huge-duration", "bad-selector", "selector-on-feed", "clock-as-number",
+         "non-ascii-user-agent", "port-out-of-range"],
 )
 def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)
@@ -106,8 +112,9 @@ def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: 
 
 
 def test_unquoted_clock_time_is_read_back(tmp_path: Path) -> None:
-    # YAML 1.1 reads an unquoted 18:30 as the base-60 integer 1110.
+    # YAML 1.1 reads an unquoted 18:30 as the base-60 integer 1110; the config's loader does not.
     assert load(write(tmp_path, "digest:\n  at: 18:30\n")).digest.at == time(18, 30)
+    assert load(write(tmp_path, "digest:\n  at: 8:05\n")).digest.at == time(8, 5)
 
 
 def test_missing_file_says_how_to_choose_one(tmp_path: Path) -> None:

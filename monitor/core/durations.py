@@ -34,13 +34,8 @@ def format_duration(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
-def parse_clock(text: str | int) -> time:
-    """`08:00` -> time(8, 0); ValueError for anything that is not HH:MM on a 24-hour clock.
-
-    An int is what YAML 1.1 makes of an unquoted `18:30` (base 60: 1110), so it is read back.
-    """
-    if isinstance(text, int) and 0 <= text < 24 * 60:
-        return time(*divmod(text, 60))
+def parse_clock(text: str) -> time:
+    """`08:00` -> time(8, 0); ValueError for anything that is not HH:MM on a 24-hour clock."""
     m = re.match(r"^\s*(\d{1,2}):(\d{2})\s*$", str(text))
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
         raise ValueError(f"{text!r} is not a time of day: write HH:MM, like 08:00")

@@ -147,6 +147,27 @@ def rss(items: str, *, declaration: str = '<?xml version="1.0" encoding="utf-8"?
             f"{items}</channel></rss>").encode()
 
 
+LEGACY_TITLE = "ソフトバンク①、㈱髙島屋と提携"  # ① and ㈱ are NEC characters: CP932, not strict Shift_JIS
+
+
+@pytest.mark.parametrize(
+    ("label", "codec", "in_header"),
+    [("x-sjis", "cp932", True), ("Windows-31J", "cp932", False), ("Shift_JIS", "cp932", True),
+     ("Shift_JIS", "cp932", False), ("x-euc-jp", "euc_jp", False), ("x-euc", "euc_jp", True)],
+)
+def test_legacy_labels_decode_as_browsers_do(label: str, codec: str, in_header: bool) -> None:
+    """feedparser knows neither x-sjis nor windows-31j (it fell back to windows-1252: mojibake) and
+    decodes Shift_JIS strictly (① failed it)."""
+    declaration = '<?xml version="1.0"?>' if in_header else f'<?xml version="1.0" encoding="{label}"?>'
+    title = LEGACY_TITLE if codec == "cp932" else "ソフトバンク、高島屋と提携"
+    body = (f'{declaration}<rss version="2.0"><channel><title>T</title><item><title>{title}</title>'
+            f"<link>https://example.com/a</link></item></channel></rss>").encode(codec)
+    content_type = f"application/rss+xml; charset={label}" if in_header else "application/rss+xml"
+    result = parse_feed(body, url="https://example.com/feed", content_type=content_type, tz=TOKYO)
+    assert [d.title for d in result.drafts] == [title]
+    assert result.warnings == []  # a declaration that holds is no problem of the feed's
+
+
 def test_items_without_link_or_id_are_skipped_and_counted() -> None:
     body = rss("<item><title>kept: link</title><link>https://example.com/a</link></item>"
                "<item><title>kept: guid</title><guid isPermaLink='false'>id-1</guid></item>"

@@ -66,13 +66,16 @@ def decode_html(body: bytes, content_type: str | None) -> str:
 
 
 def feed_as_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str, str] | None:
-    """A feed whose declared (or default UTF-8) encoding fails on its bytes, re-encoded as UTF-8.
+    """A feed in a legacy encoding, or whose declared (or default UTF-8) encoding fails on its
+    bytes, re-encoded as UTF-8.
 
     feedparser answers such a feed by decoding all of it as some Latin charset, so one stray
     byte turns every Japanese title to mojibake. Here the declaration is tried first with its
     supersets; a few bad bytes become U+FFFD and the rest stays right; many mean a wrong label,
-    and the encoding is detected. Returns (utf-8 bytes with the XML declaration and the media
-    type saying so, that media type, what was done); None when the declaration holds.
+    and the encoding is detected. A legacy declaration that holds is decoded here too, with the
+    codec browsers use for its label. Returns (utf-8 bytes with the XML declaration and the media
+    type saying so, that media type, what was done: empty when the declaration held); None for
+    a UTF-8 feed whose declaration holds.
     """
     if any(body.startswith(bom) for bom, _ in _BOMS) or body[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
         return None  # a BOM or UTF-16 is unambiguous: feedparser reads those right
@@ -85,12 +88,20 @@ def feed_as_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str, str
     if codec is None:
         return None
     declared = _strictly(body, codec)
-    if declared is not None and (codec == "utf-8" or not _reads_better(body, declared)):
+    if declared is not None and codec == "utf-8":
         return None
-    text = _misdeclared(body, codec, decodes=declared is not None)
-    text = _XML_DECL_ENCODING.sub(r"\1utf-8\2", text, count=1)
     media = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
-    return text.encode("utf-8"), f"{media}; charset=utf-8", f"its declared charset {label} does not fit its bytes; decoded them by detection"
+    if declared is not None and not _reads_better(body, declared):
+        # The declaration holds, but feedparser would decode with Python's codec for the label:
+        # none for x-sjis or windows-31j (it falls back to windows-1252: mojibake), and strict
+        # shift_jis for Shift_JIS, which fails on the NEC characters (①, ㈱) such feeds use.
+        return _as_utf8(declared), f"{media}; charset=utf-8", ""
+    text = _misdeclared(body, codec, decodes=declared is not None)
+    return _as_utf8(text), f"{media}; charset=utf-8", f"its declared charset {label} does not fit its bytes; decoded them by detection"
+
+
+def _as_utf8(text: str) -> bytes:
+    return _XML_DECL_ENCODING.sub(r"\1utf-8\2", text, count=1).encode("utf-8")
 
 
 def _misdeclared(body: bytes, codec: str, *, decodes: bool) -> str:

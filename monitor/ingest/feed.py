@@ -75,7 +75,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None, tz: tzinfo) -
             skipped += 1
         else:
             drafts.append(draft)
-    warnings = [encoding_note] if repaired is not None else []
+    warnings = [encoding_note] if repaired is not None and encoding_note else []
     problem_exc = parsed.get("bozo_exception")
     if parsed.get("bozo") and not isinstance(problem_exc, _BENIGN):
         problem = _describe(problem_exc)

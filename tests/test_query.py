@@ -116,6 +116,8 @@ ERRORS = [
     ("field-then-minus", "title:-a", "put the minus before the field", 6),
     ("field-conflict", "title:(summary:a)", "can never match", 0),
     ("too-deep", "(" * 100 + "a" + ")" * 100, "too deeply nested", 64),
+    # 401 terms: the 401st (at 4 * 400) is where it fails; SQLite refused 1000 as a database error
+    ("too-many-terms", " ".join(f"w{i:02d}"[-3:] for i in range(401)), "too many terms (more than 400)", 1600),
 ]
 
 

@@ -128,6 +128,16 @@ def test_find_date_month_day_needs_a_year() -> None:
     assert find_date("version 1.2.3 build 45", TOKYO) is None
 
 
+def test_a_wrong_full_date_takes_no_other_year() -> None:
+    """A month and day alone take the page's year; one written with a year that is wrong is no date."""
+    assert find_date("明治1年1月1日", TOKYO, year=2019) is None  # before 1900: noise
+    assert find_date("令和1000年1月1日", TOKYO, year=2019) is None
+    assert find_date("令和0年1月1日", TOKYO, year=2019) is None  # no year 0 in an era
+    assert find_date("令和元年5月1日", TOKYO) == at(2019, 5, 1)
+    # an impossible time leaves the date
+    assert find_date("2025年2月3日 25時70分", TOKYO, year=2019) == at(2025, 2, 3)
+
+
 @pytest.mark.parametrize(("text", "year"), [("令和8年8月分", 2026), ("2026年", 2026), ("平成元年", 1989),
                                             ("no year", None), ("12025年", None)],
                          ids=["era-month", "western", "gannen", "none", "five-digits"])

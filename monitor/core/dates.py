@@ -90,8 +90,8 @@ def find_date(text: str | None, tz: tzinfo, *, year: int | None = None) -> datet
     norm = _normalise(text)
     if not norm:
         return None
-    found = _first_date(norm, tz)
-    if found is None and year is not None:
+    found, written = _first_date(norm, tz)
+    if found is None and year is not None and not written:  # a full date that is wrong is no date
         for m in _MONTH_DAY.finditer(norm):
             found = _build({"y": str(year), "m": m["m"], "d": m["d"]}, tz)
             if found is not None:
@@ -114,22 +114,27 @@ def _normalise(text: str | None) -> str:
     return unicodedata.normalize("NFKC", text[:2000]).strip()
 
 
-def _first_date(norm: str, tz: tzinfo) -> datetime | None:
-    """Leftmost match over all forms; a later match is tried only if an earlier one is invalid."""
+def _first_date(norm: str, tz: tzinfo) -> tuple[datetime | None, bool]:
+    """Leftmost match over all forms; a later match is tried only if an earlier one is invalid.
+    A valid date with an impossible time (25時70分) is that date. Also: whether any full date
+    was written at all (a month and day alone must not then take another year)."""
     matches: list[re.Match[str]] = []
     for form in _FORMS:
         matches.extend(form.finditer(norm))
     matches.sort(key=lambda m: (m.start(), -m.end()))
     for m in matches:
-        found = _build(m.groupdict(), tz)
+        groups = m.groupdict()
+        found = _build(groups, tz) or _build({**groups, "H": None, "jH": None, "zone": None}, tz)
         if found is not None:
-            return found
-    return None
+            return found, True
+    return None, bool(matches)
 
 
 def _year(g: dict[str, str | None]) -> int | None:
     if g.get("era"):
         ey = g["ey"] or ""
+        if ey != "元" and int(ey) < 1:  # 令和0年 does not exist
+            return None
         return _ERAS[g["era"] or ""] + (1 if ey == "元" else int(ey))
     y = g.get("y")
     if not y:

@@ -36,6 +36,7 @@ from monitor.core.query import Node, parse
 from monitor.errors import ConfigError, QuerySyntaxError
 from monitor.ingest.google_news import search_url
 from monitor.ingest.listing import selector_is_valid
+from monitor.store.db import BACKENDS
 
 DEFAULT_USER_AGENT = "monitor/0.1 (+https://github.com/monitor/monitor)"
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -270,11 +271,15 @@ class Config(_Model):
     @classmethod
     def _database(cls, v: str) -> str:
         try:
-            make_url(v).get_dialect()
+            url = make_url(v)
+            url.get_dialect()
         except ArgumentError:
             raise ValueError(f"{v!r} is not a database URL; write e.g. sqlite:///monitor.db") from None
         except NoSuchModuleError:
             raise ValueError(f"{v!r} names a kind of database SQLAlchemy does not know") from None
+        if url.get_backend_name() not in BACKENDS:
+            raise ValueError(f"{url.get_backend_name()} is not supported; use a sqlite:/// or postgresql+psycopg:// "
+                             "URL (search needs SQLite FTS5 or PostgreSQL)")
         return v
 
     @field_validator("timezone")
@@ -387,7 +392,8 @@ def load(path: Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+        where = " ".join(str(exc).split()).replace(' in "<unicode string>",', " at")
+        raise ConfigError(f"{path}: not valid YAML: {where}") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

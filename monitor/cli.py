@@ -214,10 +214,7 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
 
     QUERY may start with a minus (`monitor search -"SG-1" stargate`); its words are joined.
     """
-    unknown = [q for q in query if q.startswith("--")]
-    if unknown:
-        raise click.UsageError(f"no such option: {unknown[0]} (a word of the query cannot start with --; "
-                               "options go before a `--`, and every word after it is the query)")
+    _refuse_unknown_options(query)
     since_day, until_day = _local_date(since, "--since"), _local_date(until, "--until")
     if since_day and until_day and since_day > until_day:
         raise click.UsageError(f"--since {since_day} is after --until {until_day}: nothing can match")
@@ -316,7 +313,16 @@ def _note_stale_topics(app: App) -> None:
                    err=True)
 
 
-@topics.command("test")
+def _refuse_unknown_options(words: tuple[str, ...]) -> None:
+    """Query words may start with - (-"SG-1" excludes): click passes unknown options through, so
+    a mistyped --option is caught here."""
+    unknown = [w for w in words if w.startswith("--")]
+    if unknown:
+        raise click.UsageError(f"no such option: {unknown[0]} (a word of the query cannot start with --; "
+                               "options go before a `--`, and every word after it is the query)")
+
+
+@topics.command("test", context_settings={"ignore_unknown_options": True})
 @click.argument("topic_or_query", nargs=-1, required=True)
 @click.option("--since", metavar="DATE", help="Only entries published on or after this local date.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000), help="Show at most N.")
@@ -324,6 +330,7 @@ def _note_stale_topics(app: App) -> None:
 @handles_errors
 def topics_test(obj: Context, topic_or_query: tuple[str, ...], since: str | None, limit: int) -> None:
     """Run a topic (by name) or a draft query over the archive and show what it would match."""
+    _refuse_unknown_options(topic_or_query)
     text_ = " ".join(topic_or_query)
     app = obj.app()
     configured = {t.name: t for t in app.config.topics}

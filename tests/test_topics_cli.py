@@ -102,3 +102,15 @@ def test_a_mistyped_topic_name_is_named_before_it_runs_as_a_query(http_server: T
     assert code == 0 and "did you mean stargate?" in err and out.strip().endswith("0 entries match")
     _, _, err = run(workspace, "topics", "test", "Dubai")
     assert err == ""
+
+
+def test_a_draft_query_may_start_with_a_minus_as_in_search(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.route("/feed", FEED)
+    workspace.write(sources=[{"name": "f", "url": http_server.url("/feed")}], topics=TOPICS)
+    run(workspace, "poll")
+    code, out, _ = run(workspace, "topics", "test", "Stargate", '-"SG-1"')
+    assert code == 0 and out.strip().endswith("0 entries match")
+    code, out, _ = run(workspace, "topics", "test", "-Dubai", "SoftBank")
+    assert code == 0 and out.strip().endswith("1 entries match")
+    code, _, err = run(workspace, "topics", "test", "Stargate", "--bogus")
+    assert code == 2 and "no such option: --bogus" in err

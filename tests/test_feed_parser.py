@@ -185,12 +185,16 @@ def test_a_guid_that_is_no_url_makes_no_link() -> None:
     one for every feed on the host). A URL or a root path in the guid is still the link."""
     body = rss("<item><title>id only</title><guid>item_1</guid></item>"
                "<item><title>url guid</title><guid>https://example.com/news/2</guid></item>"
-               "<item><title>root path guid</title><guid>/news/3.html</guid></item>")
+               "<item><title>root path guid</title><guid>/news/3.html</guid></item>"
+               "<item><title>relative path guid</title><guid>news/4.html</guid></item>"
+               "<item><title>guid before its own link</title><guid>abc-5</guid><link>../news/5.html</link></item>")
     result = parse_feed(body, url="https://example.com/rss/feed.xml", content_type=None, tz=TOKYO)
     assert [(d.link, d.guid) for d in result.drafts] == [
         (None, "item_1"),
         ("https://example.com/news/2", "https://example.com/news/2"),
         ("https://example.com/news/3.html", "https://example.com/news/3.html"),
+        ("https://example.com/rss/news/4.html", "news/4.html"),
+        ("https://example.com/news/5.html", "abc-5"),
     ]
 
 

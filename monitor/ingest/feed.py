@@ -88,14 +88,13 @@ def _draft(entry: Any, base: str, tz: tzinfo) -> EntryDraft | None:
     # FeedParserDict.get maps legacy key names and warns when asked for "updated"; its keys
     # are stored under the modern names already, so plain dict.get is exact and 5x cheaper.
     get = partial(dict.get, entry) if isinstance(entry, dict) else entry.get
-    raw_link = get("link")
-    if get("guidislink") and isinstance(raw_link, str) and not _permalink(raw_link):
+    raw_link, guid = get("link"), get("id")
+    if get("guidislink") and isinstance(raw_link, str) and raw_link == guid and not _permalink(raw_link):
         # feedparser made the link of a link-less item from its <guid> (isPermaLink defaults to
         # true); an id like item_1 is no URL, and resolved against the feed it would name a page
         # that is not there, the same one for every feed on that host.
         raw_link = None
     link = _link(raw_link, base)
-    guid = get("id")
     guid = guid.strip() if isinstance(guid, str) and guid.strip() else None
     if guid and guid.startswith("/"):  # a relative permalink (mod.go.jp): as absolute as the link
         guid = _link(guid, base)
@@ -118,9 +117,9 @@ def _draft(entry: Any, base: str, tz: tzinfo) -> EntryDraft | None:
 
 
 def _permalink(guid: str) -> bool:
-    """A guid that can be a link: an http(s) URL, or a path from the site's root (mod.go.jp's)."""
+    """A guid that can be a link: an http(s) URL or a path (/news/3.html, news/3.html)."""
     guid = guid.strip()
-    return is_http_url(guid) or guid.startswith("/")
+    return is_http_url(guid) or "/" in guid
 
 
 def _link(raw: Any, base: str) -> str | None:

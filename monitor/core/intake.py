@@ -4,8 +4,8 @@ Pure: no I/O. Given the drafts of one poll and what the store already knows abou
 keys, return intents (new entries, revisions, sightings) that the store carries out in one
 transaction. The rules:
 - an article's identity is its canonical URL, else its feed id (ids that are not URIs are
-  scoped to the source: `item_1` in two feeds is two articles), else, when the feed's ids only
-  number its items in order, its title and date;
+  scoped to the source: `abc-x1` in two feeds is two articles), except an id that is only a
+  short count (`item_17`, which kantei's feed shifts daily): then its title and date;
 - the same key twice in one document is one entry (the first wins);
 - only the source that first carried an entry may revise its title/summary/date, and a
   revision never changes `first_seen`;
@@ -109,14 +109,14 @@ class Identified:
 def identify(drafts: list[EntryDraft], source_name: str) -> list[Identified]:
     """Each draft with its key and canonical URL (key None: no link and no id).
 
-    Ids that only count the items of the document (kantei's ``item_1`` … ``item_25``, in order)
-    are no ids: the same item is ``item_17`` today and ``item_18`` tomorrow. An item without a
-    link in such a feed is keyed by its title and date instead (``positional_key``).
+    An id that is only a short count (kantei's ``item_1`` … ``item_25``, or ``17``) is no id for
+    an item without a link: the same item is ``item_17`` today and ``item_18`` tomorrow. Such an
+    item is keyed by its title and date instead (``positional_key``). Decided per item, so a key
+    does not change with what else the feed holds that day.
     """
-    positional = _positional_ids(drafts)
     out = []
     for d in drafts:
-        if positional and not canonical_url(d.link):
+        if not canonical_url(d.link) and _COUNTED.match((d.guid or "").strip()):
             identity: tuple[str, str | None] | None = (positional_key(d, source_name), None)
         else:
             identity = entry_key(d, source_name)
@@ -124,19 +124,8 @@ def identify(drafts: list[EntryDraft], source_name: str) -> list[Identified]:
     return out
 
 
-_COUNTED = re.compile(r"^(\D*?)(\d+)$")
-
-
-def _positional_ids(drafts: list[EntryDraft]) -> bool:
-    """Whether the document's ids are a prefix and the item's position (from 0 or 1), in order."""
-    if len(drafts) < 2:
-        return False
-    found = [_COUNTED.match((d.guid or "").strip()) for d in drafts]
-    if not all(found):
-        return False
-    prefixes = {m.group(1) for m in found if m}
-    numbers = [int(m.group(2)) for m in found if m]
-    return len(prefixes) == 1 and numbers[0] in (0, 1) and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+# A short count after an optional short word: item_17, entry-3, #5, 17. Not a URI, not a long id.
+_COUNTED = re.compile(r"^[A-Za-z_#.-]{0,8}\d{1,4}$")
 
 
 def positional_key(draft: EntryDraft, source_name: str) -> str:

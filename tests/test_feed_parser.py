@@ -296,3 +296,14 @@ def test_every_feedparser_test_document_parses_or_raises_parse_error() -> None:
           f"{not_feeds} ParseError, {elapsed:.1f}s")
     assert with_entries > 50 and not_feeds < 50
     assert elapsed < 20
+
+
+@pytest.mark.parametrize("label", ["Shift_JIS", "x-sjis", "windows-31j"])
+def test_shift_jis_wave_dash_is_the_wave_dash(label: str) -> None:
+    """0x8160 is 〜 (U+301C) in strict Shift_JIS, as browsers read it and as feedparser did; CP932
+    says ～ (U+FF5E), which NFKC folds to ~ and a query for 〜 would then miss."""
+    title = "10月〜12月の国土交通省予算"
+    body = (f'<?xml version="1.0" encoding="{label}"?><rss version="2.0"><channel><title>T</title><item>'
+            f"<title>{title}</title><link>https://example.com/a</link></item></channel></rss>").encode("shift_jis")
+    result = parse_feed(body, url="https://example.com/feed", content_type="application/rss+xml", tz=TOKYO)
+    assert [d.title for d in result.drafts] == [title]

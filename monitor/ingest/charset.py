@@ -5,13 +5,14 @@ charset, then ``<meta charset>`` / ``<meta http-equiv content="...; charset=..."
 declaration in the first 4 KB, then detection (ISO-2022-JP escapes, strict UTF-8, then CP932 vs
 EUC-JP by a kana/kanji score). A BOM wins over the header because it cannot be there by accident.
 
-Labels are mapped to the codec real pages need: ``Shift_JIS`` and its aliases decode as CP932
-(Windows-31J), a superset that also has the NEC/IBM characters (①, ㈱, 髙) that pages labelled
-Shift_JIS use anyway; ``EUC-JP`` falls back to EUC-JIS-2004 for the same reason; ``ISO-8859-1``
+Labels are mapped to the codec real pages need: ``Shift_JIS`` and its aliases decode as strict
+Shift_JIS (〜 is U+301C, as in browsers), else as CP932 (Windows-31J), a superset that also has
+the NEC/IBM characters (①, ㈱, 髙) that pages labelled Shift_JIS use anyway; ``EUC-JP`` falls back to EUC-JIS-2004 for the same reason; ``ISO-8859-1``
 and ``US-ASCII`` mean windows-1252 as in browsers. An unknown label is ignored.
 
-Feeds have feedparser's XML encoding rules; they come through here only when their declared
-encoding cannot decode them (``feed_as_utf8``). Never raises: the last resort is a decode with
+Feeds have feedparser's XML encoding rules; they come through here (``feed_as_utf8``) when their
+declared encoding cannot decode them, and when it is a legacy one, which feedparser would read
+with Python's codec for the label (none for x-sjis; strict shift_jis for Shift_JIS). Never raises: the last resort is a decode with
 ``errors="replace"``.
 """
 
@@ -25,10 +26,13 @@ _SNIFF_BYTES = 4096
 # label -> codecs to try strictly, in order; the first one is used with errors="replace"
 # when none decodes cleanly.
 _JAPANESE = {
-    "cp932": ("cp932", "shift_jis_2004"),
+    # Strict Shift_JIS first: it reads 0x8160 as 〜 (U+301C) as browsers and the EUC-JP codecs do,
+    # where CP932 gives ～ (U+FF5E), which NFKC folds to ~; CP932 for the NEC characters (①, ㈱).
+    "cp932": ("shift_jis", "cp932", "shift_jis_2004"),
     "euc_jp": ("euc_jp", "euc_jis_2004"),
     "iso2022_jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3"),
 }
+_LENIENT = {"cp932": "cp932"}  # with replacements: the superset, so only truly bad bytes are lost
 _ALIASES = {
     **{k: "cp932" for k in ("shift_jis", "shift-jis", "sjis", "x-sjis", "s-jis", "shiftjis", "ms_kanji",
                             "ms-kanji", "csshiftjis", "windows-31j", "cswindows31j", "cp932", "ms932",
@@ -177,7 +181,7 @@ def _decode_as(body: bytes, codec: str) -> str:
             return body.decode(name)
         except UnicodeDecodeError:
             continue
-    lenient = body.decode(candidates[0], errors="replace")
+    lenient = body.decode(_LENIENT.get(codec, candidates[0]), errors="replace")
     if codec == "utf-8" and lenient.count("\ufffd") > max(2, len(lenient) // 200):
         # Not a stray bad byte but many: often a Japanese legacy page with a wrong label.
         detected = _detect(body)
@@ -194,12 +198,7 @@ def _detect(body: bytes) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    readings = []
-    for codec in ("cp932", "euc_jp", "euc_jis_2004"):
-        try:
-            readings.append(body.decode(codec))
-        except UnicodeDecodeError:
-            continue
+    readings = [text for text in (_strictly(body, "cp932"), _strictly(body, "euc_jp")) if text is not None]
     if readings:
         return max(readings, key=_japanese_score)
     lenient = [body.decode(c, errors="replace") for c in ("utf-8", "cp932", "euc_jp")]

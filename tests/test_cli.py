@@ -156,9 +156,9 @@ def test_sources_lists_status_and_counts(http_server: TestServer, workspace: Wor
 
 
 def test_db_upgrade_reports_revision(workspace: Workspace) -> None:
-    from monitor.store.db import head_revision, open_engine
+    from monitor.store.db import head_revision
 
-    head = head_revision(open_engine("sqlite://"))
+    head = head_revision()
     workspace.write(sources=[])
     code, out, _ = invoke(workspace, "db", "upgrade")
     assert code == 0 and f"database at revision {head} (was empty)" in out

@@ -182,10 +182,11 @@ def test_a_database_from_a_newer_monitor_is_named_not_an_internal_error(workspac
     assert CliRunner().invoke(cli, ["--config", str(workspace.config_path), "sources"]).exit_code == 0
     with sqlite3.connect(workspace.db_path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
-    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "sources"])
-    assert result.exit_code == 2
-    assert "schema revision '9999_future'" in result.stderr and "newer monitor" in result.stderr
-    assert "internal error" not in result.stderr
+    for command in (["sources"], ["db", "upgrade"]):
+        result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), *command])
+        assert result.exit_code == 2, command
+        assert "schema revision '9999_future'" in result.stderr and "newer monitor" in result.stderr
+        assert "internal error" not in result.stderr
 
 
 def test_a_sqlite_path_with_a_percent_sign_opens(http_server: TestServer, tmp_path: Path) -> None:

@@ -375,7 +375,7 @@ def test_db_upgrade_builds_an_empty_database(postgres: Cluster, pg_url: str, tmp
     run = CliRunner().invoke(cli, ["--config", str(config), "db", "upgrade"])
     assert run.exit_code == 0, run.output
     engine = open_engine(pg_url)
-    head = head_revision(engine)
+    head = head_revision()
     assert run.stdout.strip() == f"database at revision {head} (was empty)"
     again = CliRunner().invoke(cli, ["--config", str(config), "db", "upgrade"])
     assert (again.exit_code, again.stdout.strip()) == (0, f"database at revision {head}")

@@ -132,7 +132,7 @@ def _alembic_config() -> AlembicConfig:
     return cfg
 
 
-def head_revision(engine: Engine) -> str | None:
+def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
@@ -163,6 +163,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     cfg = _alembic_config()
     try:
         before = current_revision(engine)
+        _refuse_unknown(engine, before)
         # One migrating process at a time (several workers may start on a new database): the
         # write lock on SQLite, an advisory lock held to the end of the transaction on
         # PostgreSQL, whose DDL is transactional. Alembic reads the revision after the lock,
@@ -180,13 +181,16 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
 def ensure_current(engine: Engine) -> None:
     """Bring a new or older database to head; cheap when it is already there."""
     try:
-        current, head = current_revision(engine), head_revision(engine)
+        current = current_revision(engine)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot open the database {engine.url.render_as_string()}: {exc}") from exc
-    if current == head:
-        return
+    if current != head_revision():
+        upgrade(engine)
+
+
+def _refuse_unknown(engine: Engine, current: str | None) -> None:
+    """A revision this monitor has no migration for: the database was made by a newer one."""
     if current is not None and not _known_revision(current):
         raise StoreError(f"the database {engine.url.render_as_string()} has schema revision {current!r}, which this "
-                         f"monitor does not know (it knows up to {head}): it was made or upgraded by a newer monitor; "
-                         "run that version, or a backup made before the upgrade")
-    upgrade(engine)
+                         f"monitor does not know (it knows up to {head_revision()}): it was made or upgraded by a "
+                         "newer monitor; run that version, or a backup made before the upgrade")

@@ -148,7 +148,7 @@ def labelled(rows: list[Row]) -> None:
         print(f"{'text: ' + name:48} {threshold:6.3f} | {cells(rows, score, threshold, False)}")
 
     def with_rules(f: Scorer) -> Scorer:
-        return lambda i: C.adjust(f(i), *fps[i]) if fps[i][0].lang == fps[i][1].lang else 0.0
+        return lambda i: C.adjust(f(i), *fps[i], df) if fps[i][0].lang == fps[i][1].lang else 0.0
 
     for name, score in texts.items():
         ruled = with_rules(score)

@@ -239,8 +239,8 @@ NAMES_ONLY_PAIRS = [
     # Two events of the same people the same day: nothing shared but who.
     ("company-two-events", False, "SoftBank shares fall after OpenAI valuation questions",
      "SoftBank completes $22.5 billion investment in OpenAI"),
-    ("ceo-two-remarks", False, "Altman says OpenAI will open an office in Tokyo",
-     "Altman: next model will be far better than GPT-4"),
+    ("ceo-two-remarks", False, "Sam Altman says OpenAI will open an office in Tokyo",
+     "Sam Altman: next model will be far better than GPT-4"),
     ("ja-person-two-events", False, "孫正義氏、トランプ大統領と会談", "孫正義氏「ASIに全てを賭ける」 株主総会で"),
     # One meeting of three named people, told in other words: the names are most of both titles.
     ("one-meeting-all-names", True, "Masayoshi Son and Sam Altman visit Ishiba",
@@ -296,7 +296,10 @@ def test_sharing_a_word_beside_the_names_is_evidence() -> None:
     [
         ("Takaichi meets OpenAI's Altman", "| meets |'s |"),
         ("Prime Minister Ishiba hosts Masayoshi Son", "| | | hosts | |"),
-        ("高市首相、アルトマン氏と会談", "||、||と会談"),
+        ("高市首相、アルトマン氏と会談", "||、|と会談"),
+        ("サム・アルトマン氏が来日", "|が来日"),  # the middle dot as the table spells names without it
+        ("氏名を公表、源氏物語", "氏名を公表、源氏物語"),  # 氏 only after a name
+        ("Sam Altman and Donald Trump meet", "| | and | | meet"),  # given names go with the surname
         ("ソフトバンクグループとソフトバンクG", "|と|"),
         ("Stargate site in Abilene", "stargate site in abilene"),  # things and places stay: they are what happened
     ],

@@ -48,11 +48,11 @@ TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "person": {
         "son": ("masayoshi son", "son masayoshi", "孫正義", "孫氏", "孫会長", "孙正义"),
-        "altman": ("altman", "アルトマン", "奥特曼", "奧特曼", "奥尔特曼", "阿尔特曼"),
-        "ishiba": ("ishiba", "石破"),
-        "takaichi": ("takaichi", "高市"),
-        "brockman": ("brockman", "ブロックマン"),
-        "trump": ("trump", "トランプ", "特朗普"),
+        "altman": ("sam altman", "altman", "サムアルトマン", "アルトマン", "奥特曼", "奧特曼", "奥尔特曼", "阿尔特曼"),
+        "ishiba": ("shigeru ishiba", "ishiba", "石破茂", "石破"),
+        "takaichi": ("sanae takaichi", "takaichi", "高市早苗", "高市"),
+        "brockman": ("greg brockman", "brockman", "ブロックマン"),
+        "trump": ("donald trump", "trump", "ドナルドトランプ", "トランプ", "特朗普"),
         "lehane": ("lehane", "レヘイン"),
         "lee-jae-myung": ("lee jae-myung", "李在明"),
         "milei": ("milei", "ミレイ"),
@@ -145,13 +145,14 @@ for _form, _key in _OTHER.items():
 _ROLES_LATIN = frozenset(
     ["prime minister", "president", "chairman", "ceo", "chief executive", "founder", "minister", "pm", "mr", "ms"]
 )
-_ROLES_OTHER = ("首相", "総理", "大統領", "会長", "社長", "代表", "ceo", "氏")
+_ROLES_OTHER = ("首相", "総理", "大統領", "会長", "社長", "代表")  # 氏 only after a name: 氏名, 源氏
 _NAMING = ("org:", "person:")
 # Names in Japanese or Chinese script, and titles, longest first (ソフトバンクグループ before ソフトバンク).
 _NAME_FORMS = sorted(
     [form for form, key in _OTHER.items() if key.startswith(_NAMING)] + list(_ROLES_OTHER), key=len, reverse=True
 )
 _BREAK = "|"  # not a joiner: the shingles on either side of a removed name stay apart
+_DOTS = re.compile("[\u30fb\uff65\u00b7\u2027]")
 _NAMING_LATIN = frozenset(gram for gram, key in _LATIN.items() if key.startswith(_NAMING)) | _ROLES_LATIN
 _NAMING_FIRST = frozenset(gram.split()[0] for gram in _NAMING_LATIN if " " in gram)
 
@@ -280,7 +281,7 @@ def without_names(text: str) -> str:
     """``text`` (normalised) with the companies and people of the table, and their titles
     (首相, CEO, 氏, prime minister), cut out: what is left says what happened, not who.
     ``Takaichi meets OpenAI's Altman`` -> ``| meets |'s |``; 高市首相、アルトマン氏と会談 ->
-    ``||、||と会談``."""
+    ``||、|と会談`` (氏 only right after a name: 氏名 stays)."""
     text = normalize(text)
     spans = [m.span() for m in _WORDS.finditer(text)]
     words = [text[a:b] for a, b in spans]
@@ -300,9 +301,11 @@ def without_names(text: str) -> str:
             last = b
     text = "".join([*out, text[last:]])
     if not text.isascii():
+        text = _DOTS.sub("", text)  # サム・アルトマン is サムアルトマン, as the table spells it
         for form in _NAME_FORMS:
             if form in text:
                 text = text.replace(form, _BREAK)
+        text = text.replace(_BREAK + "氏", _BREAK)
     return text
 
 

@@ -228,7 +228,6 @@ def fingerprint(title: str, summary: str, time: datetime, outlet: str | None = N
     said = frozenset(map(_h, shingles(summary))) if summary else frozenset()
     in_title = aliases.anchors(head)
     found = in_title | aliases.anchors(summary) if summary else in_title
-    named = any(a.startswith(_NAMING) for a in found)
     return Fingerprint(
         time=int(time.timestamp()),
         lang="ja" if len(_CJK.findall(head)) >= 2 else "en",
@@ -239,11 +238,8 @@ def fingerprint(title: str, summary: str, time: datetime, outlet: str | None = N
         marks=frozenset(_coded(a) for a in in_title if a.split(":", 1)[0] in _MARK_KINDS),
         stage=_stage(normalize(head)),
         outlet=outlet_key(outlet),
-        plain=_without_names(head) | _without_names(summary) if named else words | said,
+        plain=_without_names(head) | _without_names(summary),
     )
-
-
-_NAMING = ("org:", "person:")
 
 
 def _without_names(text: str) -> frozenset[int]:

@@ -145,14 +145,15 @@ def _send_alerts(app: App) -> None:
 @handles_errors
 def digest(obj: Context, day: str | None, out: str | None, send: bool, force: bool) -> None:
     """Write the digest of a date as Markdown (or, with --send, make it and email it)."""
-    app = obj.app()
-    app.topic_service().sync()  # a topic added or changed since the last poll is in it too
-    if send:
-        _send_digest(app, _local_date(day, "--date"), force)
-        return
-    if force:
+    if force and not send:
         raise click.UsageError("--force only makes sense with --send")
-    chosen = _local_date(day, "--date") or app.current_day()
+    given = _local_date(day, "--date")
+    app = obj.app()
+    _match_changed_topics(app)
+    if send:
+        _send_digest(app, given, force)
+        return
+    chosen = given or app.current_day()
     text = render(app.digest(chosen))
     if out == "-":
         click.echo(text, nl=False)
@@ -160,6 +161,17 @@ def digest(obj: Context, day: str | None, out: str | None, send: bool, force: bo
     path = Path(out) if out else app.config.digest_dir / f"{chosen.isoformat()}.md"
     write_atomically(path, text, mode=app.config.file_mode)
     click.echo(str(path))
+
+
+def _match_changed_topics(app: App) -> None:
+    """A topic added or changed since the last poll is in the digest too. A database this command
+    may not write (a read-only role, a standby) shows the matches as they are, and says so."""
+    try:
+        app.topic_service().sync(forget=False)
+    except MonitorError as exc:
+        if app.topic_service().stale()[0]:
+            click.echo(results.printable(f"note: changed topics were not matched again ({exc}); "
+                                         "the digest shows their matches as last made"), err=True)
 
 
 def _send_digest(app: App, day: date | None, force: bool) -> None:

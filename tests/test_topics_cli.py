@@ -114,3 +114,25 @@ def test_a_draft_query_may_start_with_a_minus_as_in_search(http_server: TestServ
     assert code == 0 and out.strip().endswith("1 entries match")
     code, _, err = run(workspace, "topics", "test", "Stargate", "--bogus")
     assert code == 2 and "no such option: --bogus" in err
+
+
+def test_a_digest_on_a_database_it_may_not_write_shows_matches_as_they_are(
+        http_server: TestServer, workspace: Workspace, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A read-only role or a standby: the re-match fails, the digest is still written, and says so."""
+    from monitor.errors import StoreError
+    from monitor.service.topics import TopicService
+
+    http_server.route("/feed", FEED)
+    sources = [{"name": "f", "url": http_server.url("/feed")}]
+    workspace.write(sources=sources, topics=TOPICS[:1])
+    run(workspace, "poll")
+    workspace.write(sources=sources, topics=TOPICS)
+
+    def refuse(self, *, forget: bool = True):  # type: ignore[no-untyped-def]
+        raise StoreError("database error while matching the archive against changed topics: "
+                         "attempt to write a readonly database")
+
+    monkeypatch.setattr(TopicService, "sync", refuse)
+    code, digest, err = run(workspace, "digest", "--out", "-")
+    assert code == 0 and "SB OAI Japan" in digest and "## AI policy" not in digest
+    assert "changed topics were not matched again" in err and "readonly" in err

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import Config
 from monitor.core.matcher import Hit
 from monitor.core.query import Node, parse
 from monitor.core.topics import TopicSet
 from monitor.store.archive import terms_json
-from monitor.store.db import writer
+from monitor.store.db import database_error, writer
 from monitor.store.fts import where_clause_for
 from monitor.store.reading import EntryRow, Reader
 from monitor.store.schema import entries, matches, topics_table
@@ -62,25 +63,33 @@ class TopicService:
             out.append((row, analysed.hits.get("draft", ())))
         return len(ids), out
 
-    def sync(self) -> list[Rematched]:
+    def sync(self, *, forget: bool = True) -> list[Rematched]:
         """Re-match the topics whose query changed since the archive was last matched, and forget
         the matches of topics no longer configured (a renamed topic is a new one: its old name's
-        matches would otherwise show in search for good and keep their entries from retention)."""
-        changed, gone = self.stale()
-        return [self._rematch(t, self.config.topic(t).query) for t in changed] + [self._forget(t) for t in gone]
+        matches would otherwise show in search for good and keep their entries from retention).
+        ``forget=False``: only the re-matching (what a digest needs)."""
+        try:
+            changed, gone = self.stale(thorough=forget)
+            forgotten = [self._forget(t) for t in gone] if forget else []
+            return [self._rematch(t, self.config.topic(t).query) for t in changed] + forgotten
+        except SQLAlchemyError as exc:
+            raise database_error(exc, "matching the archive against changed topics") from exc
 
-    def stale(self) -> tuple[list[str], list[str]]:
+    def stale(self, *, thorough: bool = False) -> tuple[list[str], list[str]]:
         """(configured topics the archive was not matched against as they are now, stored topics
-        no longer configured)."""
+        no longer configured). ``thorough`` also looks for matches of topics never recorded as
+        matched (archives from before the topics table): a scan of the matches, so not for reads."""
         with self.engine.connect() as conn:
             stored = dict(conn.execute(select(topics_table.c.name, topics_table.c.query)).all())
-            matched = {r[0] for r in conn.execute(select(matches.c.topic).distinct())}
+            matched = {r[0] for r in conn.execute(select(matches.c.topic).distinct())} if thorough else set()
         configured = {t.name for t in self.config.topics}
         changed = [t.name for t in self.config.topics if stored.get(t.name) != t.query]
         return changed, sorted((stored.keys() | matched) - configured)
 
     def _forget(self, name: str) -> Rematched:
         with writer(self.engine).begin() as conn:
+            if conn.dialect.name == "postgresql":  # the same lock as a re-match: one change of topics at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('monitor.topics.rematch'))"))
             removed = conn.execute(delete(matches).where(matches.c.topic == name)).rowcount
             conn.execute(delete(topics_table).where(topics_table.c.name == name))
         log.info("event=topic_forgotten topic=%s removed=%d", name, removed)
@@ -90,7 +99,7 @@ class TopicService:
         """Match the archive again for the named topics; without names, for all, and forget the
         topics no longer configured."""
         chosen = [t for t in self.config.topics if names is None or t.name in names]
-        forgotten = [self._forget(t) for t in self.stale()[1]] if names is None else []
+        forgotten = [self._forget(t) for t in self.stale(thorough=True)[1]] if names is None else []
         return [self._rematch(t.name, t.query, force=True) for t in chosen] + forgotten
 
     def _rematch(self, name: str, query: str, force: bool = False) -> Rematched:

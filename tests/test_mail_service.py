@@ -291,3 +291,21 @@ def test_a_one_shot_poll_polls_even_when_mail_cannot_be_sent(http_server: TestSe
     monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", SECRET)
     later = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
     assert later.exit_code == 0 and len(smtp.received) == 1
+
+
+def test_the_due_digest_follows_the_window_through_a_dst_gap(workspace: Workspace) -> None:
+    """New York, at 02:30 on the day clocks jump from 02:00 to 03:00: the window ends at 03:30 EDT.
+    At 03:10 that day's digest is not due yet (its window is open); from 03:30 it is."""
+    workspace.write(sources=[], timezone="America/New_York",
+                    digest={"at": "02:30", "dir": "digests", "lookback": "3d"})
+    clock = Clock(datetime(2026, 3, 8, 7, 10, tzinfo=UTC))  # 03:10 EDT
+    app = workspace.app(clock)
+    try:
+        service = app.digest_service()
+        assert service.due_day() == date(2026, 3, 7)
+        assert [m.day for m in service.run_due()] == [date(2026, 3, 7)]
+        clock.advance(minutes=21)  # 03:31 EDT
+        assert service.due_day() == date(2026, 3, 8)
+        assert [m.day for m in service.run_due()] == [date(2026, 3, 8)]
+    finally:
+        app.close()

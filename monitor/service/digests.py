@@ -119,9 +119,12 @@ class DigestService:
         self.domain = domain
 
     def due_day(self) -> date:
-        """The newest date whose window has closed."""
-        local = self.clock().astimezone(self.config.tz)
-        return local.date() if local.time() >= self.config.digest.at else local.date() - timedelta(days=1)
+        """The newest date whose window has closed (by the window's own end, which a DST gap moves:
+        an `at` of 02:30 on a spring-forward day ends the window at 03:30)."""
+        now = self.clock()
+        today = now.astimezone(self.config.tz).date()
+        closed = window_for(today, self.config.digest.at, self.config.tz).end <= now
+        return today if closed else today - timedelta(days=1)
 
     def run_due(self) -> list[Made]:
         """Make the due digest, and any missed since the last one made (at most a week back)."""

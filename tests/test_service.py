@@ -12,6 +12,8 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from monitor.service import scheduler as run
 from tests.support.httpserver import Response, TestServer, dribble
 from tests.support.workspace import Clock, Workspace
@@ -351,3 +353,35 @@ def test_a_retry_after_no_clock_can_hold_backs_off_seven_days(http_server: TestS
     assert rows["busy"]["lease_owner"] is None and rows["fine"]["lease_owner"] is None
     wait = datetime.fromisoformat(rows["busy"]["next_poll_at"]) - datetime(2025, 2, 3)
     assert timedelta(days=7) <= wait < timedelta(days=7, hours=1)
+
+
+def test_a_poll_that_crashes_backs_off_and_gives_its_lease_back(http_server: TestServer, workspace: Workspace,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A bug of ours inside one poll: the source is due again after a back-off, its lease is
+    released, and the error is logged with its traceback; the worker goes on."""
+    http_server.route("/f", rss(("Item", "https://example.com/1")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/f"), "every": "10m"}])
+    clock = Clock(datetime(2025, 2, 3, tzinfo=UTC))
+    app = workspace.app(clock)
+
+    async def one_tick() -> None:
+        from monitor.net.fetcher import Fetcher
+
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            worker = app.worker(fetcher)
+
+            async def crash(source):  # type: ignore[no-untyped-def]
+                raise RuntimeError("a bug")
+
+            worker.poller.poll_one = crash  # type: ignore[method-assign]
+            assert await worker.tick() == 1
+            await asyncio.wait_for(asyncio.gather(*worker.inflight), 10)
+
+    try:
+        asyncio.run(one_tick())
+    finally:
+        app.close()
+    row = source_rows(workspace)["s"]
+    assert row["lease_owner"] is None
+    assert datetime.fromisoformat(row["next_poll_at"]) > datetime(2025, 2, 3, 0, 10)  # backed off past `every`
+    assert "event=poll_crashed source=s" in caplog.text and "RuntimeError: a bug" in caplog.text

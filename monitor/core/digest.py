@@ -51,7 +51,7 @@ class Digest:
     window: Window
     sections: tuple[Section, ...]
     failures: tuple[Failure, ...]
-    entries: int  # distinct entries (one that matches two topics counts once)
+    entries: int  # stories shown: a story of several reports, or under two topics, counts once
 
 
 def window_for(day: date, at: time, tz: tzinfo) -> Window:

@@ -142,7 +142,7 @@ def test_digest_to_stdout_file_and_default_path(polled: Workspace) -> None:
 
 
 def test_sources_lists_status_and_counts(http_server: TestServer, workspace: Workspace) -> None:
-    http_server.route("/feed", FEED)
+    http_server.route("/feed", FEED, etag='"v1"')
     workspace.write(sources=[{"name": "good", "url": http_server.url("/feed")},
                              {"name": "bad", "url": http_server.url("/missing")},
                              {"name": "fresh", "url": http_server.url("/never")}])
@@ -153,6 +153,11 @@ def test_sources_lists_status_and_counts(http_server: TestServer, workspace: Wor
     assert "ok" in lines["good"] and "4 entries" in lines["good"]
     assert "error" in lines["bad"] and "HTTP 404" in lines["bad"]
     assert "never" in lines["fresh"] and "0 entries" in lines["fresh"]
+    invoke(workspace, "poll", "--source", "good")  # answered 304 now: the longest status
+    _, out, _ = invoke(workspace, "sources")
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert "not_modified" in lines["good"]
+    assert len({line.index(" entries") for line in lines.values()}) == 1  # the columns stay aligned
 
 
 def test_db_upgrade_reports_revision(workspace: Workspace) -> None:

@@ -155,6 +155,6 @@ def sources_table(rows: Sequence[SourceRow], tz: tzinfo, flags: Mapping[str, Seq
         notes = [f"{f.kind}: {f.detail}" for f in flags.get(s.name, ())]
         if not notes and s.last_error:
             notes = [s.last_error]
-        lines.append(f"{printable(s.name):<{width}}  {polled:<20}  {status:<9}  {s.entries:>6} entries  {due}  "
+        lines.append(f"{printable(s.name):<{width}}  {polled:<20}  {status:<12}  {s.entries:>6} entries  {due}  "
                      f"{printable('; '.join(notes)) or '-'}")
     return "\n".join(lines)

@@ -442,6 +442,8 @@ def _explain(path: Path, raw: dict[str, Any], exc: ValidationError) -> str:
     if err["type"] == "missing":
         return f"{path}: {loc}: required key is missing"
     msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "string_type" and isinstance(err.get("input"), bool):  # hl: no, gl: NO
+        msg += f" (YAML reads an unquoted yes/no/on/off as {str(err['input']).lower()}: put the value in quotes)"
     return f"{path}: {loc}: {msg}"
 
 

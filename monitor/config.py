@@ -416,9 +416,10 @@ def from_mapping(raw: dict[str, Any], path: Path) -> Config:
             parse(topic.query)
         except QuerySyntaxError as exc:
             raise ConfigError(f"{path}: topics[{i}].query: topic {topic.name!r}: {exc}") from None
-        if topic.alert == "immediate" and not (topic.alert_to or config.digest.email):
-            raise ConfigError(f"{path}: topics[{i}].alert: topic {topic.name!r} alerts by e-mail but has no "
-                              "alert_to and there is no digest.email to take the recipients from")
+        if topic.alert == "immediate" and not config.digest.email:
+            # alert_to says who; the SMTP server, the sender and the mail job come with digest.email
+            raise ConfigError(f"{path}: topics[{i}].alert: topic {topic.name!r} alerts by e-mail but there is no "
+                              "digest.email (its smtp, from and to send the alerts; alert_to only changes to)")
     return config
 
 

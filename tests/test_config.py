@@ -91,6 +91,9 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
         (GOOD.replace("    every: 30m", "    every: 30m\n    title: h2"), "sources[0]: title: selectors are for html"),
         (GOOD.replace('  at: "07:30"', "  at: 8"), "digest.at: 8 is not a time of day: write HH:MM"),
         (GOOD.replace("sqlite:///data/monitor.db", "mysql://u@localhost/monitor"), "database: mysql is not supported"),
+        (GOOD.replace("    title: Stargate AI infrastructure\n",
+                      "    title: Stargate AI infrastructure\n    alert: immediate\n    alert_to: [desk@example.org]\n"),
+         "topics[0].alert: topic 'stargate' alerts by e-mail but there is no digest.email"),
         (GOOD.replace("timezone: Asia/Tokyo", "timezone: no"),
          "timezone: Input should be a valid string (YAML reads an unquoted yes/no/on/off as false"),
         (GOOD.replace('user_agent: "test-agent/1"', 'user_agent: "モニター/1.0"'),
@@ -102,7 +105,7 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
          "html-needs-item", "duplicate-source", "bad-topic-query", "negative-timeout", "unknown-top-key",
          "duplicate-yaml-key", "unknown-topic-key", "broken-yaml", "not-a-mapping", "missing-query",
          "bad-database-url", "huge-duration", "bad-selector", "selector-on-feed", "clock-as-number",
-         "mysql", "yaml-boolean", "non-ascii-user-agent", "port-out-of-range"],
+         "mysql", "alert-without-email", "yaml-boolean", "non-ascii-user-agent", "port-out-of-range"],
 )
 def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)

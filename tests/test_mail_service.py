@@ -229,7 +229,10 @@ def test_alerts_are_queued_in_the_transaction_that_stores_the_entries(http_serve
     workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
                     topics=[{"name": "stargate", "query": "Stargate OpenAI", "alert": "immediate",
                              "alert_to": ["desk@example.org"]},
-                            {"name": "quiet", "query": "Stargate OR Plain"}])
+                            {"name": "quiet", "query": "Stargate OR Plain"}],
+                    digest={"at": "08:00", "dir": "digests", "lookback": "3d",  # nothing is sent: no server
+                            "email": {"to": ["analyst@example.org"], "from": "monitor@example.org",
+                                      "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"}}})
     app = workspace.app(Clock())
     try:
         import asyncio

@@ -312,3 +312,24 @@ def test_the_due_digest_follows_the_window_through_a_dst_gap(workspace: Workspac
         assert [m.day for m in service.run_due()] == [date(2026, 3, 8)]
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("change", ["rename", "alert-off"])
+def test_alerts_queued_for_a_topic_that_no_longer_alerts_are_dropped(
+        http_server: TestServer, workspace: Workspace, smtp: SmtpServer, change: str) -> None:
+    """Renamed, or set to alert: none: its waiting alerts would stay for ever, or go out stale the day
+    it alerts again."""
+    http_server.route("/feed", rss(("Stargate Abilene expands", "https://example.com/1", "OpenAI data center")))
+    topic = {"name": "stargate", "query": "Stargate OpenAI", "alert": "immediate", "alert_min_interval": "1h"}
+    sources = [{"name": "s", "url": http_server.url("/feed")}]
+    workspace.write(sources=sources, topics=[topic], digest=mail_config(smtp))
+    clock = Clock()
+    poll(workspace, clock)
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from alert_queue").fetchone()[0] == 1
+    changed = {**topic, "name": "stargate-ai"} if change == "rename" else {**topic, "alert": "none"}
+    workspace.write(sources=sources, topics=[changed], digest=mail_config(smtp))
+    clock.advance(minutes=1)
+    poll(workspace, clock)
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from alert_queue").fetchone()[0] == 0

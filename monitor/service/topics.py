@@ -27,7 +27,7 @@ from monitor.store.archive import terms_json
 from monitor.store.db import database_error, writer
 from monitor.store.fts import where_clause_for
 from monitor.store.reading import EntryRow, Reader
-from monitor.store.schema import entries, matches, topics_table
+from monitor.store.schema import alert_queue, entries, matches, topics_table
 
 log = logging.getLogger("monitor.topics")
 _BATCH = 500
@@ -71,6 +71,8 @@ class TopicService:
         try:
             changed, gone = self.stale(thorough=forget)
             forgotten = [self._forget(t) for t in gone] if forget else []
+            if forget:
+                self._drop_alerts_of_quiet_topics()
             return [self._rematch(t, self.config.topic(t).query) for t in changed] + forgotten
         except SQLAlchemyError as exc:
             raise database_error(exc, "matching the archive against changed topics") from exc
@@ -86,12 +88,21 @@ class TopicService:
         changed = [t.name for t in self.config.topics if stored.get(t.name) != t.query]
         return changed, sorted((stored.keys() | matched) - configured)
 
+    def _drop_alerts_of_quiet_topics(self) -> None:
+        """Alerts queued for a topic that no longer alerts would go out, stale, if it ever did again."""
+        alerting = [t.name for t in self.config.alerting]
+        with writer(self.engine).begin() as conn:
+            dropped = conn.execute(delete(alert_queue).where(alert_queue.c.topic.not_in(alerting))).rowcount
+        if dropped:
+            log.info("event=alerts_dropped reason=topic_not_alerting count=%d", dropped)
+
     def _forget(self, name: str) -> Rematched:
         with writer(self.engine).begin() as conn:
             if conn.dialect.name == "postgresql":  # the same lock as a re-match: one change of topics at a time
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('monitor.topics.rematch'))"))
             removed = conn.execute(delete(matches).where(matches.c.topic == name)).rowcount
             conn.execute(delete(topics_table).where(topics_table.c.name == name))
+            conn.execute(delete(alert_queue).where(alert_queue.c.topic == name))  # no topic to mail them under
         log.info("event=topic_forgotten topic=%s removed=%d", name, removed)
         return Rematched(name, 0, 0, removed)
 

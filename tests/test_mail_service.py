@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
+from monitor.core.digest import window_for
 from monitor.errors import MonitorError
 from monitor.service import maintenance
 from tests.support.httpserver import TestServer
@@ -333,3 +334,29 @@ def test_alerts_queued_for_a_topic_that_no_longer_alerts_are_dropped(
     poll(workspace, clock)
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select count(*) from alert_queue").fetchone()[0] == 0
+
+
+def test_the_catch_up_makes_every_missed_day_of_the_week(http_server: TestServer, workspace: Workspace,
+                                                         smtp: SmtpServer) -> None:
+    """Down from the 5th to the 8th, then the 8th sent by hand: the 5th-7th are still made (run_due
+    once went on only after the newest digest made); and a digest whose maker died mid-way is made
+    once its claim expires, by whichever worker looks next."""
+    setup(workspace, http_server, smtp, send_empty=True)
+    clock = Clock(datetime(2025, 2, 4, 0, tzinfo=UTC))  # 09:00 on the 4th in Tokyo
+    app = workspace.app(clock)
+    try:
+        service = app.digest_service()
+        assert [m.day for m in service.run_due()] == [date(2025, 2, 4)]
+        clock.now = datetime(2025, 2, 8, 0, tzinfo=UTC)
+        assert service.make(date(2025, 2, 8)) is not None  # `digest --send` by hand
+        assert [m.day for m in service.run_due()] == [date(2025, 2, 5), date(2025, 2, 6), date(2025, 2, 7)]
+        # the next day's maker dies after its claim
+        clock.now = datetime(2025, 2, 9, 0, tzinfo=UTC)
+        window = window_for(
+            date(2025, 2, 9), app.config.digest.at, app.config.tz)
+        assert app.digest_log().claim(date(2025, 2, 9), window.start, window.end, clock.now)
+        assert service.run_due() == []  # claimed by someone: not yet
+        clock.advance(minutes=6)
+        assert [m.day for m in service.run_due()] == [date(2025, 2, 9)]
+    finally:
+        app.close()

@@ -127,18 +127,21 @@ class DigestService:
         return today if closed else today - timedelta(days=1)
 
     def run_due(self) -> list[Made]:
-        """Make the due digest, and any missed since the last one made (at most a week back)."""
+        """Make the due digest and any not made in the week before it, since the first one made:
+        a day missed while the service was down, one whose maker died mid-way (its claim expires),
+        one skipped because a later day was sent by hand."""
         due = self.due_day()
-        latest = self.log.latest_made()
-        first = due if latest is None else max(latest + timedelta(days=1), due - timedelta(days=MAX_CATCH_UP - 1))
-        made = []
+        week = due - timedelta(days=MAX_CATCH_UP - 1)
+        earliest, made = self.log.made_since(week)
+        first = due if earliest is None else max(week, earliest)
+        out = []
         day = first
         while day <= due:
-            done = self.make(day)
+            done = self.make(day) if day not in made else None
             if done is not None:
-                made.append(done)
+                out.append(done)
             day += timedelta(days=1)
-        return made
+        return out
 
     def make(self, day: date, *, force: bool = False) -> Made | None:
         """Make the digest of `day` unless it was made already (None then, unless `force`).

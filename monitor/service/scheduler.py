@@ -32,6 +32,7 @@ TICK_SECONDS = 2
 OUTBOX_SECONDS = 5
 ALERT_SECONDS = 5
 GRACE_SECONDS = 10
+CATCH_UP_SECONDS = 60  # a crashed digest's claim lasts 5 minutes
 
 
 async def serve(app: App, stop: asyncio.Event | None = None) -> None:
@@ -74,9 +75,9 @@ def build_scheduler(app: App, worker: Worker) -> AsyncIOScheduler:
     scheduler.add_job(_guarded(lambda: asyncio.to_thread(digests.run_due), "digest"),
                       CronTrigger(hour=at.hour, minute=at.minute, timezone=config.tz), id="digest",
                       max_instances=1, coalesce=True, misfire_grace_time=None)
-    # A digest missed while the service was down is made once when it comes back.
-    scheduler.add_job(_guarded(lambda: asyncio.to_thread(digests.run_due), "digest-catch-up"),
-                      id="digest-catch-up", next_run_time=now)
+    # A digest missed while the service was down is made when it comes back, and one whose maker
+    # (this worker or another) died half-way is made once its claim expires.
+    every(CATCH_UP_SECONDS, lambda: asyncio.to_thread(digests.run_due), "digest-catch-up")
     if config.digest.email is not None:
         mailer = app.mailer()
         every(OUTBOX_SECONDS, lambda: asyncio.to_thread(mailer.deliver_due), "outbox")

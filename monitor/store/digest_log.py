@@ -83,6 +83,10 @@ class DigestLog:
             r = conn.execute(select(digests).where(digests.c.day == day)).first()
         return DigestRow(r.day, r.state, r.path, r.entries, r.email_state, r.made_at) if r else None
 
-    def latest_made(self) -> date | None:
+    def made_since(self, first: date) -> tuple[date | None, set[date]]:
+        """(the first day ever made, the days made from `first` on): what a catch-up must skip."""
         with self.engine.connect() as conn:
-            return conn.execute(select(func.max(digests.c.day)).where(digests.c.state == "made")).scalar()
+            earliest = conn.execute(select(func.min(digests.c.day)).where(digests.c.state == "made")).scalar()
+            made = {r[0] for r in conn.execute(select(digests.c.day).where(digests.c.state == "made",
+                                                                           digests.c.day >= first))}
+        return earliest, made

@@ -107,7 +107,8 @@ class App:
                 continue
             next_at = next_poll(source, outcome, failures.get(source.name, 0), self.clock())
             try:  # a source a worker of `run` holds right now is left to that worker
-                schedule.finish(self.source_ids[source.name], f"poll:{os.getpid()}", next_poll_at=next_at)
+                schedule.finish(self.source_ids[source.name], f"poll:{os.getpid()}", next_poll_at=next_at,
+                                now=self.clock())
             except MonitorError as exc:
                 log.error("event=schedule_failed source=%s error=%r", source.name, str(exc))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -385,3 +386,51 @@ def test_a_poll_that_crashes_backs_off_and_gives_its_lease_back(http_server: Tes
     assert row["lease_owner"] is None
     assert datetime.fromisoformat(row["next_poll_at"]) > datetime(2025, 2, 3, 0, 10)  # backed off past `every`
     assert "event=poll_crashed source=s" in caplog.text and "RuntimeError: a bug" in caplog.text
+
+
+def test_a_claim_whose_tick_is_cancelled_at_shutdown_leaves_no_lease_behind(http_server: TestServer,
+                                                                            workspace: Workspace) -> None:
+    """SIGTERM: the scheduler cancels the ticker while its claim's thread still runs and commits.
+    Drain must release what that claim took, not run first and leave leases to a dead worker."""
+    http_server.route("/f", rss(("Item", "https://example.com/1")))
+    workspace.write(sources=[{"name": f"s{i}", "url": http_server.url("/f")} for i in range(3)])
+    app = workspace.app()
+
+    async def tick_cancel_drain() -> None:
+        from monitor.net.fetcher import Fetcher
+
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            worker = app.worker(fetcher)
+            claim_due = worker.schedule.claim_due
+
+            def slow_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+                time.sleep(0.5)
+                return claim_due(*args, **kwargs)
+
+            worker.schedule.claim_due = slow_claim  # type: ignore[method-assign]
+            ticking = asyncio.create_task(worker.tick())
+            await asyncio.sleep(0.1)
+            ticking.cancel()  # what scheduler.shutdown does to a running job
+            await worker.drain(grace=5)
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
+
+    try:
+        asyncio.run(tick_cancel_drain())
+    finally:
+        app.close()
+    assert all(r["lease_owner"] is None for r in source_rows(workspace).values())
+
+
+def test_a_one_shot_poll_sets_the_next_poll_of_a_source_a_dead_worker_leased(http_server: TestServer,
+                                                                              workspace: Workspace) -> None:
+    http_server.route("/f", rss(("Item", "https://example.com/1")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/f"), "every": "1h"}])
+    clock = Clock(datetime(2025, 2, 3, tzinfo=UTC))
+    poll(workspace, clock)
+    with sqlite3.connect(workspace.db_path) as conn:  # a worker that died an hour ago
+        conn.execute("update sources set lease_owner = 'host:99999', lease_until = '2025-02-02 23:00:00.000000'")
+    clock.advance(hours=2)
+    poll(workspace, clock)
+    row = source_rows(workspace)["s"]
+    assert row["lease_owner"] is None and when(row["next_poll_at"]) > datetime(2025, 2, 3, 2, 30, tzinfo=UTC)

@@ -12,6 +12,7 @@ for `alert: immediate` topics are queued by the poll's own transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -63,9 +64,16 @@ class Worker:
             free = self.config.fetch.concurrency - len(self.inflight)
             if self.stopping or free <= 0:
                 return 0
+            claiming = asyncio.ensure_future(asyncio.to_thread(
+                self.schedule.claim_due, self.owner, self.names, self.clock(), limit=free, lease=self.lease))
             try:
-                claims = await asyncio.to_thread(self.schedule.claim_due, self.owner, self.names, self.clock(),
-                                                 limit=free, lease=self.lease)
+                claims = await asyncio.shield(claiming)
+            except asyncio.CancelledError:
+                # Shutdown cancels the ticker, but the claim's thread goes on and commits: hold the
+                # lock until it has, so that drain's release (which waits for the lock) gives it back.
+                with contextlib.suppress(Exception):
+                    await claiming
+                raise
             except MonitorError as exc:
                 log.error("event=claim_failed error=%r", str(exc))
                 return 0

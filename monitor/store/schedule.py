@@ -57,15 +57,17 @@ class Schedule:
             raise StoreError(f"database error while claiming sources: {getattr(exc, 'orig', exc)}") from exc
         return [Claim(r.id, r.name, r.consecutive_failures) for r in rows]
 
-    def finish(self, source_id: int, owner: str, *, next_poll_at: datetime) -> None:
-        """Release our lease and set the next poll (what the poll found is in its PollRecord)."""
+    def finish(self, source_id: int, owner: str, *, next_poll_at: datetime, now: datetime | None = None) -> None:
+        """Release our lease and set the next poll (what the poll found is in its PollRecord).
+        A source another live worker holds is left to it; with `now`, a lease that expired (its
+        worker died) is no one's."""
         values: dict[str, object] = {"next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None}
+        free = or_(sources.c.lease_owner == owner, sources.c.lease_owner.is_(None))
+        if now is not None:
+            free = or_(free, sources.c.lease_until < now)
         try:
             with self._writer.begin() as conn:
-                conn.execute(update(sources).where(and_(sources.c.id == source_id,
-                                                        or_(sources.c.lease_owner == owner,
-                                                            sources.c.lease_owner.is_(None))))
-                             .values(**values))
+                conn.execute(update(sources).where(and_(sources.c.id == source_id, free)).values(**values))
         except SQLAlchemyError as exc:
             raise StoreError(f"database error while scheduling: {getattr(exc, 'orig', exc)}") from exc
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from monitor.config import Config, SourceConfig
 from monitor.core.digest import Digest, day_being_gathered
+from monitor.core.schedule import after_success
 from monitor.core.topics import TopicSet
 from monitor.deliver.smtp import SmtpSettings
 from monitor.errors import ConfigError, MonitorError
@@ -72,7 +73,9 @@ class App:
 
     @cached_property
     def source_ids(self) -> dict[str, int]:
-        return self.archive.sync_sources((s.name, s.url, s.type, s.fingerprint) for s in self.config.sources)
+        now = self.clock()  # a shortened `every` takes effect now, not after the old interval
+        return self.archive.sync_sources(((s.name, s.url, s.type, s.fingerprint) for s in self.config.sources),
+                                         {s.name: after_success(s.name, s.every, now) for s in self.config.sources})
 
     def fetch_settings(self) -> FetchSettings:
         f = self.config.fetch

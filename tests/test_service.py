@@ -434,3 +434,27 @@ def test_a_one_shot_poll_sets_the_next_poll_of_a_source_a_dead_worker_leased(htt
     poll(workspace, clock)
     row = source_rows(workspace)["s"]
     assert row["lease_owner"] is None and when(row["next_poll_at"]) > datetime(2025, 2, 3, 2, 30, tzinfo=UTC)
+
+
+def test_a_shortened_interval_or_a_new_address_takes_effect_at_once(http_server: TestServer,
+                                                                     workspace: Workspace) -> None:
+    """every: 6h -> 10s must not wait out the 6 hours; a failing source given a new url is polled
+    at once, its back-off forgotten."""
+    http_server.route("/f", rss(("Item", "https://example.com/1")))
+    http_server.route("/broken", "no", status=500, content_type="text/plain")
+    clock = Clock(datetime(2025, 2, 3, tzinfo=UTC))
+    workspace.write(sources=[{"name": "slow", "url": http_server.url("/f"), "every": "6h"},
+                             {"name": "moved", "url": http_server.url("/broken"), "every": "1h"}])
+    poll(workspace, clock)
+    assert when(source_rows(workspace)["slow"]["next_poll_at"]) >= datetime(2025, 2, 3, 6, tzinfo=UTC)
+    workspace.write(sources=[{"name": "slow", "url": http_server.url("/f"), "every": "10s"},
+                             {"name": "moved", "url": http_server.url("/f"), "every": "1h"}])
+    clock.advance(minutes=1)
+    app = workspace.app(clock)
+    try:
+        app.source_ids  # noqa: B018 (the config is synced into the sources table here)
+    finally:
+        app.close()
+    rows = source_rows(workspace)
+    assert when(rows["slow"]["next_poll_at"]) <= datetime(2025, 2, 3, 0, 1, 12, tzinfo=UTC)
+    assert rows["moved"]["next_poll_at"] is None and rows["moved"]["consecutive_failures"] == 0

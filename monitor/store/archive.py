@@ -112,17 +112,20 @@ class Archive:
         self.engine = engine
         self._writer = writer(engine)
 
-    def sync_sources(self, configured: Iterable[tuple[str, str, str, str]]) -> dict[str, int]:
+    def sync_sources(self, configured: Iterable[tuple[str, str, str, str]],
+                     latest: Mapping[str, datetime] | None = None) -> dict[str, int]:
         """Make a row for every configured (name, url, type, fingerprint); return name -> id.
 
         A source disabled (410 Gone) under another fingerprint of its config entry is enabled again:
-        the user edited it, most likely to give its new address.
+        the user edited it, most likely to give its new address. A new address is polled at once,
+        its failures forgotten. ``latest``: name -> the latest next poll its interval allows now; a
+        healthy source scheduled later (its interval was shortened) is due by then.
         """
         try:
             with self._writer.begin() as conn:
                 rows = {r.name: r for r in conn.execute(select(
                     sources.c.id, sources.c.name, sources.c.url, sources.c.type, sources.c.disabled_at,
-                    sources.c.disabled_config))}
+                    sources.c.disabled_config, sources.c.next_poll_at, sources.c.consecutive_failures))}
                 for name, url, kind, fingerprint in configured:
                     row = rows.get(name)
                     if row is None:
@@ -132,9 +135,13 @@ class Archive:
                         conn.execute(add.values(name=name, url=url, type=kind, consecutive_failures=0))
                         continue
                     if (row.url, row.type) != (url, kind):
-                        # A new address is a new resource: forget validators of the old one.
+                        # A new address is a new resource: forget the old one's validators and back-off.
                         conn.execute(update(sources).where(sources.c.id == row.id).values(
-                            url=url, type=kind, etag=None, last_modified=None))
+                            url=url, type=kind, etag=None, last_modified=None, next_poll_at=None,
+                            consecutive_failures=0))
+                    elif latest and name in latest and row.next_poll_at and not row.consecutive_failures \
+                            and row.next_poll_at > latest[name]:
+                        conn.execute(update(sources).where(sources.c.id == row.id).values(next_poll_at=latest[name]))
                     if row.disabled_at is not None and row.disabled_config != fingerprint:
                         conn.execute(update(sources).where(sources.c.id == row.id).values(**_ENABLED))
                 return {r.name: r.id for r in conn.execute(select(sources.c.id, sources.c.name))}

@@ -64,7 +64,7 @@ class App:
         self.google_hosts = google_hosts  # tests point this at their local "Google"
         self.engine = _open(config)
         ensure_current(self.engine)
-        self.archive = Archive(self.engine)
+        self.archive = Archive(self.engine, clock=clock)
         self.reader = Reader(self.engine)
 
     @cached_property

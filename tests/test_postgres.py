@@ -468,3 +468,44 @@ def test_a_percent_encoded_password_in_the_url_works_and_is_never_shown(
     result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
     assert result.exit_code == 0 and "s: 1 new" in result.stdout, result.output
     assert "p%40ss" not in result.output and "p@ss" not in result.output
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_poll_still_writing_when_the_digest_is_made_is_in_that_digest(
+        request: pytest.FixtureRequest, tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poll first seen at 07:59:59 that commits after the 08:00 digest began: on PostgreSQL the
+    digest read only committed rows and the entries fell between two windows, in no digest ever.
+    The digest now waits for polls that are writing (the poll fence); SQLite's write lock did."""
+    import time
+
+    from monitor.core.entry import EntryDraft
+    from monitor.service.pipeline import Pipeline
+    from monitor.store.archive import PollRecord
+
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'm.db'}"
+    ws = Workspace(tmp_path, tmp_path / "config.yaml")
+    ws.write(sources=[{"name": "s", "url": "https://example.com/feed"}],
+             topics=[{"name": "t", "query": "Stargate"}], database=url)
+    clock = Clock(datetime(2025, 2, 3, 22, 59, 59, tzinfo=UTC))  # 07:59:59 in Tokyo; digest.at 08:00
+    app = ws.app(clock)
+    writing = threading.Event()
+    plan = Pipeline._plan
+
+    def slow_plan(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        writing.set()  # inside the poll's write transaction
+        time.sleep(1.0)
+        return plan(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "_plan", slow_plan)
+    try:
+        drafts = [EntryDraft("Stargate site in Abilene", link="https://example.com/1")]
+        poll = threading.Thread(target=app.pipeline().ingest, args=(app.source_ids["s"], "s", drafts),
+                                kwargs={"now": clock(), "record": PollRecord("ok")})
+        poll.start()
+        assert writing.wait(10)
+        clock.now = datetime(2025, 2, 3, 23, 0, 1, tzinfo=UTC)  # 08:00:01: the digest of the 4th is due
+        made = app.digest_service().make(date(2025, 2, 4))
+        poll.join(10)
+    finally:
+        app.close()
+    assert made is not None and made.entries == 1

@@ -23,6 +23,7 @@ from monitor.render.email import compose_digest
 from monitor.render.markdown import render
 from monitor.service.health import source_flags
 from monitor.service.stories import stories
+from monitor.store.db import wait_for_polls
 from monitor.store.digest_log import DigestLog, Mail
 from monitor.store.reading import Reader
 from monitor.store.schedule import Schedule
@@ -159,6 +160,7 @@ class DigestService:
             )
         if not self.log.claim(day, window.start, window.end, now, force=force):
             return None
+        wait_for_polls(self.reader.engine)  # a poll first seen before the window closed is in it
         digest = make_digest(self.reader, self.config, day, now)
         path = self.config.digest_dir / f"{day.isoformat()}.md"
         write_atomically(path, render(digest), mode=self.config.file_mode)

@@ -30,7 +30,7 @@ from monitor.core.intake import Intents, Known
 from monitor.core.matcher import Hit
 from monitor.errors import StoreError
 from monitor.store import pg_search
-from monitor.store.db import database_error, writer
+from monitor.store.db import database_error, hold_poll_fence, writer
 from monitor.store.schema import alert_queue, entries, entry_sources, matches, sources
 
 _CHUNK = 500
@@ -108,9 +108,10 @@ _ENABLED: dict[str, object] = {"disabled_at": None, "disabled_reason": None, "di
 class Archive:
     """Write access to the archive for the pipeline and the CLI."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
         self._writer = writer(engine)
+        self.clock = clock  # read again once a poll holds its lock: see ingest
 
     def sync_sources(self, configured: Iterable[tuple[str, str, str, str]],
                      latest: Mapping[str, datetime] | None = None) -> dict[str, int]:
@@ -217,6 +218,11 @@ class Archive:
         entry is indexed and matched again with its text, which the feed does not carry)."""
         try:
             with self._writer.begin() as conn:
+                hold_poll_fence(conn)
+                if self.clock is not None:
+                    # Stamped once the lock is held (SQLite's write lock, PostgreSQL's poll fence): a
+                    # digest made while this poll waited saw none of it, so it must count as later.
+                    now = max(now, self.clock())
                 if conn.dialect.name == "sqlite":  # the write lock is held: nobody else inserts
                     decided = plan(self._known(conn, source_id, keys), partial(self._texts, conn))
                     new_ids = self._insert_new(conn, source_id, decided.intents, decided.new, now)

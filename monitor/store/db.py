@@ -22,7 +22,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError as AlembicCommandError
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,6 +35,22 @@ PG_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 # Any constant: the key of the advisory lock that one migrating process holds on PostgreSQL.
 MIGRATION_LOCK = 0x6D6F6E69746F72  # "monitor"
+POLL_FENCE = 0x706F6C6C66656E  # "pollfen": polls hold it shared while they write, a digest waits for it
+
+
+def hold_poll_fence(conn: Connection) -> None:
+    """In a poll's write transaction on PostgreSQL: a digest being made waits until it commits."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": POLL_FENCE})
+
+
+def wait_for_polls(engine: Engine) -> None:
+    """Return once every poll that was writing has committed (PostgreSQL; on SQLite the write
+    lock a digest's claim takes does this already): a digest then sees all that was first seen
+    before it began, and a poll that writes later stamps its entries after it."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POLL_FENCE})
 BACKENDS = ("sqlite", "postgresql")
 
 

@@ -174,7 +174,7 @@ class App:
 
     def digest(self, day: date) -> Digest:
         self.source_ids  # noqa: B018 - sources must exist for the health section
-        return make_digest(self.reader, self.config, day, self.clock())
+        return make_digest(self.reader, self.config, day, self.clock(), self.digest_service().window(day))
 
     def close(self) -> None:
         self.engine.dispose()

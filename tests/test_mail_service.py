@@ -360,3 +360,30 @@ def test_the_catch_up_makes_every_missed_day_of_the_week(http_server: TestServer
         assert [m.day for m in service.run_due()] == [date(2025, 2, 9)]
     finally:
         app.close()
+
+
+@pytest.mark.parametrize(("new_at", "expected_start"), [("16:00", "15:08"), ("09:00", "15:08")])
+def test_a_changed_digest_time_leaves_no_gap_and_no_overlap(workspace: Workspace, new_at: str,
+                                                             expected_start: str) -> None:
+    """digest.at moved from 15:08 to 16:00 left 15:08-16:00 in no digest; to 09:00, it sent
+    09:00-15:08 a second time. The next window starts where the last one ended."""
+    workspace.write(sources=[], digest={"at": "15:08", "dir": "digests", "lookback": "3d"})
+    clock = Clock(datetime(2025, 2, 4, 6, 30, tzinfo=UTC))  # 15:30 on the 4th in Tokyo
+    app = workspace.app(clock)
+    try:
+        assert [m.day for m in app.digest_service().run_due()] == [date(2025, 2, 4)]
+    finally:
+        app.close()
+    workspace.write(sources=[], digest={"at": new_at, "dir": "digests", "lookback": "3d"})
+    clock.now = datetime(2025, 2, 5, 8, tzinfo=UTC)  # 17:00 on the 5th
+    app = workspace.app(clock)
+    try:
+        window = app.digest_service().window(date(2025, 2, 5))
+        assert window.start.strftime("%m-%d %H:%M") == f"02-04 {expected_start}"
+        assert window.end.strftime("%m-%d %H:%M") == f"02-05 {new_at}"
+        [made] = app.digest_service().run_due()
+        assert made.day == date(2025, 2, 5)
+        text = made.path.read_text(encoding="utf-8")
+        assert f"2025-02-04 {expected_start}" in text
+    finally:
+        app.close()

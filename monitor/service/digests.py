@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config
-from monitor.core.digest import Candidate, Digest, Failure, build, published_floor, window_for
+from monitor.core.digest import Candidate, Digest, Failure, Window, build, published_floor, window_for
 from monitor.errors import MonitorError
 from monitor.render.email import compose_digest
 from monitor.render.markdown import render
@@ -32,9 +32,10 @@ logger = logging.getLogger("monitor.digest")
 MAX_CATCH_UP = 7  # days of missed digests made when the service comes back
 
 
-def make_digest(reader: Reader, config: Config, day: date, now: datetime | None = None) -> Digest:
+def make_digest(reader: Reader, config: Config, day: date, now: datetime | None = None,
+                window: Window | None = None) -> Digest:
     tz: ZoneInfo = config.tz
-    window = window_for(day, config.digest.at, tz)
+    window = window or window_for(day, config.digest.at, tz)
     rows = reader.matched_first_seen_between(window.start, window.end,
                                              published_floor(window, config.digest.lookback))
     story = stories(rows)
@@ -158,10 +159,11 @@ class DigestService:
                 f"the digest of {day} covers entries until {window.end:%Y-%m-%d %H:%M} and cannot be sent "
                 f"before then; `monitor digest --date {day}` writes it as it stands without sending it"
             )
+        window = self._after_previous(window)
         if not self.log.claim(day, window.start, window.end, now, force=force):
             return None
         wait_for_polls(self.reader.engine)  # a poll first seen before the window closed is in it
-        digest = make_digest(self.reader, self.config, day, now)
+        digest = make_digest(self.reader, self.config, day, now, window)
         path = self.config.digest_dir / f"{day.isoformat()}.md"
         write_atomically(path, render(digest), mode=self.config.file_mode)
         mail, state = self._mail(digest, now)
@@ -169,6 +171,19 @@ class DigestService:
                           email_state=state, replace_mail=force)
         logger.info("event=digest date=%s entries=%d path=%s email=%s", day.isoformat(), digest.entries, path, state)
         return Made(day, path, digest.entries, state)
+
+    def window(self, day: date) -> Window:
+        """The window of `day`'s digest, as `make` will use it."""
+        return self._after_previous(window_for(day, self.config.digest.at, self.config.tz))
+
+    def _after_previous(self, window: Window) -> Window:
+        """The window starts where the previous day's digest ended, when that is within a day of
+        where it would start: a `digest.at` (or time zone) changed between two digests would
+        otherwise leave a gap no digest covers, or send again what the last one sent."""
+        previous = self.log.window_end(window.day - timedelta(days=1))
+        if previous is None or previous == window.start or abs(previous - window.start) >= timedelta(days=1):
+            return window
+        return Window(window.day, previous.astimezone(self.config.tz), window.end)
 
     def _mail(self, digest: Digest, now: datetime) -> tuple[Mail | None, str]:
         email = self.config.digest.email

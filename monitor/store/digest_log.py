@@ -83,6 +83,12 @@ class DigestLog:
             r = conn.execute(select(digests).where(digests.c.day == day)).first()
         return DigestRow(r.day, r.state, r.path, r.entries, r.email_state, r.made_at) if r else None
 
+    def window_end(self, day: date) -> datetime | None:
+        """Where the made digest of `day` ended (None: not made)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(digests.c.window_end).where(digests.c.day == day,
+                                                                   digests.c.state == "made")).scalar()
+
     def made_since(self, first: date) -> tuple[date | None, set[date]]:
         """(the first day ever made, the days made from `first` on): what a catch-up must skip."""
         with self.engine.connect() as conn:

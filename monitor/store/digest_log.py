@@ -74,10 +74,6 @@ class DigestLog:
             conn.execute(update(digests).where(digests.c.day == day).values(
                 state="made", claimed_until=None, path=path, entries=entries, email_state=email_state, made_at=now))
 
-    def set_email_state(self, day: date, state: str) -> None:
-        with self._writer.begin() as conn:
-            conn.execute(update(digests).where(digests.c.day == day).values(email_state=state))
-
     def get(self, day: date) -> DigestRow | None:
         with self.engine.connect() as conn:
             r = conn.execute(select(digests).where(digests.c.day == day)).first()

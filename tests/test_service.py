@@ -458,3 +458,31 @@ def test_a_shortened_interval_or_a_new_address_takes_effect_at_once(http_server:
     rows = source_rows(workspace)
     assert when(rows["slow"]["next_poll_at"]) <= datetime(2025, 2, 3, 0, 1, 12, tzinfo=UTC)
     assert rows["moved"]["next_poll_at"] is None and rows["moved"]["consecutive_failures"] == 0
+
+
+def test_a_worker_says_when_it_no_longer_runs_the_config_in_force(http_server: TestServer, workspace: Workspace,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """An operator edited a topic and ran a one-shot command, which re-matched the archive: the
+    running worker still matches new entries by the old query until it is restarted, so it says so."""
+    from monitor.service.scheduler import ConfigWatch
+
+    sources = [{"name": "s", "url": http_server.url("/f")}]
+    workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate"}])
+    running = workspace.app()
+    try:
+        running.topic_service().sync()
+        watch = ConfigWatch(running)
+        assert watch.check() == (False, ())
+        workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate OR weather"}])
+        assert watch.check() == (True, ())
+        one_shot = workspace.app()
+        try:
+            one_shot.topic_service().sync()  # what `monitor poll` does first
+        finally:
+            one_shot.close()
+        assert watch.check() == (True, ("t",))
+        assert watch.check() == (True, ("t",))  # said once per change
+    finally:
+        running.close()
+    warnings = [r.getMessage() for r in caplog.records if "event=config_changed" in r.getMessage()]
+    assert len(warnings) == 2 and "topics_matched_elsewhere=t" in warnings[1]

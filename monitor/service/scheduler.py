@@ -2,10 +2,11 @@
 
 - a short ticker that claims due sources from the database and polls them (the schedule
   lives in the database: a restart resumes where it stopped);
-- the daily digest at `digest.at` (and at start, to make a digest missed while down);
+- the daily digest at `digest.at`, and every minute any missing one of the past week;
 - the outbox, every few seconds, when email is configured;
 - immediate alerts, every few seconds, for topics that ask for them;
-- daily maintenance.
+- daily maintenance;
+- a watch that warns when the config in force is not the one this worker runs.
 SIGTERM or SIGINT: stop claiming, let polls in flight finish or abandon them within 10 s,
 give back leases, exit 0.
 """
@@ -16,6 +17,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -33,6 +35,7 @@ OUTBOX_SECONDS = 5
 ALERT_SECONDS = 5
 GRACE_SECONDS = 10
 CATCH_UP_SECONDS = 60  # a crashed digest's claim lasts 5 minutes
+WATCH_SECONDS = 60
 
 
 async def serve(app: App, stop: asyncio.Event | None = None) -> None:
@@ -84,11 +87,40 @@ def build_scheduler(app: App, worker: Worker) -> AsyncIOScheduler:
     if config.alerting:
         alerts = app.alerts()
         every(ALERT_SECONDS, lambda: asyncio.to_thread(alerts.flush), "alerts")
+    watch = ConfigWatch(app)
+    every(WATCH_SECONDS, lambda: asyncio.to_thread(watch.check), "config-watch", first=False)
     scheduler.add_job(_guarded(lambda: asyncio.to_thread(maintenance.run, app.engine, retention=config.retention,
                                                          now=app.clock()), "maintenance"),
                       CronTrigger(hour=4, minute=17, timezone=config.tz), id="maintenance", max_instances=1,
                       coalesce=True)
     return scheduler
+
+
+class ConfigWatch:
+    """Says (once per change) when this worker no longer runs the config in force: the file was
+    edited since it started, or another process matched the archive against other topic queries.
+    Its new entries would then be matched by stale rules until it is restarted."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.started_with = _read(app.config.path)
+        self.said: tuple[bool, tuple[str, ...]] = (False, ())
+
+    def check(self) -> tuple[bool, tuple[str, ...]]:
+        edited = self.started_with is not None and _read(self.app.config.path) not in (None, self.started_with)
+        differing = tuple(self.app.topic_service().stale()[0])
+        if (edited, differing) != self.said and (edited or differing):
+            log.warning("event=config_changed file_edited=%s topics_matched_elsewhere=%s: restart monitor run "
+                        "to apply the config in force", edited, ",".join(differing) or "-")
+        self.said = (edited, differing)
+        return self.said
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _guarded(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awaitable[None]]:

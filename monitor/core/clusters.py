@@ -347,9 +347,9 @@ def _decay(a: Fingerprint, b: Fingerprint) -> float:
 
 
 def _names_only(a: Fingerprint, b: Fingerprint, df: DocFreq | None) -> bool:
-    """The entries share only the names of companies and people, their titles, and words that
-    most of the window holds (AI, in a digest of AI topics): no word of what happened. Takaichi
-    meets Altman to discuss AI / Takaichi says Japan will not regulate AI are two events."""
+    """The entries share only the names of companies and people, their titles, and words that a
+    fifth of the window holds (``COMMON_SHARE``: AI, in a digest of AI topics): no word of what
+    happened. Takaichi meets Altman to discuss AI / Takaichi says Japan will not regulate AI."""
     shared = a.plain & b.plain
     if df is None or not shared:
         return not shared
@@ -368,7 +368,8 @@ def adjust(score: float, a: Fingerprint, b: Fingerprint, df: DocFreq | None = No
     the further apart in time past a day, and 0 for two reports of one outlet below
     ``SAME_OUTLET``: an outlet tells a story once, so its second item on the same people the
     same week is most often the next development (a feed's template, 高市総理は…を受けました,
-    is alike in every item); only its companion pieces and revisions are that alike."""
+    is alike in every item); only its companion pieces and revisions are that alike. Two reports
+    in one language that share only names count only from ``NAMES_ONLY`` up (``_names_only``)."""
     if not _in_window(a, b) or a.stage != b.stage or _conflict(a, b):
         return 0.0
     score *= _decay(a, b)

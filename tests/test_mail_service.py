@@ -387,3 +387,45 @@ def test_a_changed_digest_time_leaves_no_gap_and_no_overlap(workspace: Workspace
         assert f"2025-02-04 {expected_start}" in text
     finally:
         app.close()
+
+
+def test_a_forced_resend_keeps_the_window_it_was_made_with(workspace: Workspace) -> None:
+    workspace.write(sources=[], digest={"at": "15:08", "dir": "digests", "lookback": "3d"})
+    clock = Clock(datetime(2025, 2, 4, 6, 30, tzinfo=UTC))  # 15:30 on the 4th in Tokyo
+    app = workspace.app(clock)
+    try:
+        app.digest_service().run_due()
+    finally:
+        app.close()
+    workspace.write(sources=[], digest={"at": "16:00", "dir": "digests", "lookback": "3d"})
+    clock.now = datetime(2025, 2, 5, 8, tzinfo=UTC)
+    app = workspace.app(clock)
+    try:
+        service = app.digest_service()
+        again = service.make(date(2025, 2, 4), force=True)
+        assert again is not None and "2025-02-03 15:08" in again.path.read_text(encoding="utf-8")
+        assert service.window(date(2025, 2, 5)).start.strftime("%m-%d %H:%M") == "02-04 15:08"
+    finally:
+        app.close()
+
+
+def test_one_failing_day_does_not_hold_back_the_catch_up(workspace: Workspace, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from monitor.service.digests import DigestService
+
+    workspace.write(sources=[])
+    clock = Clock(datetime(2025, 2, 4, 0, tzinfo=UTC))
+    app = workspace.app(clock)
+    try:
+        app.digest_service().run_due()
+        clock.now = datetime(2025, 2, 7, 0, tzinfo=UTC)
+        make = DigestService.make
+
+        def flaky(self, day, **kwargs):  # type: ignore[no-untyped-def]
+            if day == date(2025, 2, 5):
+                raise MonitorError("cannot write digests/2025-02-05.md: disk full")
+            return make(self, day, **kwargs)
+
+        monkeypatch.setattr(DigestService, "make", flaky)
+        assert [m.day for m in app.digest_service().run_due()] == [date(2025, 2, 6), date(2025, 2, 7)]
+    finally:
+        app.close()

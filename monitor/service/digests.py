@@ -139,7 +139,11 @@ class DigestService:
         out = []
         day = first
         while day <= due:
-            done = self.make(day) if day not in made else None
+            try:
+                done = self.make(day) if day not in made else None
+            except MonitorError as exc:  # one day that fails must not hold back the others
+                logger.error("event=digest_failed date=%s error=%r", day.isoformat(), str(exc))
+                done = None
             if done is not None:
                 out.append(done)
             day += timedelta(days=1)
@@ -159,7 +163,7 @@ class DigestService:
                 f"the digest of {day} covers entries until {window.end:%Y-%m-%d %H:%M} and cannot be sent "
                 f"before then; `monitor digest --date {day}` writes it as it stands without sending it"
             )
-        window = self._after_previous(window)
+        window = self.window(day)
         if not self.log.claim(day, window.start, window.end, now, force=force):
             return None
         wait_for_polls(self.reader.engine)  # a poll first seen before the window closed is in it
@@ -173,15 +177,21 @@ class DigestService:
         return Made(day, path, digest.entries, state)
 
     def window(self, day: date) -> Window:
-        """The window of `day`'s digest, as `make` will use it."""
+        """The window of `day`'s digest: the one recorded when it was made (a forced resend and a
+        preview show what was mailed), else the configured one, after the previous day's."""
+        recorded = self.log.window(day)
+        if recorded is not None:
+            tz = self.config.tz
+            return Window(day, recorded[0].astimezone(tz), recorded[1].astimezone(tz))
         return self._after_previous(window_for(day, self.config.digest.at, self.config.tz))
 
     def _after_previous(self, window: Window) -> Window:
         """The window starts where the previous day's digest ended, when that is within a day of
         where it would start: a `digest.at` (or time zone) changed between two digests would
         otherwise leave a gap no digest covers, or send again what the last one sent."""
-        previous = self.log.window_end(window.day - timedelta(days=1))
-        if previous is None or previous == window.start or abs(previous - window.start) >= timedelta(days=1):
+        recorded = self.log.window(window.day - timedelta(days=1))
+        previous = recorded[1] if recorded else None
+        if previous is None or previous >= window.end or abs(previous - window.start) >= timedelta(days=1):
             return window
         return Window(window.day, previous.astimezone(self.config.tz), window.end)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from monitor.errors import StoreError
@@ -51,12 +51,14 @@ class DigestLog:
                     conn.execute(insert(digests).values(day=day, window_start=start, window_end=end,
                                                         state="making", claimed_until=now + lease))
                     return True
-                stale = row.state == "making" and (row.claimed_until is None or row.claimed_until < now)
-                if force or stale:
-                    conn.execute(update(digests).where(digests.c.day == day)
-                                 .values(state="making", claimed_until=now + lease))
-                    return True
-                return False
+                # Taken over only if still as read (two workers may find the same expired claim);
+                # the window goes with it, so the row says what the digest covers.
+                taken = update(digests).where(digests.c.day == day).values(
+                    state="making", claimed_until=now + lease, window_start=start, window_end=end)
+                if not force:
+                    taken = taken.where(digests.c.state == "making",
+                                        or_(digests.c.claimed_until.is_(None), digests.c.claimed_until < now))
+                return conn.execute(taken).rowcount == 1
         except IntegrityError:  # another service inserted it first
             return False
         except SQLAlchemyError as exc:
@@ -79,16 +81,17 @@ class DigestLog:
             r = conn.execute(select(digests).where(digests.c.day == day)).first()
         return DigestRow(r.day, r.state, r.path, r.entries, r.email_state, r.made_at) if r else None
 
-    def window_end(self, day: date) -> datetime | None:
-        """Where the made digest of `day` ended (None: not made)."""
+    def window(self, day: date) -> tuple[datetime, datetime] | None:
+        """The window recorded for `day` (made, or being made), or None."""
         with self.engine.connect() as conn:
-            return conn.execute(select(digests.c.window_end).where(digests.c.day == day,
-                                                                   digests.c.state == "made")).scalar()
+            row = conn.execute(select(digests.c.window_start, digests.c.window_end)
+                               .where(digests.c.day == day)).first()
+        return (row.window_start, row.window_end) if row else None
 
     def made_since(self, first: date) -> tuple[date | None, set[date]]:
-        """(the first day ever made, the days made from `first` on): what a catch-up must skip."""
+        """(the first day ever claimed, the days made from `first` on): what a catch-up must skip."""
         with self.engine.connect() as conn:
-            earliest = conn.execute(select(func.min(digests.c.day)).where(digests.c.state == "made")).scalar()
+            earliest = conn.execute(select(func.min(digests.c.day))).scalar()  # a first one that crashed too
             made = {r[0] for r in conn.execute(select(digests.c.day).where(digests.c.state == "made",
                                                                            digests.c.day >= first))}
         return earliest, made

@@ -111,6 +111,8 @@ class TopicService:
         topics no longer configured."""
         chosen = [t for t in self.config.topics if names is None or t.name in names]
         forgotten = [self._forget(t) for t in self.stale(thorough=True)[1]] if names is None else []
+        if names is None:
+            self._drop_alerts_of_quiet_topics()
         return [self._rematch(t.name, t.query, force=True) for t in chosen] + forgotten
 
     def _rematch(self, name: str, query: str, force: bool = False) -> Rematched:

@@ -49,8 +49,14 @@ def wait_for_polls(engine: Engine) -> None:
     lock a digest's claim takes does this already): a digest then sees all that was first seen
     before it began, and a poll that writes later stamps its entries after it."""
     if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POLL_FENCE})
+        try:
+            with engine.begin() as conn:
+                # Bounded: a digest would rather fail (the catch-up retries within a minute) than
+                # outlive its 5-minute claim waiting behind a poll stuck on a lock.
+                conn.execute(text("SET LOCAL lock_timeout = '60s'"))
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POLL_FENCE})
+        except SQLAlchemyError as exc:
+            raise database_error(exc, "waiting for polls still writing before a digest") from exc
 BACKENDS = ("sqlite", "postgresql")
 
 

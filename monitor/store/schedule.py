@@ -27,6 +27,8 @@ class Claim:
     failures: int
 
 
+DEAD_AFTER = timedelta(minutes=10)  # a lease this long expired belongs to a dead worker
+
 class Schedule:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -59,12 +61,12 @@ class Schedule:
 
     def finish(self, source_id: int, owner: str, *, next_poll_at: datetime, now: datetime | None = None) -> None:
         """Release our lease and set the next poll (what the poll found is in its PollRecord).
-        A source another live worker holds is left to it; with `now`, a lease that expired (its
-        worker died) is no one's."""
+        A source another live worker holds is left to it; with `now`, a lease expired for
+        ``DEAD_AFTER`` (its worker died) is no one's."""
         values: dict[str, object] = {"next_poll_at": next_poll_at, "lease_owner": None, "lease_until": None}
         free = or_(sources.c.lease_owner == owner, sources.c.lease_owner.is_(None))
-        if now is not None:
-            free = or_(free, sources.c.lease_until < now)
+        if now is not None:  # long expired: a live worker's poll can outlast its lease (article pages)
+            free = or_(free, sources.c.lease_until < now - DEAD_AFTER)
         try:
             with self._writer.begin() as conn:
                 conn.execute(update(sources).where(and_(sources.c.id == source_id, free)).values(**values))

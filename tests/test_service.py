@@ -458,6 +458,7 @@ def test_a_shortened_interval_or_a_new_address_takes_effect_at_once(http_server:
     rows = source_rows(workspace)
     assert when(rows["slow"]["next_poll_at"]) <= datetime(2025, 2, 3, 0, 1, 12, tzinfo=UTC)
     assert rows["moved"]["next_poll_at"] is None and rows["moved"]["consecutive_failures"] == 0
+    assert rows["moved"]["failing_since"] is None  # a failure at the new address starts its own count
 
 
 def test_a_worker_says_when_it_no_longer_runs_the_config_in_force(http_server: TestServer, workspace: Workspace,

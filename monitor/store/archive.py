@@ -127,7 +127,9 @@ class Archive:
                 rows = {r.name: r for r in conn.execute(select(
                     sources.c.id, sources.c.name, sources.c.url, sources.c.type, sources.c.disabled_at,
                     sources.c.disabled_config, sources.c.next_poll_at, sources.c.consecutive_failures))}
-                for name, url, kind, fingerprint in configured:
+                # Existing rows in id order (two workers starting together lock them alike), new ones last.
+                ordered = sorted(configured, key=lambda c: (c[0] not in rows, rows[c[0]].id if c[0] in rows else 0))
+                for name, url, kind, fingerprint in ordered:
                     row = rows.get(name)
                     if row is None:
                         add = insert(sources)
@@ -139,7 +141,7 @@ class Archive:
                         # A new address is a new resource: forget the old one's validators and back-off.
                         conn.execute(update(sources).where(sources.c.id == row.id).values(
                             url=url, type=kind, etag=None, last_modified=None, next_poll_at=None,
-                            consecutive_failures=0))
+                            consecutive_failures=0, failing_since=None))
                     elif latest and name in latest and row.next_poll_at and not row.consecutive_failures \
                             and row.next_poll_at > latest[name]:
                         conn.execute(update(sources).where(sources.c.id == row.id).values(next_poll_at=latest[name]))

@@ -7,13 +7,14 @@ EUC-JP by a kana/kanji score). A BOM wins over the header because it cannot be t
 
 Labels are mapped to the codec real pages need: ``Shift_JIS`` and its aliases decode as strict
 Shift_JIS (〜 is U+301C, as in browsers), else as CP932 (Windows-31J), a superset that also has
-the NEC/IBM characters (①, ㈱, 髙) that pages labelled Shift_JIS use anyway; ``EUC-JP`` falls back to EUC-JIS-2004 for the same reason; ``ISO-8859-1``
+the NEC/IBM characters (①, ㈱, 髙) that pages labelled Shift_JIS use anyway; ``EUC-JP`` falls
+back to EUC-JIS-2004 for the same reason; ``ISO-8859-1``
 and ``US-ASCII`` mean windows-1252 as in browsers. An unknown label is ignored.
 
 Feeds have feedparser's XML encoding rules; they come through here (``feed_as_utf8``) when their
 declared encoding cannot decode them, and when it is a legacy one, which feedparser would read
-with Python's codec for the label (none for x-sjis; strict shift_jis for Shift_JIS). Never raises: the last resort is a decode with
-``errors="replace"``.
+with Python's codec for the label (none for x-sjis; strict shift_jis for Shift_JIS). Never
+raises: the last resort is a decode with ``errors="replace"``.
 """
 
 from __future__ import annotations

@@ -153,17 +153,15 @@ class DigestService:
         """Make the digest of `day` unless it was made already (None then, unless `force`).
 
         Only once its window has closed: a digest recorded early would stand for the whole date,
-        so what arrives later that day would never be mailed, and the scheduled digests would
-        resume only after it (``run_due`` goes on from the newest date made).
+        so what arrives later that day would never be mailed.
         """
-        window = window_for(day, self.config.digest.at, self.config.tz)
+        window = self.window(day)
         now = self.clock()
         if window.end > now:
             raise MonitorError(
                 f"the digest of {day} covers entries until {window.end:%Y-%m-%d %H:%M} and cannot be sent "
                 f"before then; `monitor digest --date {day}` writes it as it stands without sending it"
             )
-        window = self.window(day)
         if not self.log.claim(day, window.start, window.end, now, force=force):
             return None
         wait_for_polls(self.reader.engine)  # a poll first seen before the window closed is in it

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import Config
@@ -69,10 +69,8 @@ class TopicService:
         matches would otherwise show in search for good and keep their entries from retention).
         ``forget=False``: only the re-matching (what a digest needs)."""
         try:
-            changed, gone = self.stale(thorough=forget)
-            forgotten = [self._forget(t) for t in gone] if forget else []
-            if forget:
-                self._drop_alerts_of_quiet_topics()
+            changed, _ = self.stale()
+            forgotten = self._tidy() if forget else []
             return [self._rematch(t, self.config.topic(t).query) for t in changed] + forgotten
         except SQLAlchemyError as exc:
             raise database_error(exc, "matching the archive against changed topics") from exc
@@ -88,6 +86,13 @@ class TopicService:
         changed = [t.name for t in self.config.topics if stored.get(t.name) != t.query]
         return changed, sorted((stored.keys() | matched) - configured)
 
+    def _tidy(self) -> list[Rematched]:
+        """Forget the topics no longer configured, and drop the queued alerts of every topic that
+        does not alert (theirs included)."""
+        forgotten = [self._forget(t) for t in self.stale(thorough=True)[1]]
+        self._drop_alerts_of_quiet_topics()
+        return forgotten
+
     def _drop_alerts_of_quiet_topics(self) -> None:
         """Alerts queued for a topic that no longer alerts would go out, stale, if it ever did again."""
         alerting = [t.name for t in self.config.alerting]
@@ -98,11 +103,9 @@ class TopicService:
 
     def _forget(self, name: str) -> Rematched:
         with writer(self.engine).begin() as conn:
-            if conn.dialect.name == "postgresql":  # the same lock as a re-match: one change of topics at a time
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('monitor.topics.rematch'))"))
+            _lock_topics(conn)
             removed = conn.execute(delete(matches).where(matches.c.topic == name)).rowcount
             conn.execute(delete(topics_table).where(topics_table.c.name == name))
-            conn.execute(delete(alert_queue).where(alert_queue.c.topic == name))  # no topic to mail them under
         log.info("event=topic_forgotten topic=%s removed=%d", name, removed)
         return Rematched(name, 0, 0, removed)
 
@@ -110,9 +113,7 @@ class TopicService:
         """Match the archive again for the named topics; without names, for all, and forget the
         topics no longer configured."""
         chosen = [t for t in self.config.topics if names is None or t.name in names]
-        forgotten = [self._forget(t) for t in self.stale(thorough=True)[1]] if names is None else []
-        if names is None:
-            self._drop_alerts_of_quiet_topics()
+        forgotten = self._tidy() if names is None else []
         return [self._rematch(t.name, t.query, force=True) for t in chosen] + forgotten
 
     def _rematch(self, name: str, query: str, force: bool = False) -> Rematched:
@@ -120,8 +121,7 @@ class TopicService:
         checker = TopicSet([(name, tree)])
         now = self.clock()
         with writer(self.engine).begin() as conn:
-            if conn.dialect.name == "postgresql":  # SQLite's writer already holds the write lock
-                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('monitor.topics.rematch'))"))
+            _lock_topics(conn)
             done = conn.execute(select(topics_table.c.query).where(topics_table.c.name == name)).scalar()
             if done == query and not force:  # another worker re-matched it meanwhile
                 return Rematched(name, 0, 0, 0)
@@ -163,3 +163,9 @@ class TopicService:
             return [r[0] for r in conn.execute(query)]
         with self.engine.connect() as own:
             return [r[0] for r in own.execute(query)]
+
+
+def _lock_topics(conn: Connection) -> None:
+    """One change of topics at a time across PostgreSQL workers (SQLite's writer holds the write lock)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('monitor.topics.rematch'))"))

@@ -88,9 +88,10 @@ class App:
     def poller(self, fetcher: Fetcher) -> Poller:
         robots = RobotsPolicy(fetcher, self.config.fetch.user_agent, clock=self.clock)
         google = GoogleLinks(self.engine, fetcher, self.clock, hosts=self.google_hosts)
-        articles = Articles(config=self.config, fetcher=fetcher, archive=self.archive,
-                            reader=self.reader, topics=self.topics, clock=self.clock)
-        return Poller(fetcher=fetcher, pipeline=self.pipeline(), source_ids=self.source_ids,
+        pipeline = self.pipeline()
+        articles = Articles(config=self.config, fetcher=fetcher, archive=self.archive, reader=self.reader,
+                            topics=self.topics, clock=self.clock, alert_topics=pipeline.alert_topics)
+        return Poller(fetcher=fetcher, pipeline=pipeline, source_ids=self.source_ids,
                       tz=self.config.tz, clock=self.clock, robots=robots, google=google, articles=articles)
 
     async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+from datetime import UTC, date, datetime
 
 import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
 from tests.corpus import corpus_path
-from tests.support.httpserver import TestServer
+from tests.support.httpserver import RequestInfo, Response, TestServer
 from tests.support.workspace import Clock, Workspace
 from tests.test_guard import _rebinding
 from tests.test_poll import poll, rss
@@ -112,3 +113,46 @@ def test_an_article_hosts_robots_txt_is_fetched_under_the_guard(http_server: Tes
     assert [r.path for r in http_server.requests] == ["/feed"]
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select text from entries").fetchone() == ("",)
+
+
+def test_an_entry_matched_only_by_its_late_article_is_in_the_next_digest_once(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """The item comes a minute before digest.at and matches nothing; its page comes after the
+    digest of that window was made (the digest is made while the page is being served) and
+    makes it match. It must be in the next digest, only there, and alert its topic."""
+    clock = Clock(datetime(2025, 2, 3, 22, 59, tzinfo=UTC))  # 07:59 on 4 February in Tokyo
+    made: list[int] = []
+
+    def page(request: RequestInfo) -> Response:
+        clock.advance(minutes=2)  # 08:01: the window of 4 February has closed
+        app = workspace.app(clock)
+        try:
+            done = app.digest_service().make(date(2025, 2, 4))
+            assert done is not None
+            made.append(done.entries)
+        finally:
+            app.close()
+        return Response(body="<html><body><article><p>SB OAI Japan starts selling Crystal intelligence "
+                             "to Japanese companies, with a long paragraph about it.</p></article></body></html>",
+                        headers={"Content-Type": "text/html"})
+
+    http_server.handler("/news/jv", page)
+    http_server.route("/feed", rss(("Joint venture begins sales", http_server.url("/news/jv"))))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "jv", "query": '"Crystal intelligence"', "alert": "immediate"}],
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True},
+                    digest={"at": "08:00", "dir": "digests", "lookback": "3d",
+                            "email": {"to": ["a@example.org"], "from": "m@example.org",  # nothing is sent: no server
+                                      "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"}}})
+    assert poll(workspace, clock)["s"].new == 1
+    assert made == [0]  # made while the page was on its way: it saw no match
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select topic from alert_queue").fetchall() == [("jv",)]
+    clock.advance(days=1)
+    app = workspace.app(clock)
+    try:
+        assert [e.title for s in app.digest(date(2025, 2, 5)).sections for e in s.items] == [
+            "Joint venture begins sales"]
+        assert app.digest(date(2025, 2, 4)).entries == 0  # remade later: still not there (once only)
+    finally:
+        app.close()

@@ -39,7 +39,7 @@ HOST_SPACING = 1.0  # seconds between two article requests to one host
 
 class Articles:
     def __init__(self, *, config: Config, fetcher: Fetcher, archive: Archive, reader: Reader,
-                 topics: TopicSet, clock: Callable[[], datetime]) -> None:
+                 topics: TopicSet, clock: Callable[[], datetime], alert_topics: frozenset[str] = frozenset()) -> None:
         self.config = config
         self.fetcher = fetcher
         # Its own robots.txt cache: an article host's robots.txt is fetched under the same guard
@@ -53,6 +53,7 @@ class Articles:
         self.clock = clock
         self.tz = ZoneInfo(config.timezone)
         self._asking = {t.name for t in config.topics if t.fetch_article}
+        self.alert_topics = alert_topics  # a topic first matched by the article text alerts too
         self._last: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
@@ -93,7 +94,8 @@ class Articles:
         analysed = self.topics.analyse(title, summary, article.text)
         await asyncio.to_thread(self.archive.set_article, entry_id, text=article.text, summary=summary,
                                 published=published or article.published,
-                                indexed=Indexed(analysed.tokens, analysed.topics, analysed.hits), now=self.clock())
+                                indexed=Indexed(analysed.tokens, analysed.topics, analysed.hits), now=self.clock(),
+                                alert_topics=self.alert_topics)
         log.info("event=article source_entry=%d chars=%d topics=%s", entry_id, len(article.text),
                  ",".join(analysed.topics) or "-")
         return 1

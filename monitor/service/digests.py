@@ -36,8 +36,7 @@ def make_digest(reader: Reader, config: Config, day: date, now: datetime | None 
                 window: Window | None = None) -> Digest:
     tz: ZoneInfo = config.tz
     window = window or window_for(day, config.digest.at, tz)
-    rows = reader.matched_first_seen_between(window.start, window.end,
-                                             published_floor(window, config.digest.lookback))
+    rows = reader.digest_rows(window.start, window.end, published_floor(window, config.digest.lookback))
     story = stories(rows)
     candidates = [Candidate(r.title, r.url, r.sources, r.published, r.first_seen, r.topics,
                             {t: tuple(str(h["term"]) for h in hits) for t, hits in r.why.items()},

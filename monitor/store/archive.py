@@ -315,19 +315,33 @@ class Archive:
         self._index(conn, [(i, revised[i]) for i in ids], now)
 
     def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,
-                    indexed: Indexed, now: datetime) -> None:
+                    indexed: Indexed, now: datetime, alert_topics: Collection[str] = ()) -> None:
         """Store an entry's article text (and the summary/date the feed lacked), index it and
-        record its matches again, in one transaction. `first_seen` is untouched."""
+        record its matches again, in one transaction. `first_seen` is untouched.
+
+        The page comes after the poll's transaction, paced, so the digest of the entry's
+        first_seen may be made already: an entry that matched nothing before and matches now
+        gets `late_match_at`, the time the digest counts it at, stamped under the poll fence
+        like a poll (a digest that read before this wrote counts it in its next window). Topics
+        it matches only now are queued for their `alert: immediate` alert, as a poll would."""
         try:
             with self._writer.begin() as conn:
-                conn.execute(update(entries).where(entries.c.id == entry_id).values(
-                    text=text, summary=summary, published_at=published, updated_at=now))
+                hold_poll_fence(conn)
+                if self.clock is not None:
+                    now = max(now, self.clock())
+                before = {r[0] for r in conn.execute(select(matches.c.topic).where(matches.c.entry_id == entry_id))}
+                values: dict[str, object] = {"text": text, "summary": summary, "published_at": published,
+                                             "updated_at": now}
+                if not before and indexed.topics:
+                    values["late_match_at"] = now
+                conn.execute(update(entries).where(entries.c.id == entry_id).values(**values))
                 conn.execute(delete(matches).where(matches.c.entry_id == entry_id))
                 if conn.dialect.name == "sqlite":
                     conn.exec_driver_sql("DELETE FROM entry_fts WHERE rowid = ?", (entry_id,))
                 else:
                     pg_search.delete_index(conn, [entry_id])
                 self._index(conn, [(entry_id, indexed)], now)
+                _queue_alerts(conn, [(entry_id, [t for t in indexed.topics if t not in before])], alert_topics, now)
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing article text") from exc
 

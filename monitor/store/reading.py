@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, or_, select, text
+from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.core.query import Node
@@ -73,13 +73,16 @@ class Reader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def matched_first_seen_between(self, start: datetime, end: datetime,
-                                   published_after: datetime) -> list[EntryRow]:
-        """Entries first seen in [start, end) that match a topic, less those published before
-        `published_after` (an entry without a date is kept)."""
+    def digest_rows(self, start: datetime, end: datetime, published_after: datetime) -> list[EntryRow]:
+        """Entries that match a topic and are counted in [start, end), less those published
+        before `published_after` (an entry without a date is kept). An entry counts when first
+        seen, or, when only its article text made it match, when that text came
+        (`late_match_at`): either way in exactly one window."""
+        seen = and_(entries.c.late_match_at.is_(None), entries.c.first_seen >= start, entries.c.first_seen < end)
+        late = and_(entries.c.late_match_at >= start, entries.c.late_match_at < end)
         query = (
             select(entries.c.id)
-            .where(entries.c.first_seen >= start, entries.c.first_seen < end)
+            .where(or_(seen, late))
             .where(or_(entries.c.published_at.is_(None), entries.c.published_at >= published_after))
             .where(entries.c.id.in_(select(matches.c.entry_id)))
             .order_by(entries.c.id)  # the digest keeps this order among equals: the same on every database

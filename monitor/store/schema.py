@@ -96,10 +96,14 @@ class Entry(Base):
     # Revision 0003: article text, and the outlet an aggregator named.
     text: Mapped[str] = mapped_column(Text, default="")
     publisher: Mapped[str | None] = mapped_column(Text)
+    # Revision 0006: when its article text first made the entry match a topic (it matched none
+    # before); the digest counts the entry then rather than at first_seen.
+    late_match_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_entries_first_seen", "first_seen"),
         Index("ix_entries_published_at", "published_at"),
+        Index("ix_entries_late_match_at", "late_match_at"),
     )
 
 

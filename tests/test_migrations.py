@@ -1,0 +1,67 @@
+"""The migrations and the models describe one schema: what `db upgrade` builds is what the code reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from monitor.store.db import _alembic_config, head_revision, open_engine, upgrade, writer
+from monitor.store.schema import Base
+from tests.support.postgres import pg_url, postgres  # noqa: F401 (fixtures)
+
+
+def _differences(url: str) -> list[object]:
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+    # the search index (entry_fts: SQLite FTS5 and its shadow tables, PostgreSQL tsvector
+    # columns and their GIN indexes) is made by raw SQL in the migrations, not by the models
+    return [d for d in diffs if not _search_index(d)]
+
+
+def _search_index(diff: tuple) -> bool:  # type: ignore[type-arg]
+    if diff[0] == "remove_table":
+        return bool(diff[1].name.startswith("entry_fts"))
+    if diff[0] == "remove_index":
+        return bool(diff[1].table.name == "entry_fts")
+    return False
+
+
+def test_a_database_upgraded_to_head_matches_the_models(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = open_engine(url)
+    try:
+        assert upgrade(engine)[1] == head_revision()
+    finally:
+        engine.dispose()
+    assert _differences(url) == []
+
+
+def test_the_newest_migration_goes_down_and_up_again(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = open_engine(url)
+    try:
+        upgrade(engine)
+        cfg = _alembic_config()
+        with writer(engine).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "-1")
+        assert upgrade(engine)[1] == head_revision()
+    finally:
+        engine.dispose()
+    assert _differences(url) == []
+
+
+def test_on_postgresql_too(pg_url: str) -> None:  # noqa: F811
+    engine = open_engine(pg_url)
+    try:
+        assert upgrade(engine)[1] == head_revision()
+    finally:
+        engine.dispose()
+    assert _differences(pg_url) == []

@@ -462,3 +462,41 @@ def test_a_worker_says_when_it_no_longer_runs_the_config_in_force(http_server: T
         running.close()
     warnings = [r.getMessage() for r in caplog.records if "event=config_changed" in r.getMessage()]
     assert len(warnings) == 2 and "topics_matched_elsewhere=t" in warnings[1]
+
+
+def test_a_poll_that_outlasts_its_lease_keeps_it(http_server: TestServer, workspace: Workspace) -> None:
+    """A poll longer than the lease (article pages are paced) renews it as it goes: while it
+    runs, another worker finds the source leased and does not poll it too."""
+    from monitor.net.fetcher import Fetcher
+    from monitor.store.schedule import Schedule
+
+    clock = Clock()
+    others: list[list[str]] = []
+
+    def slow_feed(request: object) -> Response:
+        clock.advance(minutes=5)  # far past the lease (timeout 5 s + 10 s)
+        time.sleep(0.6)  # a few renewals come meanwhile
+        claims = Schedule(app.engine).claim_due("other", ["s"], clock(), limit=1, lease=timedelta(seconds=15))
+        others.append([c.name for c in claims])
+        return Response(body=rss(("Item", "https://example.com/1")), headers={"Content-Type": "application/rss+xml"})
+
+    http_server.handler("/f", slow_feed)
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/f")}])
+    app = workspace.app(clock)
+
+    async def one_poll() -> None:
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            worker = app.worker(fetcher)
+            worker.renew_every = 0.1
+            assert await worker.tick() == 1
+            while worker.inflight:
+                await asyncio.sleep(0.05)
+            await worker.drain()
+
+    try:
+        asyncio.run(one_poll())
+    finally:
+        app.close()
+    assert others == [[]]
+    row = source_rows(workspace)["s"]
+    assert row["last_status"] == "ok" and row["lease_owner"] is None

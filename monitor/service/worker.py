@@ -49,9 +49,11 @@ class Worker:
         self.clock = clock
         self.owner = owner or worker_id()
         self.names = [s.name for s in config.sources]
-        # A lease outlives the longest poll (the whole-request deadline plus parsing and
-        # storing); after a crash the source is free again when it expires.
+        # A lease outlives one request (its whole deadline plus parsing and storing) and is
+        # renewed every third of it while the poll goes on (article pages, paced, can take
+        # minutes); after a crash the source is free again once it expires.
         self.lease = timedelta(seconds=config.fetch.timeout + 10)
+        self.renew_every = self.lease.total_seconds() / 3
         self.inflight: set[asyncio.Task[None]] = set()
         self.stopping = False
         self._refill: asyncio.Task[None] | None = None  # claims into slots that polls freed
@@ -87,12 +89,15 @@ class Worker:
 
     async def _poll(self, claim: Claim) -> None:
         source = self.config.source(claim.name)
+        keeping = asyncio.create_task(self._keep_lease(claim), name=f"lease:{claim.name}")
         try:
             outcome = await self.poller.poll_one(source)
             next_at = next_poll(source, outcome, claim.failures + (outcome.status == "error"), self.clock())
         except Exception:  # a bug of ours: the source backs off and gives its lease back; the slot goes on
             log.exception("event=poll_crashed source=%s", source.name)
             next_at = after_failure(source.name, source.every, claim.failures + 1, self.clock())
+        finally:
+            keeping.cancel()
         try:
             await asyncio.to_thread(self.schedule.finish, claim.source_id, self.owner, next_poll_at=next_at)
         except MonitorError as exc:
@@ -102,6 +107,20 @@ class Worker:
         self._freed = True
         if not self.stopping and (self._refill is None or self._refill.done()):
             self._refill = asyncio.create_task(self._fill_freed_slots(), name="refill")
+
+    async def _keep_lease(self, claim: Claim) -> None:
+        """Renew the lease while the poll runs, so that no other worker polls the source too."""
+        while True:
+            await asyncio.sleep(self.renew_every)
+            try:
+                kept = await asyncio.to_thread(self.schedule.renew, claim.source_id, self.owner,
+                                               self.clock() + self.lease)
+            except MonitorError as exc:  # the next renewal may get through; the poll goes on
+                log.warning("event=lease_renew_failed source=%s error=%r", claim.name, str(exc))
+                continue
+            if not kept:
+                log.warning("event=lease_lost source=%s", claim.name)
+                return
 
     async def _fill_freed_slots(self) -> None:
         """Claim into the slots that ended polls freed, until nothing more is due; one claim at a

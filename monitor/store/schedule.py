@@ -73,6 +73,16 @@ class Schedule:
         except SQLAlchemyError as exc:
             raise StoreError(f"database error while scheduling: {getattr(exc, 'orig', exc)}") from exc
 
+    def renew(self, source_id: int, owner: str, until: datetime) -> bool:
+        """Extend our lease on a source still being polled; False when it is no longer ours."""
+        try:
+            with self._writer.begin() as conn:
+                done = conn.execute(update(sources).where(sources.c.id == source_id, sources.c.lease_owner == owner)
+                                    .values(lease_until=until))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while renewing a lease: {getattr(exc, 'orig', exc)}") from exc
+        return bool(done.rowcount)
+
     def release(self, owner: str) -> None:
         """Give back every lease this worker holds (a clean shutdown)."""
         with self._writer.begin() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from tests.corpus import corpus_path
 from tests.support.httpserver import TestServer
@@ -160,7 +160,7 @@ def test_html_listing_source_from_the_corpus(http_server: TestServer, workspace:
                               "item": "li.list-new__item", "title": ".list-new__description",
                               "link": "a.list-new__link", "date": "time"}],
                     topics=[{"name": "ai", "query": "AI"}])
-    out = poll(workspace, Clock())["kantei-top"]
+    out = poll(workspace, Clock(datetime(2026, 9, 1, tzinfo=UTC)))["kantei-top"]  # the page was captured then
     assert (out.status, out.new, out.matched) == ("ok", 3, 1), out
     with db(workspace) as conn:
         rows = conn.execute("select url, published_at, title from entries order by id").fetchall()
@@ -252,7 +252,7 @@ def test_undeclared_euc_jp_listing_page(http_server: TestServer, workspace: Work
     http_server.route("/list", page, content_type="text/html")
     workspace.write(sources=[{"name": "eucjp", "type": "html", "url": http_server.url("/list"), "item": "li"}],
                     topics=[{"name": "policy", "query": "AI基本計画 OR 人工知能戦略本部"}])
-    out = poll(workspace, Clock())["eucjp"]
+    out = poll(workspace, Clock(datetime(2026, 1, 5, tzinfo=UTC)))["eucjp"]  # after both dates
     assert (out.status, out.new, out.matched) == ("ok", 2, 2)
     with db(workspace) as conn:
         rows = conn.execute("select title, published_at from entries order by id").fetchall()
@@ -349,3 +349,26 @@ def test_link_less_items_of_two_feeds_with_the_same_plain_id_are_two_entries(htt
         rows = sorted(conn.execute("select key, url, title from entries"))
     assert [(key.split(":")[:2], url, title) for key, url, title in rows] == [
         (["item", "a"], None, "First feed's notice"), (["item", "b"], None, "Second feed's notice")]
+
+
+def test_a_date_far_ahead_of_the_poll_is_no_publication_date(http_server: TestServer, workspace: Workspace) -> None:
+    """A CMS placeholder (2125) or a typo'd year would sit on top of newest-first lists for
+    years: such a date is dropped (first_seen stands in), the item is not revised at each poll,
+    and a link-less item keyed by its date keeps its key. A day ahead is only a clock off."""
+    far = "<pubDate>Sat, 01 Jan 2125 00:00:00 +0000</pubDate>"
+    soon = "<pubDate>Tue, 04 Feb 2025 09:00:00 +0900</pubDate>"
+    feed = RSS.format(items="".join([
+        f"<item><title>Placeholder date</title><link>https://example.com/far</link>{far}</item>",
+        f"<item><title>Tomorrow in Tokyo</title><link>https://example.com/soon</link>{soon}</item>",
+        f"<item><title>Link-less and far</title><guid isPermaLink='false'>item_3</guid>{far}</item>"]))
+    http_server.route("/feed", feed)
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    clock = Clock()  # 2025-02-03 01:00 UTC
+    assert poll(workspace, clock)["s"].new == 3
+    clock.advance(hours=1)
+    again = poll(workspace, clock)["s"]
+    assert (again.new, again.status) == (0, "ok")
+    with db(workspace) as conn:
+        rows = conn.execute("select title, published_at, updated_at = first_seen from entries order by id").fetchall()
+    assert rows == [("Placeholder date", None, 1), ("Tomorrow in Tokyo", "2025-02-04 00:00:00.000000", 1),
+                    ("Link-less and far", None, 1)]

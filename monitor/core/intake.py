@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from monitor.core.entry import EntryDraft
 from monitor.core.urls import canonical_url
@@ -122,6 +122,23 @@ def identify(drafts: list[EntryDraft], source_name: str) -> list[Identified]:
             identity = entry_key(d, source_name)
         out.append(Identified(d, *identity) if identity else Identified(d, None, None))
     return out
+
+
+FUTURE_SLACK = timedelta(days=2)  # a clock or time zone wrong by hours is not yet a false date
+
+
+def credible(identified: list[Identified], now: datetime) -> list[Identified]:
+    """The drafts, less a publication date more than ``FUTURE_SLACK`` after `now` (a typo'd
+    year, a CMS placeholder such as 2125): such a date would sit on top of every newest-first
+    list for years. The entry keeps first_seen; the key, made before, keeps the date it was
+    given, so an item is the same entry whatever the clock says."""
+    return [i if credible_date(i.draft.published, now) == i.draft.published
+            else replace(i, draft=replace(i.draft, published=None)) for i in identified]
+
+
+def credible_date(published: datetime | None, now: datetime) -> datetime | None:
+    """`published`, or None when it lies more than ``FUTURE_SLACK`` after `now`."""
+    return None if published is not None and published > now + FUTURE_SLACK else published
 
 
 # A short count after an optional short word: item_17, entry-3, #5, 17. Not a URI, not a long id.

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from monitor.config import Config, SourceConfig
+from monitor.core.intake import credible_date
 from monitor.core.topics import TopicSet
 from monitor.errors import MonitorError
 from monitor.ingest.article import extract_article
@@ -93,7 +94,7 @@ class Articles:
         summary = summary or (article.description or "")
         analysed = self.topics.analyse(title, summary, article.text)
         await asyncio.to_thread(self.archive.set_article, entry_id, text=article.text, summary=summary,
-                                published=published or article.published,
+                                published=published or credible_date(article.published, self.clock()),
                                 indexed=Indexed(analysed.tokens, analysed.topics, analysed.hits), now=self.clock(),
                                 alert_topics=self.alert_topics)
         log.info("event=article source_entry=%d chars=%d topics=%s", entry_id, len(article.text),

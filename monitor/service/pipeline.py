@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.core.entry import EntryDraft
-from monitor.core.intake import Identified, Known, decide, identify
+from monitor.core.intake import Identified, Known, credible, decide, identify
 from monitor.core.topics import TopicSet
 from monitor.store.archive import Archive, Indexed, Plan, PollRecord, TextReader
 
@@ -35,7 +35,7 @@ class Pipeline:
 
     def ingest(self, source_id: int, source_name: str, drafts: list[EntryDraft], *, now: datetime,
                record: PollRecord, skipped: int = 0) -> Ingested:
-        identified = identify(drafts, source_name)
+        identified = credible(identify(drafts, source_name), now)
         skipped += sum(1 for i in identified if i.key is None)
 
         def plan(known: dict[str, Known], texts: TextReader) -> Plan:

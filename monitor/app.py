@@ -83,7 +83,8 @@ class App:
                              concurrency=f.concurrency)
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.archive, self.topics, alert_topics=frozenset(t.name for t in self.config.alerting))
+        return Pipeline(self.archive, self.topics, alert_topics=frozenset(t.name for t in self.config.alerting),
+                        article_topics=frozenset(t.name for t in self.config.topics if t.fetch_article))
 
     def poller(self, fetcher: Fetcher) -> Poller:
         robots = RobotsPolicy(fetcher, self.config.fetch.user_agent, clock=self.clock)

@@ -156,3 +156,62 @@ def test_an_entry_matched_only_by_its_late_article_is_in_the_next_digest_once(
         assert app.digest(date(2025, 2, 4)).entries == 0  # remade later: still not there (once only)
     finally:
         app.close()
+
+
+def _article_setup(http_server: TestServer, workspace: Workspace, **topic: object) -> None:
+    http_server.route("/feed", rss(("Joint venture begins sales", http_server.url("/news/jv"))), etag='"v1"')
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": not topic}],
+                    topics=[{"name": "jv", "query": '"Crystal intelligence" OR "joint venture"', **topic}],
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+
+
+def _queue_and_text() -> str:
+    return "select (select count(*) from article_queue), (select length(text) from entries)"
+
+
+def test_a_page_that_failed_is_fetched_at_a_later_poll_even_when_the_feed_is_unchanged(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """The page is queued with the poll: a failure (or a shutdown mid-way) leaves it queued, and
+    the source's later poll fetches it, though the feed answers 304 and has nothing new."""
+    _article_setup(http_server, workspace)
+    http_server.route("/news/jv", "busy", status=503, content_type="text/plain")
+    clock = Clock()
+    assert poll(workspace, clock)["s"].new == 1
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute(_queue_and_text()).fetchone() == (1, 0)
+    http_server.route("/news/jv", "<html><body><article><p>SB OAI Japan starts selling Crystal intelligence, "
+                                  "with a long paragraph about it.</p></article></body></html>", content_type="text/html")
+    clock.advance(minutes=5)  # not yet due again
+    assert poll(workspace, clock)["s"].status == "not_modified"
+    assert [r.path for r in http_server.requests].count("/news/jv") == 1
+    clock.advance(minutes=6)
+    assert poll(workspace, clock)["s"].status == "not_modified"
+    with sqlite3.connect(workspace.db_path) as conn:
+        queued, length = conn.execute(_queue_and_text()).fetchone()
+    assert (queued, length > 40) == (0, True)
+
+
+def test_a_page_that_keeps_failing_is_given_up_after_three_tries(http_server: TestServer,
+                                                                 workspace: Workspace) -> None:
+    _article_setup(http_server, workspace)
+    http_server.route("/news/jv", "gone", status=404, content_type="text/plain")
+    clock = Clock()
+    for _ in range(4):
+        poll(workspace, clock)
+        clock.advance(hours=1)
+    assert [r.path for r in http_server.requests].count("/news/jv") == 3
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute(_queue_and_text()).fetchone() == (0, 0)
+
+
+def test_a_topic_asks_for_the_pages_of_the_entries_it_matches_only(http_server: TestServer,
+                                                                   workspace: Workspace) -> None:
+    _article_setup(http_server, workspace, fetch_article=True)
+    http_server.route("/feed", rss(("Joint venture begins sales", http_server.url("/news/jv")),
+                                   ("Weather in Osaka", http_server.url("/news/weather"))))
+    http_server.route("/news/jv", "<html><body><article><p>SB OAI Japan starts selling Crystal intelligence, "
+                                  "with a long paragraph about it.</p></article></body></html>", content_type="text/html")
+    assert poll(workspace, Clock())["s"].new == 2
+    assert [r.path for r in http_server.requests if r.path.startswith("/news/")] == ["/news/jv"]
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from article_queue").fetchone() == (0,)

@@ -1,11 +1,13 @@
 """Article text for entries whose feed gives only a title or a short summary.
 
-A source or a topic with `fetch_article: true` asks for it: after a poll, each new entry of
-such a source (or new entry matching such a topic) whose summary is short gets its page
-fetched — only public addresses unless `fetch.allow_private`, robots.txt obeyed, at most
-one request per host per second, within the fetch limits — and its main text extracted,
+A source or a topic with `fetch_article: true` asks for it: the poll that stores a new entry
+of such a source (or one matching such a topic) whose summary is short queues its page
+(monitor.store.article_queue); then, and at each later poll of the source, the queued pages
+are fetched — only public addresses unless `fetch.allow_private`, robots.txt obeyed, at most
+one request per host per second, within the fetch limits — and their main text extracted,
 stored, indexed and matched. The page's og:description and published time fill in what the
-feed lacked.
+feed lacked. A page a shutdown or a crash interrupted is fetched at the next poll; one that
+fails is tried again later, three times in all.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select
 
 from monitor.config import Config, SourceConfig
 from monitor.core.intake import credible_date
@@ -29,11 +29,10 @@ from monitor.net.fetcher import Fetcher
 from monitor.net.guard import check_public_async
 from monitor.net.robots import RobotsPolicy
 from monitor.store.archive import Archive, Indexed
+from monitor.store.article_queue import ArticleQueue
 from monitor.store.reading import Reader
-from monitor.store.schema import matches
 
 log = logging.getLogger("monitor.articles")
-SHORT_SUMMARY = 280  # characters: a summary shorter than this says too little to match on
 PER_POLL = 30  # pages fetched at most per poll of one source
 HOST_SPACING = 1.0  # seconds between two article requests to one host
 
@@ -53,6 +52,7 @@ class Articles:
         self.topics = topics
         self.clock = clock
         self.tz = ZoneInfo(config.timezone)
+        self.queue = ArticleQueue(archive.engine)
         self._asking = {t.name for t in config.topics if t.fetch_article}
         self.alert_topics = alert_topics  # a topic first matched by the article text alerts too
         self._last: dict[str, float] = {}
@@ -61,25 +61,21 @@ class Articles:
     def wanted(self, source: SourceConfig) -> bool:
         return source.fetch_article or bool(self._asking)
 
-    async def enrich(self, source: SourceConfig, new_ids: Sequence[int]) -> int:
-        """Fetch and store the text of the entries that need it; returns how many got text."""
-        ids = list(new_ids) if source.fetch_article else await asyncio.to_thread(self._matching_asking, new_ids)
-        rows = [r for r in await asyncio.to_thread(self.reader.by_ids, ids[:PER_POLL])
-                if r.url and len(r.summary) < SHORT_SUMMARY and not r.text]
+    async def enrich(self, source: SourceConfig, source_id: int) -> int:
+        """Fetch and store the queued pages of the source that are due; returns how many got text."""
         done = 0
-        for row in rows:
+        for page in await asyncio.to_thread(self.queue.due, source_id, self.clock(), PER_POLL):
             try:
-                done += await self._one(row.id, row.url or "", row.title, row.summary, row.published)
-            except MonitorError as exc:  # one page failing never fails the poll
-                log.warning("event=article_failed source=%s url=%s error=%r", source.name, row.url, str(exc))
+                got = await self._one(page.entry_id, page.url, page.title, page.summary, page.published)
+            except MonitorError as exc:  # one page failing never fails the poll; it is tried again later
+                given_up = await asyncio.to_thread(self.queue.failed, page, self.clock())
+                log.warning("event=article_failed source=%s url=%s error=%r%s", source.name, page.url, str(exc),
+                            " given_up=1" if given_up else "")
+                continue
+            if not got:
+                await asyncio.to_thread(self.queue.drop, page.entry_id)
+            done += got
         return done
-
-    def _matching_asking(self, ids: Sequence[int]) -> list[int]:
-        if not self._asking or not ids:
-            return []
-        with self.archive.engine.connect() as conn:
-            return sorted({r[0] for r in conn.execute(select(matches.c.entry_id).where(
-                matches.c.entry_id.in_(list(ids)), matches.c.topic.in_(sorted(self._asking))))})
 
     async def _one(self, entry_id: int, url: str, title: str, summary: str, published: datetime | None) -> int:
         await self._public(url)

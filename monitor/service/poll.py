@@ -92,6 +92,7 @@ class Poller:
             fetched = await self.fetcher.fetch(source.url, Validators(etag, modified), verify=source.verify)
             if fetched.not_modified:
                 await self._record(source_id, PollRecord("not_modified"))
+                await self._articles(source, source_id)  # what an earlier poll left queued
                 return self._logged(source, Outcome(source.name, "not_modified"), started)
             parsed = await asyncio.to_thread(self._parse, source, fetched)
             if source.type == "google_news" and self.google is not None:
@@ -101,9 +102,9 @@ class Poller:
                                 items=len(parsed.drafts) + parsed.skipped if source.type == "html" else None)
             async with self._store_lock:
                 done = await asyncio.to_thread(self.pipeline.ingest, source_id, source.name, parsed.drafts,
-                                               now=self.clock(), record=record, skipped=parsed.skipped)
-            if done.new_ids and self.articles is not None and self.articles.wanted(source):
-                await self.articles.enrich(source, done.new_ids)
+                                               now=self.clock(), record=record, skipped=parsed.skipped,
+                                               fetch_article=source.fetch_article)
+            await self._articles(source, source_id)
             outcome = Outcome(source.name, "ok", done.new, done.matched, done.skipped,
                               items=len(parsed.drafts) + parsed.skipped, new_ids=done.new_ids,
                               bytes=len(fetched.body), warnings=tuple(parsed.warnings))
@@ -117,6 +118,16 @@ class Poller:
             outcome = Outcome(source.name, "error", error=message)
             await self._record(source_id, PollRecord("error", error=message))
         return self._logged(source, outcome, started)
+
+    async def _articles(self, source: SourceConfig, source_id: int) -> None:
+        """The queued article pages of the source: the poll stored its entries already, so a
+        database error here is logged and leaves the pages queued, not a failed poll."""
+        if self.articles is None or not self.articles.wanted(source):
+            return
+        try:
+            await self.articles.enrich(source, source_id)
+        except StoreError as exc:
+            log.error("event=articles_failed source=%s error=%r", source.name, str(exc))
 
     async def _failed(self, source: SourceConfig, source_id: int, exc: MonitorError, *,
                       gone: bool = False) -> Outcome:

@@ -31,7 +31,7 @@ from monitor.core.matcher import Hit
 from monitor.errors import StoreError
 from monitor.store import pg_search
 from monitor.store.db import database_error, hold_poll_fence, writer
-from monitor.store.schema import alert_queue, entries, entry_sources, matches, sources
+from monitor.store.schema import alert_queue, article_queue, entries, entry_sources, matches, sources
 
 _CHUNK = 500
 
@@ -57,6 +57,7 @@ class Plan:
     intents: Intents
     new: Mapping[str, Indexed] = field(default_factory=dict)
     revised: Mapping[int, Indexed] = field(default_factory=dict)
+    articles: frozenset[str] = frozenset()  # keys of new entries whose article page is wanted
 
 
 TextReader = Callable[[Sequence[int]], Mapping[int, str]]  # entry ids -> stored article text
@@ -86,6 +87,12 @@ def _queue_alerts(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], al
     rows = [{"topic": t, "entry_id": i, "queued_at": now} for i, topics in new for t in topics if t in alert_topics]
     if rows:
         conn.execute(insert(alert_queue), rows)
+
+
+def _queue_articles(conn: Connection, ids: Sequence[int], source_id: int, now: datetime) -> None:
+    if ids:
+        conn.execute(insert(article_queue), [{"entry_id": i, "source_id": source_id, "queued_at": now, "tries": 0,
+                                              "next_try_at": now} for i in ids])
 
 
 def _layout(conn: Connection, source_id: int, items: int, now: datetime) -> dict[str, object]:
@@ -239,6 +246,8 @@ class Archive:
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
                                   for i in intents.sightings])
                 self._record(conn, source_id, record, now, new=len(new_ids))
+                _queue_articles(conn, [i for i, e in zip(new_ids, intents.new, strict=True)
+                                       if e.key in decided.articles], source_id, now)
                 if alert_topics:
                     _queue_alerts(conn, [(i, decided.new[e.key].topics) for i, e in
                                          zip(new_ids, intents.new, strict=True)], alert_topics, now)
@@ -342,6 +351,7 @@ class Archive:
                     pg_search.delete_index(conn, [entry_id])
                 self._index(conn, [(entry_id, indexed)], now)
                 _queue_alerts(conn, [(entry_id, [t for t in indexed.topics if t not in before])], alert_topics, now)
+                conn.execute(delete(article_queue).where(article_queue.c.entry_id == entry_id))
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing article text") from exc
 

@@ -199,6 +199,22 @@ class AlertQueue(Base):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ArticleQueue(Base):
+    """New entries whose article page is wanted and not fetched yet (revision 0007): stored with
+    the poll, so a page that a shutdown, a crash or a passing error kept from coming is fetched
+    at a later poll of the source rather than never."""
+
+    __tablename__ = "article_queue"
+
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_article_queue_source", "source_id", "next_try_at"),)
+
+
 class AlertSent(Base):
     __tablename__ = "alerts_sent"
 
@@ -213,6 +229,7 @@ matches = cast(Table, Match.__table__)
 digests = cast(Table, DigestRecord.__table__)
 outbox = cast(Table, OutboxMessage.__table__)
 alert_queue = cast(Table, AlertQueue.__table__)
+article_queue = cast(Table, ArticleQueue.__table__)
 alerts_sent = cast(Table, AlertSent.__table__)
 topics_table = cast(Table, TopicRecord.__table__)
 google_links = cast(Table, GoogleLink.__table__)

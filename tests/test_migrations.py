@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -10,7 +11,10 @@ from alembic.runtime.migration import MigrationContext
 
 from monitor.store.db import _alembic_config, head_revision, open_engine, upgrade, writer
 from monitor.store.schema import Base
+from tests.support.httpserver import TestServer
 from tests.support.postgres import pg_url, postgres  # noqa: F401 (fixtures)
+from tests.support.workspace import Clock, Workspace
+from tests.test_poll import poll, rss
 
 
 def _differences(url: str) -> list[object]:
@@ -65,3 +69,30 @@ def test_on_postgresql_too(pg_url: str) -> None:  # noqa: F811
     finally:
         engine.dispose()
     assert _differences(pg_url) == []
+
+
+def test_going_down_to_the_first_revision_keeps_the_archive(http_server: TestServer, workspace: Workspace) -> None:
+    """Downgrades drop columns in place: rebuilding a table (Alembic's batch mode on SQLite)
+    would drop the old one, and ON DELETE CASCADE would empty every table that refers to it."""
+    http_server.route("/feed", rss(("Crystal intelligence begins", "https://example.com/a"),
+                                   ("Weather", "https://example.com/b")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "jv", "query": '"Crystal intelligence"'}])
+    poll(workspace, Clock())
+    counts = "select (select count(*) from entries), (select count(*) from matches), (select count(*) from entry_sources)"
+    with sqlite3.connect(workspace.db_path) as conn:
+        before = conn.execute(counts).fetchone()
+    assert before == (2, 1, 2)
+    engine = open_engine(f"sqlite:///{workspace.db_path}")
+    try:
+        cfg = _alembic_config()
+        with writer(engine).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0001")
+        with sqlite3.connect(workspace.db_path) as raw:
+            assert raw.execute(counts).fetchone() == before
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute(counts).fetchone() == before

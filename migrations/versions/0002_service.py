@@ -77,7 +77,7 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_table("digests")
     op.drop_index("ix_sources_next_poll_at", "sources")
-    with op.batch_alter_table("sources") as batch:
-        for column in ("layout_changed_at", "last_items", "last_new_at", "lease_until", "lease_owner",
-                       "next_poll_at"):
-            batch.drop_column(column)
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): batch mode would rebuild the table, and
+    # dropping the old one deletes, by ON DELETE CASCADE, every row that refers to it.
+    for column in ("layout_changed_at", "last_items", "last_new_at", "lease_until", "lease_owner", "next_poll_at"):
+        op.drop_column("sources", column)

@@ -71,8 +71,8 @@ def downgrade() -> None:
         op.drop_column("entry_fts", "text")
     op.drop_table("google_links")
     op.drop_table("topics")
-    with op.batch_alter_table("entries") as batch:
-        for column in ("publisher", "text"):
-            batch.drop_column(column)
-    with op.batch_alter_table("matches") as batch:
-        batch.drop_column("terms")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): batch mode would rebuild the table, and
+    # dropping the old one deletes, by ON DELETE CASCADE, every row that refers to it.
+    for column in ("publisher", "text"):
+        op.drop_column("entries", column)
+    op.drop_column("matches", "terms")

@@ -28,7 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sources") as batch:
-        batch.drop_column("disabled_config")
-        batch.drop_column("disabled_reason")
-        batch.drop_column("disabled_at")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): batch mode would rebuild the table, and
+    # dropping the old one deletes, by ON DELETE CASCADE, every row that refers to it.
+    for column in ("disabled_config", "disabled_reason", "disabled_at"):
+        op.drop_column("sources", column)

@@ -31,5 +31,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_entries_late_match_at", table_name="entries")
-    with op.batch_alter_table("entries") as batch:
-        batch.drop_column("late_match_at")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): batch mode would rebuild the table, and
+    # dropping the old one deletes, by ON DELETE CASCADE, every row that refers to it.
+    op.drop_column("entries", "late_match_at")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -213,5 +213,136 @@ def test_a_topic_asks_for_the_pages_of_the_entries_it_matches_only(http_server: 
                                   "with a long paragraph about it.</p></article></body></html>", content_type="text/html")
     assert poll(workspace, Clock())["s"].new == 2
     assert [r.path for r in http_server.requests if r.path.startswith("/news/")] == ["/news/jv"]
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from article_queue").fetchone() == (0,)
+
+
+JV_PAGE = ("<html><body><article><p>SB OAI Japan starts selling Crystal intelligence to Japanese companies, "
+           "with a long paragraph about it.</p></article></body></html>")
+_MAIL = {"to": ["a@example.org"], "from": "m@example.org",  # nothing is sent: no server
+         "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"}}
+
+
+def test_an_entry_that_matched_when_stored_is_not_counted_again_when_its_page_comes(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """It matched by its title and was in the digest; the feed then edits the headline (no match
+    for a while) and the page, retried after a 503, brings the match back: no second digest,
+    no second alert."""
+    clock = Clock(datetime(2025, 2, 3, 22, 50, tzinfo=UTC))  # 07:50 on 4 February in Tokyo
+    http_server.route("/feed", rss(("Crystal intelligence goes on sale", http_server.url("/news/jv"))))
+    http_server.route("/news/jv", "busy", status=503, content_type="text/plain")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "jv", "query": '"Crystal intelligence"', "alert": "immediate"}],
+                    digest={"at": "08:00", "dir": "digests", "lookback": "3d", "email": _MAIL},
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    assert poll(workspace, clock)["s"].new == 1
+    clock.advance(minutes=15)
+    app = workspace.app(clock)
+    try:
+        made = app.digest_service().make(date(2025, 2, 4))
+        assert made is not None and made.entries == 1
+    finally:
+        app.close()
+    http_server.route("/feed", rss(("SoftBank and OpenAI venture starts sales", http_server.url("/news/jv"))))
+    http_server.route("/news/jv", JV_PAGE, content_type="text/html")
+    clock.advance(minutes=15)  # the retry is due
+    poll(workspace, clock)
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*), max(late_match_at) from alert_queue, entries").fetchone() == (1, None)
+        assert conn.execute("select topic from matches").fetchall() == [("jv",)]
+    clock.advance(days=1)
+    app = workspace.app(clock)
+    try:
+        assert app.digest(date(2025, 2, 5)).entries == 0
+    finally:
+        app.close()
+
+
+def test_a_page_stored_by_another_worker_is_not_stored_or_alerted_again(http_server: TestServer,
+                                                                        workspace: Workspace) -> None:
+    """Two workers that fetched one queued page (a one-shot poll beside `run`): the first to
+    store it takes it off the queue; the second stores nothing and queues no second alert."""
+    from monitor.store.archive import Indexed
+
+    http_server.route("/feed", rss(("Sales begin", http_server.url("/news/jv"))))
+    http_server.route("/news/jv", "busy", status=503, content_type="text/plain")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "jv", "query": '"Crystal intelligence"', "alert": "immediate"}],
+                    digest={"at": "08:00", "dir": "digests", "lookback": "3d", "email": _MAIL},
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    clock = Clock()
+    assert poll(workspace, clock)["s"].new == 1  # matches nothing yet; its page is queued
+    app = workspace.app(clock)
+    try:
+        entry_id = app.reader.search(None, limit=1)[0].id
+        indexed = Indexed(("sales begin", "", "crystal intelligence"), ("jv",))
+        stored = [app.archive.set_article(entry_id, text="Crystal intelligence", summary="", published=None,
+                                          indexed=indexed, now=clock(), alert_topics={"jv"}) for _ in range(2)]
+    finally:
+        app.close()
+    assert stored == [True, False]
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from alert_queue").fetchone() == (1,)
+        assert conn.execute("select count(*) from article_queue").fetchone() == (0,)
+
+
+def test_a_page_that_crashes_the_extractor_is_counted_and_does_not_block_the_next(
+        http_server: TestServer, workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.service import articles
+
+    real = articles.extract_article
+
+    def broken_on_bad(body: bytes, *, url: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        if "/bad" in url:
+            raise ValueError("a bug in extraction")
+        return real(body, url=url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(articles, "extract_article", broken_on_bad)
+    http_server.route("/feed", rss(("First", http_server.url("/bad")), ("Second", http_server.url("/good"))))
+    http_server.route("/bad", JV_PAGE, content_type="text/html")
+    http_server.route("/good", JV_PAGE, content_type="text/html")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "jv", "query": '"Crystal intelligence"'}],
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    clock = Clock()
+    outcomes = []
+    for _ in range(4):
+        outcomes.append(poll(workspace, clock)["s"].status)
+        clock.advance(hours=1)
+    assert outcomes == ["ok"] * 4
+    assert [r.path for r in http_server.requests].count("/bad") == 3
+    with sqlite3.connect(workspace.db_path) as conn:
+        rows = conn.execute("select title, length(text) > 0 from entries order by id").fetchall()
+        assert conn.execute("select count(*) from article_queue").fetchone() == (0,)
+    assert rows == [("First", 0), ("Second", 1)]
+
+
+def test_the_newest_pages_come_first_and_a_day_old_backlog_is_given_up(
+        http_server: TestServer, workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.service import articles, maintenance
+
+    monkeypatch.setattr(articles, "PER_POLL", 2)
+    monkeypatch.setattr(articles, "HOST_SPACING", 0.0)
+    for n in range(6):
+        http_server.route(f"/news/{n}", JV_PAGE, content_type="text/html")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "jv", "query": '"Crystal intelligence"'}],
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    clock = Clock()
+    http_server.route("/feed", rss(*[(f"Old {n}", http_server.url(f"/news/{n}")) for n in range(4)]))
+    poll(workspace, clock)  # 4 queued, 2 fetched
+    clock.advance(minutes=30)
+    http_server.route("/feed", rss(*[(f"New {n}", http_server.url(f"/news/{n}")) for n in (4, 5)]))
+    poll(workspace, clock)  # the 2 new ones before the 2 left over
+    fetched = [r.path for r in http_server.requests if r.path.startswith("/news/")]
+    assert fetched[-2:] == ["/news/5", "/news/4"]
+    clock.advance(days=1, minutes=1)
+    poll(workspace, clock)  # the leftovers are a day old: given up, not fetched
+    assert [r.path for r in http_server.requests if r.path.startswith("/news/")] == fetched
+    app = workspace.app(clock)
+    try:
+        maintenance.run(app.engine, retention=timedelta(days=365), now=clock())
+    finally:
+        app.close()
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select count(*) from article_queue").fetchone() == (0,)

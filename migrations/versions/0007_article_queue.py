@@ -8,7 +8,9 @@ Article pages were fetched right after the poll that found their entries, from a
 memory: a shutdown (which abandons a poll after 10 s, while pages are paced one per second per
 host), a crash or one failed request meant the page was never fetched, and a topic matched
 only through it never matched. The queue is written in the poll's transaction; the source's
-next poll fetches what is left. Entries stored before are not queued: their chance has passed.
+next poll fetches what is left. ``matched`` holds the topics the entry matched when stored (a
+JSON list): whether its page brings a late match, or a new alert, is judged against them.
+Entries stored before are not queued: their chance has passed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def upgrade() -> None:
         sa.Column("queued_at", sa.DateTime, nullable=False),
         sa.Column("tries", sa.Integer, nullable=False),
         sa.Column("next_try_at", sa.DateTime, nullable=False),
+        sa.Column("matched", sa.Text, nullable=False),
     )
     op.create_index("ix_article_queue_source", "article_queue", ["source_id", "next_try_at"])
 

@@ -67,8 +67,10 @@ class Articles:
         for page in await asyncio.to_thread(self.queue.due, source_id, self.clock(), PER_POLL):
             try:
                 got = await self._one(page.entry_id, page.url, page.title, page.summary, page.published)
-            except MonitorError as exc:  # one page failing never fails the poll; it is tried again later
+            except Exception as exc:  # one page failing never fails the poll; it is tried again later
                 given_up = await asyncio.to_thread(self.queue.failed, page, self.clock())
+                if not isinstance(exc, MonitorError):  # a bug of ours: it must not block the queue either
+                    log.exception("event=article_crashed source=%s url=%s", source.name, page.url)
                 log.warning("event=article_failed source=%s url=%s error=%r%s", source.name, page.url, str(exc),
                             " given_up=1" if given_up else "")
                 continue
@@ -89,10 +91,12 @@ class Articles:
             return 0
         summary = summary or (article.description or "")
         analysed = self.topics.analyse(title, summary, article.text)
-        await asyncio.to_thread(self.archive.set_article, entry_id, text=article.text, summary=summary,
+        stored = await asyncio.to_thread(self.archive.set_article, entry_id, text=article.text, summary=summary,
                                 published=published or credible_date(article.published, self.clock()),
                                 indexed=Indexed(analysed.tokens, analysed.topics, analysed.hits), now=self.clock(),
                                 alert_topics=self.alert_topics)
+        if not stored:  # another worker stored it meanwhile
+            return 0
         log.info("event=article source_entry=%d chars=%d topics=%s", entry_id, len(article.text),
                  ",".join(analysed.topics) or "-")
         return 1

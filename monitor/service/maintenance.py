@@ -1,4 +1,5 @@
-"""Daily maintenance: forget old unmatched entries, optimise the search index, prune sent mail.
+"""Daily maintenance: forget old unmatched entries, optimise the search index, prune sent mail
+and article pages given up.
 
 Matched entries are kept for good (they are what the digests were made of); an entry that
 matched no topic is deleted once it was first seen longer ago than `retention` (365 days
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
+from monitor.store.article_queue import ArticleQueue
 from monitor.store.db import writer
 from monitor.store.outbox import Outbox
 from monitor.store.schema import entries, matches
@@ -34,8 +36,9 @@ class Report:
 def run(engine: Engine, *, retention: timedelta, now: datetime) -> Report:
     deleted = _delete_unmatched(engine, now - retention)
     pruned = Outbox(engine).prune(now - SENT_MAIL_KEPT)
+    pages = ArticleQueue(engine).expire(now)
     _optimise(engine)
-    log.info("event=maintenance deleted=%d mail_pruned=%d", deleted, pruned)
+    log.info("event=maintenance deleted=%d mail_pruned=%d article_pages_given_up=%d", deleted, pruned, pages)
     return Report(deleted, pruned)
 
 

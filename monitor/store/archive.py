@@ -89,10 +89,12 @@ def _queue_alerts(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], al
         conn.execute(insert(alert_queue), rows)
 
 
-def _queue_articles(conn: Connection, ids: Sequence[int], source_id: int, now: datetime) -> None:
-    if ids:
+def _queue_articles(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], source_id: int,
+                    now: datetime) -> None:
+    if new:
         conn.execute(insert(article_queue), [{"entry_id": i, "source_id": source_id, "queued_at": now, "tries": 0,
-                                              "next_try_at": now} for i in ids])
+                                              "next_try_at": now, "matched": json.dumps(sorted(topics))}
+                                             for i, topics in new])
 
 
 def _layout(conn: Connection, source_id: int, items: int, now: datetime) -> dict[str, object]:
@@ -246,7 +248,7 @@ class Archive:
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
                                   for i in intents.sightings])
                 self._record(conn, source_id, record, now, new=len(new_ids))
-                _queue_articles(conn, [i for i, e in zip(new_ids, intents.new, strict=True)
+                _queue_articles(conn, [(i, decided.new[e.key].topics) for i, e in zip(new_ids, intents.new, strict=True)
                                        if e.key in decided.articles], source_id, now)
                 if alert_topics:
                     _queue_alerts(conn, [(i, decided.new[e.key].topics) for i, e in
@@ -324,21 +326,28 @@ class Archive:
         self._index(conn, [(i, revised[i]) for i in ids], now)
 
     def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,
-                    indexed: Indexed, now: datetime, alert_topics: Collection[str] = ()) -> None:
-        """Store an entry's article text (and the summary/date the feed lacked), index it and
-        record its matches again, in one transaction. `first_seen` is untouched.
+                    indexed: Indexed, now: datetime, alert_topics: Collection[str] = ()) -> bool:
+        """Store a queued entry's article text (and the summary/date the feed lacked), index it
+        and record its matches again, in one transaction that takes the entry off the article
+        queue; False, storing nothing, when it is no longer queued (another worker stored it,
+        or it was given up). `first_seen` is untouched.
 
         The page comes after the poll's transaction, paced, so the digest of the entry's
-        first_seen may be made already: an entry that matched nothing before and matches now
-        gets `late_match_at`, the time the digest counts it at, stamped under the poll fence
-        like a poll (a digest that read before this wrote counts it in its next window). Topics
-        it matches only now are queued for their `alert: immediate` alert, as a poll would."""
+        first_seen may be made already: an entry that matched nothing when stored, nor since,
+        and matches now gets `late_match_at`, the time the digest counts it at, stamped under
+        the poll fence like a poll (a digest that read before this wrote counts it in its next
+        window). Topics it matches only now are queued for their `alert: immediate` alert."""
         try:
             with self._writer.begin() as conn:
                 hold_poll_fence(conn)
+                claimed = conn.execute(delete(article_queue).where(article_queue.c.entry_id == entry_id)
+                                       .returning(article_queue.c.matched)).first()
+                if claimed is None:
+                    return False
                 if self.clock is not None:
                     now = max(now, self.clock())
-                before = {r[0] for r in conn.execute(select(matches.c.topic).where(matches.c.entry_id == entry_id))}
+                before = set(json.loads(claimed.matched)) | {
+                    r[0] for r in conn.execute(select(matches.c.topic).where(matches.c.entry_id == entry_id))}
                 values: dict[str, object] = {"text": text, "summary": summary, "published_at": published,
                                              "updated_at": now}
                 if not before and indexed.topics:
@@ -351,9 +360,9 @@ class Archive:
                     pg_search.delete_index(conn, [entry_id])
                 self._index(conn, [(entry_id, indexed)], now)
                 _queue_alerts(conn, [(entry_id, [t for t in indexed.topics if t not in before])], alert_topics, now)
-                conn.execute(delete(article_queue).where(article_queue.c.entry_id == entry_id))
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing article text") from exc
+        return True
 
     @staticmethod
     def _index(conn: Connection, indexed: list[tuple[int, Indexed]], now: datetime) -> None:

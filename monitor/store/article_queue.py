@@ -3,7 +3,9 @@
 Rows are written by the poll that stores the entries (``Archive.ingest``, same transaction)
 and removed by the transaction that stores the text (``Archive.set_article``), so a page
 interrupted by a shutdown or a crash is still wanted at the source's next poll. A page that
-fails is tried again later, at most ``MAX_TRIES`` times in all.
+fails is tried again later, at most ``MAX_TRIES`` times in all. Newest first: a source that
+brings more pages than a poll fetches would otherwise push today's behind a growing backlog;
+what is still queued after ``MAX_AGE`` is given up.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from monitor.store.schema import article_queue, entries
 
 MAX_TRIES = 3
 FIRST_RETRY = timedelta(minutes=10)  # then 20 minutes: a passing outage, not a lasting refusal
+MAX_AGE = timedelta(days=1)  # a page still not fetched by then is given up (maintenance deletes it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +41,13 @@ class ArticleQueue:
         self._writer = writer(engine)
 
     def due(self, source_id: int, now: datetime, limit: int) -> list[Pending]:
-        """The source's pages due now, oldest first."""
+        """The source's pages due now, newest first, less those queued more than ``MAX_AGE`` ago."""
         query = (select(article_queue.c.entry_id, article_queue.c.tries, entries.c.url, entries.c.title,
                         entries.c.summary, entries.c.published_at)
                  .join(entries, entries.c.id == article_queue.c.entry_id)
-                 .where(article_queue.c.source_id == source_id, article_queue.c.next_try_at <= now)
-                 .order_by(article_queue.c.queued_at, article_queue.c.entry_id).limit(limit))
+                 .where(article_queue.c.source_id == source_id, article_queue.c.next_try_at <= now,
+                        article_queue.c.queued_at >= now - MAX_AGE)
+                 .order_by(article_queue.c.queued_at.desc(), article_queue.c.entry_id.desc()).limit(limit))
         try:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
@@ -65,6 +69,14 @@ class ArticleQueue:
         except SQLAlchemyError as exc:
             raise StoreError(f"database error while writing the article queue: {getattr(exc, 'orig', exc)}") from exc
         return tries >= MAX_TRIES
+
+    def expire(self, now: datetime) -> int:
+        """Delete the pages given up for age (and those of sources that no longer ask)."""
+        try:
+            with self._writer.begin() as conn:
+                return int(conn.execute(delete(article_queue).where(article_queue.c.queued_at < now - MAX_AGE)).rowcount)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while writing the article queue: {getattr(exc, 'orig', exc)}") from exc
 
     def drop(self, entry_id: int) -> None:
         """The page has nothing to give (no text in it): not wanted any more."""

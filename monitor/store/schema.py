@@ -211,6 +211,7 @@ class ArticleQueue(Base):
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     tries: Mapped[int] = mapped_column(Integer, default=0)
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    matched: Mapped[str] = mapped_column(Text)  # JSON: the topics the entry matched when stored
 
     __table_args__ = (Index("ix_article_queue_source", "source_id", "next_try_at"),)
 

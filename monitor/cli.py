@@ -98,6 +98,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: int) -
     level = logging.WARNING - 10 * verbose + 10 * quiet
     logging.basicConfig(level=max(logging.DEBUG, min(level, logging.CRITICAL)), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _quiet_libraries()
     ctx.obj = Context(config_path, verbose - quiet)
     ctx.call_on_close(lambda: ctx.obj._app and ctx.obj._app.close())
 
@@ -417,7 +418,17 @@ def run(obj: Context) -> None:
         app.smtp_settings()  # a missing password variable fails now, not at digest time
     if obj.verbosity == 0:  # no -v/-q: the config's level
         logging.getLogger().setLevel(app.config.log_level.upper())
+        _quiet_libraries()
     asyncio.run(serve(app))
+
+
+def _quiet_libraries() -> None:
+    """Below debug, APScheduler's and httpx's own info lines (a job run every 2 seconds, each
+    request) are left out: the service's key=value events say what happened, and a log of
+    months stays readable. Their warnings and errors still show."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in ("apscheduler", "httpx"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main() -> None:

@@ -148,6 +148,8 @@ def digest(obj: Context, day: str | None, out: str | None, send: bool, force: bo
     """Write the digest of a date as Markdown (or, with --send, make it and email it)."""
     if force and not send:
         raise click.UsageError("--force only makes sense with --send")
+    if out is not None and send:
+        raise click.UsageError("--out does not go with --send: the sent digest is written to digest.dir")
     given = _local_date(day, "--date")
     app = obj.app()
     _match_changed_topics(app)
@@ -203,7 +205,7 @@ def _send_digest(app: App, day: date | None, force: bool) -> None:
         click.echo(str(made.path))
     for r in results:
         if not r.sent:
-            retry = f"; monitor run retries it from {r.retry_at:%H:%M}" if r.retry_at else ""
+            retry = f"; monitor run retries it from {r.retry_at.astimezone(app.config.tz):%H:%M}" if r.retry_at else ""
             raise MonitorError(f"sending the digest of {chosen} failed: {r.error}{retry}")
     to = ", ".join(app.config.digest.email.to) if app.config.digest.email else ""
     click.echo(f"sent the digest of {chosen} to {to}" if results

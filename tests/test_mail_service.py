@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -99,6 +100,26 @@ def test_digest_send_once_unless_forced(http_server: TestServer, workspace: Work
     assert "already sent" in second.stdout and len(smtp.received) == 1
     forced = runner.invoke(cli, [*args, "digest", "--send", "--force"])
     assert forced.exit_code == 0 and len(smtp.received) == 2
+
+
+def test_digest_send_says_when_it_is_retried_in_local_time(http_server: TestServer, workspace: Workspace,
+                                                          smtp: SmtpServer) -> None:
+    setup(workspace, http_server, smtp, send_empty=True)
+    smtp.fail("451 4.3.0 try again later")
+    before = datetime.now(UTC)
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "digest", "--send"])
+    after = datetime.now(UTC)
+    assert result.exit_code != 0
+    tokyo = ZoneInfo("Asia/Tokyo")
+    times = {f"{(t + timedelta(seconds=30)).astimezone(tokyo):%H:%M}" for t in (before, after)}
+    assert any(f"monitor run retries it from {t}" in result.stderr for t in times), (times, result.stderr)
+
+
+def test_digest_send_refuses_out(workspace: Workspace, http_server: TestServer, smtp: SmtpServer) -> None:
+    setup(workspace, http_server, smtp)
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "digest", "--send", "--out", "-"])
+    assert result.exit_code == 2 and "--out does not go with --send" in result.stderr
+    assert smtp.received == []
 
 
 @pytest.mark.parametrize("ahead", [0, 1, 7])  # the day being gathered (today before 08:00), then later ones

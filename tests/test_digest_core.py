@@ -37,6 +37,17 @@ def test_day_being_gathered(now_local: datetime, expected: date) -> None:
     assert day_being_gathered(now, AT, TOKYO) == expected
 
 
+@pytest.mark.parametrize(
+    ("now_utc", "at", "expected"),
+    [(datetime(2026, 11, 1, 6, 15, tzinfo=UTC), time(1, 30), date(2026, 11, 2)),  # 01:15 EST: 01:30 EDT has passed
+     (datetime(2026, 11, 1, 5, 15, tzinfo=UTC), time(1, 30), date(2026, 11, 1)),  # 01:15 EDT: not yet
+     (datetime(2026, 3, 8, 7, 15, tzinfo=UTC), time(2, 30), date(2026, 3, 8))],  # 03:15 EDT: closes at 03:30
+    ids=["fall-back-second-0115", "fall-back-first-0115", "spring-forward-gap"],
+)
+def test_day_being_gathered_in_the_hour_dst_repeats_or_skips(now_utc: datetime, at: time, expected: date) -> None:
+    assert day_being_gathered(now_utc, at, ZoneInfo("America/New_York")) == expected
+
+
 def cand(title: str, topics: tuple[str, ...], published: datetime | None, seen: datetime,
          url: str | None = "https://example.com/a") -> Candidate:
     return Candidate(title, url, ("japan-times",), published, seen, topics)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +62,13 @@ def window_for(day: date, at: time, tz: tzinfo) -> Window:
 
 
 def day_being_gathered(now: datetime, at: time, tz: tzinfo) -> date:
-    """The date of the digest whose window holds `now` (tomorrow once today's `at` has passed)."""
-    local = now.astimezone(tz)
-    today = local.date()
-    return today if local < datetime.combine(today, at, tzinfo=tz) else today + timedelta(days=1)
+    """The date of the digest whose window holds `now` (tomorrow once today's window has closed).
+
+    Compared in UTC: two datetimes of one tzinfo compare by wall clock, which is wrong in the
+    hour a DST change repeats or skips (an `at` of 01:30 on a fall-back day)."""
+    today = now.astimezone(tz).date()
+    closes = window_for(today, at, tz).end.astimezone(UTC)
+    return today if now.astimezone(UTC) < closes else today + timedelta(days=1)
 
 
 def published_floor(window: Window, lookback: timedelta) -> datetime:

@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,8 @@ def make_digest(reader: Reader, config: Config, day: date, now: datetime | None 
                             {t: tuple(str(h["term"]) for h in hits) for t, hits in r.why.items()},
                             story[r.id], r.publisher or ", ".join(r.sources)) for r in rows]
     topics = [(t.name, t.heading) for t in config.topics]
-    problems = [p for p in _problems(reader, config, now or window.end) if p.since is None or p.since < window.end]
+    ended = window.end.astimezone(UTC)  # in UTC: one tzinfo would compare wall clocks (a DST fold)
+    problems = [p for p in _problems(reader, config, now or window.end) if p.since is None or p.since.astimezone(UTC) < ended]
     return build(window, candidates, topics, problems, tz)
 
 

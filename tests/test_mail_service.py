@@ -17,7 +17,7 @@ from monitor.service import maintenance
 from tests.support.httpserver import TestServer
 from tests.support.smtpserver import SmtpServer
 from tests.support.workspace import Clock, Workspace
-from tests.test_poll import poll, rss
+from tests.test_poll import RSS, poll, rss
 
 SECRET = "s3cret-Passw0rd"
 
@@ -266,6 +266,26 @@ def test_alerts_are_queued_in_the_transaction_that_stores_the_entries(http_serve
         queued = conn.execute("select topic, e.title, queued_at = e.first_seen from alert_queue "
                               "join entries e on e.id = entry_id").fetchall()
     assert queued == [("stargate", "Stargate one", 1)]
+
+
+def test_old_news_from_a_new_source_is_no_alert(http_server: TestServer, workspace: Workspace) -> None:
+    """A source added today brings its months-old items as new entries: those published more
+    than digest.lookback ago are stored and matched but not alerted (nor in the digest)."""
+    item = "<item><title>{0}</title><link>https://example.com/{1}</link><pubDate>{2}</pubDate></item>"
+    http_server.route("/feed", RSS.format(items=item.format("Stargate OpenAI old", 1, "Mon, 02 Sep 2024 10:00:00 +0900")
+                                          + item.format("Stargate OpenAI today", 2, "Mon, 03 Feb 2025 09:00:00 +0900")
+                                          + item.format("Stargate OpenAI undated", 3, "")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate OpenAI", "alert": "immediate"}],
+                    digest={"at": "08:00", "dir": "digests", "lookback": "3d",  # nothing is sent: no server
+                            "email": {"to": ["analyst@example.org"], "from": "monitor@example.org",
+                                      "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"}}})
+    poll(workspace, Clock())  # 2025-02-03 10:00 in Tokyo
+    with sqlite3.connect(workspace.db_path) as conn:
+        queued = [r[0] for r in conn.execute("select e.title from alert_queue join entries e on e.id = entry_id "
+                                             "order by e.id")]
+        assert conn.execute("select count(*) from matches").fetchone() == (3,)
+    assert queued == ["Stargate OpenAI today", "Stargate OpenAI undated"]
 
 
 def alerting(ws: Workspace, server: TestServer, smtp: SmtpServer) -> None:

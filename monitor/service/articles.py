@@ -94,7 +94,7 @@ class Articles:
         stored = await asyncio.to_thread(self.archive.set_article, entry_id, text=article.text, summary=summary,
                                 published=published or credible_date(article.published, self.clock()),
                                 indexed=Indexed(analysed.tokens, analysed.topics, analysed.hits), now=self.clock(),
-                                alert_topics=self.alert_topics)
+                                alert_topics=self.alert_topics, alert_lookback=self.config.digest.lookback)
         if not stored:  # another worker stored it meanwhile
             return 0
         log.info("event=article source_entry=%d chars=%d topics=%s", entry_id, len(article.text),

@@ -8,7 +8,7 @@ benchmark measures the code users run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.core.entry import EntryDraft
 from monitor.core.intake import Identified, Known, credible, decide, identify
@@ -31,10 +31,11 @@ class Pipeline:
     """Stores what one poll of one source found and matches it against the topics."""
 
     def __init__(self, archive: Archive, topics: TopicSet, *, alert_topics: frozenset[str] = frozenset(),
-                 article_topics: frozenset[str] = frozenset()) -> None:
+                 alert_lookback: timedelta | None = None, article_topics: frozenset[str] = frozenset()) -> None:
         self.archive = archive
         self.topics = topics
         self.alert_topics = alert_topics  # `alert: immediate`: their new matches are queued with the poll
+        self.alert_lookback = alert_lookback  # ... unless published longer ago than this
         self.article_topics = article_topics  # `fetch_article: true`: their new matches' pages are queued
 
     def ingest(self, source_id: int, source_name: str, drafts: list[EntryDraft], *, now: datetime,
@@ -48,7 +49,8 @@ class Pipeline:
             return self._plan(identified, source_id, known, texts, fetch_article)
 
         applied = self.archive.ingest(source_id, [i.key for i in identified if i.key], plan, now=now,
-                                      record=record, alert_topics=self.alert_topics)
+                                      record=record, alert_topics=self.alert_topics,
+                                      alert_lookback=self.alert_lookback)
         return Ingested(applied.new, applied.revised, applied.matched, skipped, applied.new_ids)
 
     def _plan(self, identified: list[Identified], source_id: int, known: dict[str, Known],

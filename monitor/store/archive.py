@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
@@ -80,6 +80,12 @@ class PollRecord:
     last_modified: str | None = None
     disable: str | None = None  # error only: stop polling until the config entry's fingerprint is not this
     items: int | None = None  # ok, html sources: items the page held (0 after some: a layout change)
+
+
+def _fresh(published: datetime | None, now: datetime, lookback: timedelta | None) -> bool:
+    """Whether an entry is news enough to alert: not published more than `lookback` ago (the
+    digest's own rule: a source added today brings its months-old items as new entries)."""
+    return lookback is None or published is None or published >= now - lookback
 
 
 def _queue_alerts(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], alert_topics: Collection[str],
@@ -219,12 +225,14 @@ class Archive:
         return found
 
     def ingest(self, source_id: int, keys: Sequence[str], plan: Planner, *,
-               now: datetime, record: PollRecord, alert_topics: Collection[str] = ()) -> Applied:
+               now: datetime, record: PollRecord, alert_topics: Collection[str] = (),
+               alert_lookback: timedelta | None = None) -> Applied:
         """Look the keys up, let `plan` decide, store the result and the poll record: all in
         one write transaction, so a crash or a full disk keeps the whole poll or none of it.
 
         New entries matching an `alert: immediate` topic are queued for its alert in the same
-        transaction: a crash after the commit cannot store an entry and lose its alert. `plan`
+        transaction: a crash after the commit cannot store an entry and lose its alert (unless
+        published more than `alert_lookback` ago: old news is no alert). `plan`
         gets what the archive knows of the keys and a reader of stored article texts (a revised
         entry is indexed and matched again with its text, which the feed does not carry)."""
         try:
@@ -251,8 +259,8 @@ class Archive:
                 _queue_articles(conn, [(i, decided.new[e.key].topics) for i, e in zip(new_ids, intents.new, strict=True)
                                        if e.key in decided.articles], source_id, now)
                 if alert_topics:
-                    _queue_alerts(conn, [(i, decided.new[e.key].topics) for i, e in
-                                         zip(new_ids, intents.new, strict=True)], alert_topics, now)
+                    _queue_alerts(conn, [(i, decided.new[e.key].topics) for i, e in zip(new_ids, intents.new, strict=True)
+                                         if _fresh(e.published, now, alert_lookback)], alert_topics, now)
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing a poll") from exc
         matched = sum(1 for e in intents.new if decided.new[e.key].topics)
@@ -326,7 +334,8 @@ class Archive:
         self._index(conn, [(i, revised[i]) for i in ids], now)
 
     def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,
-                    indexed: Indexed, now: datetime, alert_topics: Collection[str] = ()) -> bool:
+                    indexed: Indexed, now: datetime, alert_topics: Collection[str] = (),
+                    alert_lookback: timedelta | None = None) -> bool:
         """Store a queued entry's article text (and the summary/date the feed lacked), index it
         and record its matches again, in one transaction that takes the entry off the article
         queue; False, storing nothing, when it is no longer queued (another worker stored it,
@@ -359,7 +368,8 @@ class Archive:
                 else:
                     pg_search.delete_index(conn, [entry_id])
                 self._index(conn, [(entry_id, indexed)], now)
-                _queue_alerts(conn, [(entry_id, [t for t in indexed.topics if t not in before])], alert_topics, now)
+                if _fresh(published, now, alert_lookback):
+                    _queue_alerts(conn, [(entry_id, [t for t in indexed.topics if t not in before])], alert_topics, now)
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing article text") from exc
         return True

@@ -139,6 +139,22 @@ def test_digest_is_multipart_alternative_with_the_markdown_and_html_of_the_same_
         "https://example.org/t"], "the entry without a URL is not a link"
 
 
+def test_the_other_reports_of_a_story_are_links_in_both_parts() -> None:
+    """"also: ..." in the HTML part as in the plain one: every report stays reachable, and a
+    report with no http(s) link is its outlet's name only."""
+    story = Item("SB OAI Japan launches Crystal intelligence", None, ("kantei",), None,
+                 datetime(2025, 2, 3, 22, 0, tzinfo=TOKYO), ("t",),
+                 also=(("The Japan Times", "https://japantimes.example/jv"), ("Nikkei Asia", "https://asia.example/jv"),
+                       ("<b>Outlet</b>", "javascript:alert(1)"), ("Kyodo", "https://kyodo.example/jv?a=1&b=2")))
+    plain, html = parts(wire(compose(digest(Section("jv", "JV", (story,))))))
+    page = Page(html)
+    assert page.links == [("https://japantimes.example/jv", "The Japan Times"), ("https://asia.example/jv", "Nikkei Asia"),
+                          ("https://kyodo.example/jv?a=1&b=2", "Kyodo")]
+    assert "also: The Japan Times, Nikkei Asia (+2: <b>Outlet</b>, Kyodo)" in page.all_text()
+    assert "b" not in page.tags
+    assert sorted(re.findall(r"https://[a-z.]+example/jv[^)\s]*", plain)) == sorted(h for h, _ in page.links)
+
+
 def test_html_has_no_remote_content_scripts_or_style_sheets() -> None:
     page = Page(parts(wire(compose(TWO_TOPICS)))[1])
     assert not {"script", "img", "style", "link", "iframe", "object", "form"} & set(page.tags)

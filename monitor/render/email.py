@@ -45,6 +45,7 @@ class _Entry:
     sources: str
     when: str
     terms: str = ""
+    also: tuple[tuple[str, str | None], ...] = ()  # the story's other reports: (outlet, http(s) link or None)
 
 
 def compose_digest(
@@ -155,7 +156,7 @@ def _when(moment: datetime | None, *, zone: bool = False) -> str:
 def _entry(item: Item) -> _Entry:
     title = _oneline(item.title) or "(untitled)"
     return _Entry(title, link_target(item.url), _oneline(", ".join(item.sources)), _when(item.published),
-                  _oneline(", ".join(item.terms)))
+                  _oneline(", ".join(item.terms)), tuple((_oneline(o), link_target(u)) for o, u in item.also))
 
 
 def _markdown_line(item: Item) -> str:

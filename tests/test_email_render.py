@@ -186,10 +186,12 @@ def test_digest_headers() -> None:
     assert msg["Auto-Submitted"] == "auto-generated"
 
 
-def test_digest_message_id_is_stable_per_date_and_recipients() -> None:
+def test_digest_message_id_is_stable_per_date_recipients_and_content() -> None:
     first, again = compose(TWO_TOPICS), compose(TWO_TOPICS)
     other = compose(TWO_TOPICS, recipients=["someone-else@example.org"])
+    changed = compose(digest(*TWO_TOPICS.sections[:1]))  # a forced resend after more came in
     assert first["Message-ID"] == again["Message-ID"] != other["Message-ID"]
+    assert changed["Message-ID"] != first["Message-ID"]
 
 
 def test_empty_digest_says_nothing_new() -> None:

@@ -64,10 +64,13 @@ def compose_digest(
         failures=[(_oneline(f.source), _oneline(f.error), _when(f.since) if f.since else None)
                   for f in digest.failures],
     )
-    msg = _message(render(digest), html)
+    plain = render(digest)
+    msg = _message(plain, html)
     # Deterministic: composing the same date's digest again (a crash before the outbox stored it, a
     # retry) gives the same Message-ID, and receiving systems fold identical IDs into one message.
-    key = ["digest", day, list_id, *sorted(recipients)]
+    # Its text is part of the key: a forced resend with other content is another message, which
+    # a receiver that drops a Message-ID it has seen would otherwise throw away.
+    key = ["digest", day, list_id, *sorted(recipients), plain]
     _headers(msg, f"monitor digest {day}: {counts or 'nothing new'}", sender, recipients, list_id, now,
              f"digest-{day}.{_digest(key)}@{_domain(message_id_domain)}")
     return msg

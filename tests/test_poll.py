@@ -372,3 +372,22 @@ def test_a_date_far_ahead_of_the_poll_is_no_publication_date(http_server: TestSe
         rows = conn.execute("select title, published_at, updated_at = first_seen from entries order by id").fetchall()
     assert rows == [("Placeholder date", None, 1), ("Tomorrow in Tokyo", "2025-02-04 00:00:00.000000", 1),
                     ("Link-less and far", None, 1)]
+
+
+def test_a_revision_counts_as_matched_only_when_it_matches_anew(http_server: TestServer, workspace: Workspace) -> None:
+    """"1 new, 4 matched" after three items only changed their dates read as nonsense."""
+    item = "<item><title>{0}</title><link>https://example.com/{1}</link><pubDate>{2}</pubDate></item>"
+    dated = lambda day: RSS.format(items="".join(item.format(f"Stargate OpenAI {n}", n, f"{day} Feb 2025 09:00:00 +0900")
+                                                 for n in range(3)))
+    http_server.route("/feed", dated("Sun, 02"))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate OpenAI"}])
+    clock = Clock()
+    first = poll(workspace, clock)["s"]
+    assert (first.new, first.matched) == (3, 3)
+    http_server.route("/feed", dated("Mon, 03"))
+    clock.advance(hours=1)
+    again = poll(workspace, clock)["s"]
+    assert (again.new, again.matched) == (0, 0)
+    with db(workspace) as conn:
+        assert conn.execute("select count(*) from entries where published_at like '2025-02-03%'").fetchone() == (3,)

@@ -250,7 +250,7 @@ class Archive:
                     decided, new_ids = self._insert_new_concurrently(conn, source_id, keys, plan, now)
                     add_sightings = postgresql.insert(entry_sources).on_conflict_do_nothing()
                 intents = decided.intents
-                self._revise(conn, intents, decided.revised, now)
+                newly_matched = self._revise(conn, intents, decided.revised, now)
                 if intents.sightings:
                     conn.execute(add_sightings,
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
@@ -263,8 +263,9 @@ class Archive:
                                          if _fresh(e.published, now, alert_lookback)], alert_topics, now)
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing a poll") from exc
-        matched = sum(1 for e in intents.new if decided.new[e.key].topics)
-        matched += sum(1 for r in intents.revisions if decided.revised[r.entry_id].topics)
+        # new entries that match, and revised ones that match a topic they did not: a revised date
+        # of an entry that matched already is no news ("1 new, 4 matched" read as nonsense)
+        matched = sum(1 for e in intents.new if decided.new[e.key].topics) + newly_matched
         return Applied(len(new_ids), len(intents.revisions), matched, tuple(new_ids))
 
     def _insert_new(self, conn: Connection, source_id: int, intents: Intents,
@@ -317,14 +318,18 @@ class Archive:
         raise StoreError("database error while storing a poll: other writers kept inserting its entries")
 
     def _revise(self, conn: Connection, intents: Intents, revised: Mapping[int, Indexed],
-                now: datetime) -> None:
+                now: datetime) -> int:
+        """Store the revisions and match them again; returns how many now match a topic they did not."""
         if not intents.revisions:
-            return
+            return 0
         # In id order: two PostgreSQL workers revising the same entries lock their rows in one order.
         for r in sorted(intents.revisions, key=lambda r: r.entry_id):
             conn.execute(update(entries).where(entries.c.id == r.entry_id).values(
                 title=r.title, summary=r.summary, published_at=r.published, updated_at=now))
         ids = [r.entry_id for r in intents.revisions]
+        before: dict[int, set[str]] = {}
+        for entry_id, topic in conn.execute(select(matches.c.entry_id, matches.c.topic).where(matches.c.entry_id.in_(ids))):
+            before.setdefault(entry_id, set()).add(topic)
         conn.execute(delete(matches).where(matches.c.entry_id.in_(ids)))
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql(f"DELETE FROM entry_fts WHERE rowid IN ({','.join('?' * len(ids))})",
@@ -332,6 +337,7 @@ class Archive:
         else:
             pg_search.delete_index(conn, ids)
         self._index(conn, [(i, revised[i]) for i in ids], now)
+        return sum(1 for i in ids if not set(revised[i].topics) <= before.get(i, set()))
 
     def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,
                     indexed: Indexed, now: datetime, alert_topics: Collection[str] = (),

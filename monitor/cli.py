@@ -131,7 +131,9 @@ def _send_alerts(app: App) -> None:
         click.echo(results.printable(f"alerts not sent: {exc}"), err=True)
         return
     for delivery in deliveries:
-        if not delivery.sent:
+        if delivery.sent and delivery.error:  # accepted for some recipients only
+            click.echo(results.printable(f"alert mail {delivery.key}: {delivery.error}"), err=True)
+        elif not delivery.sent:
             when = (f"; retried from {delivery.retry_at.astimezone(app.config.tz):%H:%M}" if delivery.retry_at
                     else "; not retried (a permanent refusal)")
             click.echo(results.printable(f"alert mail {delivery.key} not sent: {delivery.error}{when}"), err=True)
@@ -200,16 +202,19 @@ def _send_digest(app: App, day: date | None, force: bool) -> None:
     elif made.email == "skipped":
         click.echo(f"{made.path}\nnothing new on {chosen} and digest.send_empty is off; nothing sent")
         return
-    results = mailer.deliver_due(keys=[key])
+    deliveries = mailer.deliver_due(keys=[key])
     if made is not None:
         click.echo(str(made.path))
-    for r in results:
+    for r in deliveries:
         if not r.sent:
             retry = f"; monitor run retries it from {r.retry_at.astimezone(app.config.tz):%H:%M}" if r.retry_at else ""
             raise MonitorError(f"sending the digest of {chosen} failed: {r.error}{retry}")
     to = ", ".join(app.config.digest.email.to) if app.config.digest.email else ""
-    click.echo(f"sent the digest of {chosen} to {to}" if results
+    click.echo(f"sent the digest of {chosen} to {to}" if deliveries
                else f"the digest of {chosen} is queued; monitor run sends it")
+    for r in deliveries:
+        if r.error:  # accepted for some recipients only
+            click.echo(results.printable(f"warning: {r.error}"), err=True)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

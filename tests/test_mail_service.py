@@ -115,6 +115,23 @@ def test_digest_send_says_when_it_is_retried_in_local_time(http_server: TestServ
     assert any(f"monitor run retries it from {t}" in result.stderr for t in times), (times, result.stderr)
 
 
+def test_a_recipient_the_server_refuses_is_said_and_recorded(http_server: TestServer, workspace: Workspace,
+                                                             smtp: SmtpServer) -> None:
+    """Accepted for the others: sent (a retry would send it twice), but not silently."""
+    setup(workspace, http_server, smtp, send_empty=True)
+    digest = mail_config(smtp, send_empty=True)
+    digest["email"]["to"] = ["analyst@example.org", "chief@example.org"]  # type: ignore[index]
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}], digest=digest)
+    smtp.refused["chief@example.org"] = "550 5.1.1 no such user"
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "digest", "--send"])
+    assert result.exit_code == 0, result.output
+    assert "warning: refused by the server: chief@example.org (550 5.1.1 no such user)" in result.stderr
+    assert [r.rcpt_tos for r in smtp.received] == [("analyst@example.org",)]
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select state, last_error from outbox").fetchone() == (
+            "sent", "refused by the server: chief@example.org (550 5.1.1 no such user)")
+
+
 def test_digest_send_refuses_out(workspace: Workspace, http_server: TestServer, smtp: SmtpServer) -> None:
     setup(workspace, http_server, smtp)
     result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "digest", "--send", "--out", "-"])

@@ -50,12 +50,13 @@ class SmtpSettings:
         )
 
 
-def send(message: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None) -> None:
+def send(message: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None) -> str | None:
     """Deliver ``message`` to the recipients in its To/Cc/Bcc headers, or raise DeliveryError.
 
     ``ssl_context`` defaults to the system's trust store with host-name checking; tests pass one that trusts
-    their own CA. Recipients the server refused while it accepted others are logged, not raised: the message
-    is delivered and a retry would send it twice to those who have it.
+    their own CA. Recipients the server refused while it accepted others are logged and returned as one
+    line ("refused by the server: chief@example.org (550 ...)"), not raised: the message is delivered
+    and a retry would send it twice to those who have it.
     """
     where = f"smtp {settings.host}:{settings.port}"
     context = ssl_context or ssl.create_default_context()
@@ -77,10 +78,13 @@ def send(message: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.SSLC
         client.quit()
     except OSError:
         client.close()
-    if refused:
-        log.warning("event=smtp_refused host=%s recipients=%s", settings.host,
-                    ",".join(f"{rcpt}:{code}" for rcpt, (code, _) in sorted(refused.items())))
     log.info("event=smtp_sent host=%s message_id=%s", settings.host, message.get("Message-ID", ""))
+    if not refused:
+        return None
+    log.warning("event=smtp_refused host=%s recipients=%s", settings.host,
+                ",".join(f"{rcpt}:{code}" for rcpt, (code, _) in sorted(refused.items())))
+    return "refused by the server: " + ", ".join(
+        f"{rcpt} ({code} {reply.decode('utf-8', 'replace').strip()})" for rcpt, (code, reply) in sorted(refused.items()))
 
 
 def _transact(

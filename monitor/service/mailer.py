@@ -24,7 +24,7 @@ log = logging.getLogger("monitor.mail")
 class Delivery:
     key: str
     sent: bool
-    error: str | None = None
+    error: str | None = None  # sent: the recipients the server refused, if some
     retry_at: datetime | None = None
 
 
@@ -40,14 +40,14 @@ class Mailer:
         for item in self.outbox.claim_due(self.clock(), keys=keys, kind=kind):
             message = message_from_bytes(item.message, policy=policy.SMTP)
             try:
-                send(message, self.settings)  # type: ignore[arg-type]
+                partly = send(message, self.settings)  # type: ignore[arg-type]
             except DeliveryError as exc:
                 retry_at = self.outbox.failed(item.id, self.clock(), str(exc), temporary=exc.temporary)
                 log.warning("event=mail_failed key=%s temporary=%s attempts=%d error=%r retry_at=%s", item.key,
                             exc.temporary, item.attempts + 1, str(exc), retry_at.isoformat() if retry_at else None)
                 results.append(Delivery(item.key, False, str(exc), retry_at))
                 continue
-            self.outbox.sent(item.id, self.clock())
+            self.outbox.sent(item.id, self.clock(), note=partly)
             log.info("event=mail_sent key=%s recipients=%d", item.key, len(item.recipients))
-            results.append(Delivery(item.key, True))
+            results.append(Delivery(item.key, True, partly))
         return results

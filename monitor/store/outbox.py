@@ -100,10 +100,11 @@ class Outbox:
                              .values(lease_until=now + lease))
         return [Outgoing(r.id, r.key, r.kind, tuple(r.recipients.split("\n")), r.message, r.attempts) for r in rows]
 
-    def sent(self, message_id: int, now: datetime) -> None:
+    def sent(self, message_id: int, now: datetime, *, note: str | None = None) -> None:
+        """Accepted by the server; `note` says which recipients it refused, if some."""
         with self._writer.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(
-                state="sent", sent_at=now, lease_until=None, attempts=outbox.c.attempts + 1, last_error=None))
+                state="sent", sent_at=now, lease_until=None, attempts=outbox.c.attempts + 1, last_error=note))
 
     def failed(self, message_id: int, now: datetime, error: str, *, temporary: bool) -> datetime | None:
         """Record a failed attempt; a temporary one is retried later (returned), a permanent one stops."""

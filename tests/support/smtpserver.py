@@ -77,6 +77,7 @@ class SmtpServer:
         self.received: list[Received] = []
         self.logins: list[tuple[str, str]] = []  # (mechanism, user) of every AUTH attempt, good or bad
         self._failure: tuple[str, Stage] | None = None
+        self.refused: dict[str, str] = {}  # recipient -> the reply refusing it at RCPT (others accepted)
         self._lock = threading.Lock()
         self._controller: Controller | None = None
         self._ca = trustme.CA()
@@ -176,6 +177,8 @@ class _Handler:
     async def handle_RCPT(
         self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        if address in self.server.refused:
+            return self.server.refused[address]
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return self._answer(smtp, "rcpt")

@@ -193,6 +193,26 @@ def test_empty_day_sends_nothing_unless_send_empty(http_server: TestServer, work
     assert smtp.received[0].message()["Subject"].endswith("nothing new")
 
 
+def test_a_day_with_nothing_new_but_a_failing_source_is_mailed(http_server: TestServer, workspace: Workspace,
+                                                               smtp: SmtpServer) -> None:
+    """send_empty off: every source broken must not look like a quiet day."""
+    http_server.route("/feed", "oops", status=500, content_type="text/plain")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "title": "Stargate", "query": "Stargate OpenAI"}],
+                    digest=mail_config(smtp))
+    clock = Clock()
+    poll(workspace, clock)
+    clock.now = datetime(2025, 2, 3, 23, 0, 5, tzinfo=UTC)
+    app = workspace.app(clock)
+    try:
+        [made] = app.digest_service().run_due()
+        assert (made.email, made.entries) == ("queued", 0)
+        assert [d.sent for d in app.mailer().deliver_due()] == [True]
+    finally:
+        app.close()
+    assert "HTTP 500" in smtp.received[0].message().get_body(("plain",)).get_content()
+
+
 def test_missing_password_variable_fails_at_start(http_server: TestServer, workspace: Workspace,
                                                   smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
     setup(workspace, http_server, smtp)

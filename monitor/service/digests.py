@@ -105,7 +105,7 @@ class Made:
     day: date
     path: Path
     entries: int
-    email: str  # queued | skipped (nothing new and send_empty is off) | none (no email configured)
+    email: str  # queued | skipped (nothing new, no source in trouble, send_empty off) | none (no email configured)
 
 
 class DigestService:
@@ -197,8 +197,8 @@ class DigestService:
         email = self.config.digest.email
         if email is None:
             return None, "none"
-        if digest.entries == 0 and not self.config.digest.send_empty:
-            return None, "skipped"
+        if digest.entries == 0 and not digest.failures and not self.config.digest.send_empty:
+            return None, "skipped"  # a source in trouble is news: every source failing must not go unseen
         message = compose_digest(digest, sender=email.sender, recipients=list(email.to), list_id=self.list_id,
                                  now=now, message_id_domain=self.domain)
         return Mail(digest_key(digest.window.day), tuple(email.to), bytes(message)), "queued"

@@ -26,6 +26,12 @@ def test_window_follows_local_wall_clock_across_dst() -> None:
     assert w.end.astimezone(UTC) - w.start.astimezone(UTC) == timedelta(hours=23)
 
 
+def test_a_window_ending_in_the_skipped_hour_shows_the_real_time() -> None:
+    w = window_for(date(2026, 3, 8), time(2, 30), ZoneInfo("America/New_York"))
+    assert f"{w.end:%H:%M %Z}" == "03:30 EDT" and f"{w.start:%H:%M %Z}" == "02:30 EST"
+    assert w.end.astimezone(UTC) == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("now_local", "expected"),
     [(datetime(2025, 2, 3, 7, 59), date(2025, 2, 3)), (datetime(2025, 2, 3, 8, 0), date(2025, 2, 4)),

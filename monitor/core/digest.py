@@ -55,10 +55,17 @@ class Digest:
 
 
 def window_for(day: date, at: time, tz: tzinfo) -> Window:
-    """The window of the digest of `day` (local wall-clock times, so DST days last 23 or 25 h)."""
-    end = datetime.combine(day, at, tzinfo=tz)
-    start = datetime.combine(day - timedelta(days=1), at, tzinfo=tz)
+    """The window of the digest of `day` (local wall-clock times, so DST days last 23 or 25 h).
+
+    A time the clocks skip (02:30 on a spring-forward day) is the instant it would have been
+    (03:30 EDT), and is shown as such rather than as 02:30 EST, a time that did not exist."""
+    end = _real(datetime.combine(day, at, tzinfo=tz), tz)
+    start = _real(datetime.combine(day - timedelta(days=1), at, tzinfo=tz), tz)
     return Window(day, start, end)
+
+
+def _real(local: datetime, tz: tzinfo) -> datetime:
+    return local.astimezone(UTC).astimezone(tz)
 
 
 def day_being_gathered(now: datetime, at: time, tz: tzinfo) -> date:

@@ -105,7 +105,7 @@ def test_markdown_layout_and_health_section() -> None:
     assert "## SoftBank–OpenAI JV" in lines
     assert "- [SoftBank, OpenAI set up JV](https://example.com/a) — japan-times, 2025-02-03 12:00" in lines
     assert "## Sources with errors" in lines
-    assert "- arab-news: HTTP 404 (failing since 2025-02-03 09:00)" in lines
+    assert "- arab-news: HTTP 404 (since 2025-02-03 09:00)" in lines
 
 
 def unescaped(text: str) -> list[str]:

@@ -71,4 +71,5 @@ def test_stale_against_the_usual_rhythm() -> None:
     quiet = state(last_new_at=NOW - timedelta(hours=30))
     [flag] = flags(quiet, NOW, timedelta(hours=1))
     assert flag.kind == "stale" and "30 hours" in flag.detail
+    assert flag.since == NOW - timedelta(hours=6)  # when it became stale (a day of silence), not its last entry
     assert flags(state(last_new_at=NOW - timedelta(hours=20)), NOW, timedelta(hours=1)) == []

@@ -337,6 +337,29 @@ def test_a_past_digest_lists_only_the_problems_begun_by_its_end(http_server: Tes
     assert [f.source for f in today.failures] == ["broken"]
 
 
+def test_a_past_digest_shows_a_silent_source_as_it_stood_when_the_window_closed(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """A source new every hour, then silent: made days later, the digest of its last day does
+    not call it stale (it became so a day after its last entry, past that window)."""
+    from monitor.service.digests import make_digest
+
+    workspace.write(sources=[{"name": "hourly", "url": http_server.url("/feed")}], topics=[{"name": "t", "query": "x"}])
+    clock = Clock(datetime(2025, 2, 4, 19, tzinfo=UTC))  # 04:00 on the 5th in Tokyo
+    for n in range(4):
+        http_server.route("/feed", rss(*[(f"Item {i}", f"https://example.com/{i}") for i in range(n + 1)]))
+        poll(workspace, clock)
+        clock.advance(hours=1)
+    clock.advance(days=5)
+    app = workspace.app(clock)
+    try:
+        then = make_digest(app.reader, app.config, date(2025, 2, 5), clock())
+        now = make_digest(app.reader, app.config, app.current_day(), clock())
+    finally:
+        app.close()
+    assert then.failures == ()
+    assert [f.error.split(":")[0] for f in now.failures] == ["stale"]
+
+
 def test_a_retry_after_no_clock_can_hold_backs_off_seven_days(http_server: TestServer, workspace: Workspace) -> None:
     """Retry-After: 99999999999999999999 once overflowed timedelta(): the poll task died, its lease
     stayed held and its neighbours' results were never reported. Now it is the 7-day cap."""

@@ -62,8 +62,9 @@ def flags(state: SourceState, now: datetime, usual_gap: timedelta | None) -> lis
     if usual_gap is not None and state.last_new_at is not None:
         limit = stale_after(state.every, usual_gap)
         if now - state.last_new_at > limit:
+            # since it became stale, not since its last entry: a past digest shows what had begun by its end
             found.append(Flag(state.name, "stale", f"nothing new for {_span(now - state.last_new_at)} "
-                              f"(usually every {_span(usual_gap)})", state.last_new_at))
+                              f"(usually every {_span(usual_gap)})", state.last_new_at + limit))
     return found
 
 

@@ -82,7 +82,7 @@ def render(digest: Digest) -> str:
     if digest.failures:
         lines += ["", "## Sources with errors", ""]
         for f in digest.failures:
-            since = f" (failing since {f.since.strftime('%Y-%m-%d %H:%M')})" if f.since else ""
+            since = f" (since {f.since.strftime('%Y-%m-%d %H:%M')})" if f.since else ""
             lines.append(f"- {escape(f.source)}: {escape(f.error)}{since}")
     return "\n".join(lines) + "\n"
 

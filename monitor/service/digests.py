@@ -43,7 +43,10 @@ def make_digest(reader: Reader, config: Config, day: date, now: datetime | None 
                             story[r.id], r.publisher or ", ".join(r.sources)) for r in rows]
     topics = [(t.name, t.heading) for t in config.topics]
     ended = window.end.astimezone(UTC)  # in UTC: one tzinfo would compare wall clocks (a DST fold)
-    problems = [p for p in _problems(reader, config, now or window.end) if p.since is None or p.since.astimezone(UTC) < ended]
+    # as they stood when the window closed (a past digest made today: "nothing new for 26 days" was
+    # 1 day then), and only those that had begun by then
+    at = min(now, window.end) if now is not None else window.end
+    problems = [p for p in _problems(reader, config, at) if p.since is None or p.since.astimezone(UTC) < ended]
     return build(window, candidates, topics, problems, tz)
 
 

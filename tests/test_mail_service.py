@@ -338,7 +338,9 @@ def test_a_one_shot_poll_mails_its_alerts(http_server: TestServer, workspace: Wo
     alerting(workspace, http_server, smtp)
     run = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
     assert run.exit_code == 0 and run.stdout == "s: 1 new, 1 matched\n", run.output
-    assert len(smtp.received) == 1 and "Stargate one" in smtp.received[0].message().get_body(("plain",)).get_content()
+    body = smtp.received[0].message().get_body(("plain",)).get_content()
+    assert len(smtp.received) == 1 and "Stargate one" in body
+    assert "(matched: Stargate, OpenAI)" in body, body  # why, as in the digest
     http_server.route("/feed", rss(("Stargate one", "https://example.com/1", "OpenAI"),
                                    ("Stargate two", "https://example.com/2", "OpenAI")))
     again = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])

@@ -62,7 +62,8 @@ class Alerts:
             rows = self.reader.by_ids(ids, conn=conn)
             tz = self.config.tz
             items = [Item(r.title, r.url, r.sources, r.published.astimezone(tz) if r.published else None,
-                          r.first_seen.astimezone(tz), r.topics) for r in rows]
+                          r.first_seen.astimezone(tz), r.topics,
+                          tuple(str(h["term"]) for h in r.why.get(topic.name, ()))) for r in rows]  # as the digest says why
             message = compose_alert(topic.heading, items, sender=sender, recipients=list(recipients),
                                     list_id=self.list_id, now=now, message_id_domain=self.domain)
             key = f"alert:{topic.name}:{now.isoformat()}"

@@ -193,3 +193,45 @@ def test_an_item_that_is_itself_a_link_is_its_own_title_and_link() -> None:
     assert result.drafts[0].published is not None
     assert result.drafts[0].published.date().isoformat() == "2025-12-19"
 
+
+
+def _dates(page: bytes, now: datetime, **selectors: str) -> list[str | None]:
+    found = parse_listing(page, url="https://www.example.go.jp/press/", content_type="text/html; charset=utf-8",
+                          tz=TOKYO, now=now, **selectors)  # type: ignore[arg-type]
+    return [d.published.strftime("%Y-%m-%d") if d.published else None for d in found.drafts]
+
+
+NOV_2026 = datetime(2026, 11, 27, 3, 0, tzinfo=TOKYO)
+
+
+def test_a_year_in_an_item_title_does_not_date_the_page() -> None:
+    """Headings 11月26日 / 11月25日 with no year; the first item is about 令和7年度 (FY2025): the
+    items are from this November, the nearest before the poll, not from 2025."""
+    page = ("<html><body><div id='list'><h3>11月26日</h3><ul><li><a href='/a'>令和7年度補正予算に係るAI基本計画の"
+            "推進について</a></li><li><a href='/b'>AI戦略本部</a></li></ul><h3>11月25日</h3><ul><li><a href='/c'>"
+            "人工知能関連技術</a></li></ul></div></body></html>").encode()
+    assert _dates(page, NOV_2026, item="li") == ["2026-11-26", "2026-11-26", "2026-11-25"]
+
+
+def test_a_year_in_a_navigation_link_is_no_heading() -> None:
+    nav = "<nav><a href='/expo'>2025年大阪・関西万博</a></nav>"
+    page = (f"<html><body>{nav}<dl><dt>8月12日付</dt><dd><a href='/a'>人事異動</a></dd>"
+            "<dt>8月8日付</dt><dd><a href='/b'>会見</a></dd></dl></body></html>").encode()
+    assert _dates(page, datetime(2026, 9, 1, tzinfo=TOKYO), item="dd") == ["2026-08-12", "2026-08-08"]
+
+
+def test_a_year_heading_still_wins_unless_it_puts_the_date_ahead_of_the_poll() -> None:
+    page = ("<html><body><h2>令和7年</h2><ul><li>3月1日 <a href='/a'>A</a></li><li>12月25日 <a href='/b'>B</a></li>"
+            "</ul></body></html>").encode()
+    assert _dates(page, NOV_2026, item="li") == ["2025-03-01", "2025-12-25"]  # the heading: 2025
+    assert _dates(page, datetime(2025, 11, 27, tzinfo=TOKYO), item="li") == ["2025-03-01", "2024-12-25"]
+
+
+def test_real_mofa_page_with_a_dated_navigation_link() -> None:
+    """The real MOFA page, plus a navigation link with a year before the list: its 8月12日付
+    groups stay in 2026, when the page was captured."""
+    body = corpus_path(MOFA[0]).read_bytes().replace(b"<body", b"<div><a href='/expo'>2025\xe5\xb9\xb4</a></div><body", 1)
+    found = parse_listing(body, url=MOFA[1], content_type="text/html", tz=TOKYO, now=datetime(2026, 8, 20, tzinfo=TOKYO),
+                          item="dl.title-list ul.link-list li", date="dt.list-title")
+    years = {d.published.year for d in found.drafts if d.published}
+    assert years == {2026}, years

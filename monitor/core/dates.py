@@ -81,22 +81,37 @@ def parse_date(text: str | None, tz: tzinfo) -> datetime | None:
     return None
 
 
-def find_date(text: str | None, tz: tzinfo, *, year: int | None = None) -> datetime | None:
+def find_date(text: str | None, tz: tzinfo, *, year: int | None = None,
+              before: datetime | None = None) -> datetime | None:
     """The first readable date inside ``text`` (``2025年2月3日 発表``), aware; None if there is none.
 
     With ``year``, a month and day alone (``8月19日付``, as listing pages group items) also
-    count, in that year; a full date anywhere in the text still wins.
+    count, in that year; a full date anywhere in the text still wins. With ``before`` (the
+    latest a published date can be: the poll's time and a little), a month and day alone count
+    without ``year`` too, in the year that puts them nearest on or before it, and also when
+    ``year`` would put them after it (a page's year heading from last year, 12月25日 in November).
     """
     norm = _normalise(text)
     if not norm:
         return None
     found, written = _first_date(norm, tz)
-    if found is None and year is not None and not written:  # a full date that is wrong is no date
+    if found is None and (year is not None or before is not None) and not written:  # a wrong full date is no date
         for m in _MONTH_DAY.finditer(norm):
-            found = _build({"y": str(year), "m": m["m"], "d": m["d"]}, tz)
+            found = _month_day(m["m"], m["d"], tz, year, before)
             if found is not None:
                 break
     return found
+
+
+def _month_day(month: str, day: str, tz: tzinfo, year: int | None, before: datetime | None) -> datetime | None:
+    found = _build({"y": str(year), "m": month, "d": day}, tz) if year is not None else None
+    if before is None or (found is not None and found <= before):
+        return found
+    for candidate in (before.year, before.year - 1):  # 2月29日 may exist in neither: then no date
+        found = _build({"y": str(candidate), "m": month, "d": day}, tz)
+        if found is not None and found <= before:
+            return found
+    return None
 
 
 def find_year(text: str | None) -> int | None:

@@ -11,7 +11,9 @@ Japanese listings often group items under a date heading (``<h3>令和8年8月28
 list; ``<dt>8月12日付</dt>``) and sometimes write the year only once (``<h2>令和8年8月分</h2>``),
 so an item with no date of its own takes the nearest date written before it outside any item:
 an element matching the ``date`` selector, or without one, a short text inside the block that
-holds the items. A month and day alone get the year last written before them on the page.
+holds the items. A month and day alone get the year last written before them on the page
+(outside items and links), else the year that puts them nearest before the poll; a year that
+would put them in the future gives way to that too.
 
 Not responsible for fetching, canonical URLs or deciding what is new.
 """
@@ -26,6 +28,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.core.dates import find_date, find_year, parse_date
 from monitor.core.entry import EntryDraft, ParseResult
+from monitor.core.intake import FUTURE_SLACK
 from monitor.core.urls import is_http_url
 from monitor.errors import ParseError
 from monitor.ingest.charset import decode_html
@@ -39,9 +42,10 @@ _DIGIT = re.compile(r"[0-9０-９元]")
 
 def parse_listing(
     body: bytes, *, url: str, content_type: str | None, tz: tzinfo,
-    item: str, title: str = "a", link: str = "a", date: str | None = None,
+    item: str, title: str = "a", link: str = "a", date: str | None = None, now: datetime | None = None,
 ) -> ParseResult:
-    """Read the items of a listing page; ParseError for an empty body or an invalid selector."""
+    """Read the items of a listing page; ParseError for an empty body or an invalid selector.
+    `now`, the poll's time, places a month and day written without a year (see the module doc)."""
     if not body or not body.strip():
         raise ParseError("empty response")
     tree = parse_html(decode_html(body, content_type))
@@ -55,7 +59,8 @@ def parse_listing(
         return ParseResult(title=page_title or None, warnings=[f"selector {item!r} matched nothing"])
 
     base = page_base(tree, url)
-    contexts = _context(tree, items, date, tz)
+    before = now + FUTURE_SLACK if now is not None else None
+    contexts = _context(tree, items, date, tz, before)
     drafts: list[EntryDraft] = []
     skipped = 0
     for node, (ctx_date, ctx_year) in zip(items, contexts):
@@ -70,7 +75,7 @@ def parse_listing(
         text = collapse(title_node.text()) if title_node is not None else ""
         if not text and link_node is not None:
             text = collapse(link_node.text()) or collapse(link_node.attributes.get("title") or "")
-        published = _item_date(node, date, text, tz, ctx_date, ctx_year)
+        published = _item_date(node, date, text, tz, ctx_date, ctx_year, before)
         drafts.append(EntryDraft(title=cap(text or absolute, TITLE_LIMIT), link=absolute, published=published))
     return ParseResult(drafts=drafts, skipped=skipped, title=page_title or None)
 
@@ -118,16 +123,17 @@ def _join(base: str, href: str) -> str | None:
 
 def _item_date(
     node: LexborNode, selector: str | None, title: str, tz: tzinfo, ctx_date: datetime | None, ctx_year: int | None,
+    before: datetime | None,
 ) -> datetime | None:
     if selector is not None:
         # Not inside the item: the selector names the heading of a date-grouped list (ctx_date).
-        return (_date_of(node.css_first(selector), tz, ctx_year) or ctx_date
-                or find_date(_beside_title(node, title), tz, year=ctx_year))
-    found = _date_of(node.css_first("time[datetime]"), tz, ctx_year)
+        return (_date_of(node.css_first(selector), tz, ctx_year, before) or ctx_date
+                or find_date(_beside_title(node, title), tz, year=ctx_year, before=before))
+    found = _date_of(node.css_first("time[datetime]"), tz, ctx_year, before)
     rest = _beside_title(node, title)
-    found = found or find_date(rest, tz, year=ctx_year) or ctx_date
+    found = found or find_date(rest, tz, year=ctx_year, before=before) or ctx_date
     if found is None and not rest.strip():  # an item that is only its link: the title's date is all there is
-        found = find_date(title, tz, year=ctx_year)
+        found = find_date(title, tz, year=ctx_year, before=before)
     return found
 
 
@@ -138,7 +144,7 @@ def _beside_title(node: LexborNode, title: str) -> str:
     return text.replace(title, " ", 1) if title else text
 
 
-def _date_of(node: LexborNode | None, tz: tzinfo, year: int | None) -> datetime | None:
+def _date_of(node: LexborNode | None, tz: tzinfo, year: int | None, before: datetime | None) -> datetime | None:
     if node is None:
         return None
     if node.tag == "time":
@@ -146,13 +152,17 @@ def _date_of(node: LexborNode | None, tz: tzinfo, year: int | None) -> datetime 
         if found is not None:
             return found
     text = node.text()
-    return parse_date(text, tz) or find_date(text, tz, year=year)
+    return parse_date(text, tz) or find_date(text, tz, year=year, before=before)
 
 
 def _context(
-    tree: LexborHTMLParser, items: list[LexborNode], selector: str | None, tz: tzinfo,
+    tree: LexborHTMLParser, items: list[LexborNode], selector: str | None, tz: tzinfo, before: datetime | None,
 ) -> list[tuple[datetime | None, int | None]]:
-    """For each item, the date and the year last written before it outside any item."""
+    """For each item, the date and the year last written before it outside any item (and outside
+    a link: 2025年大阪・関西万博 in the navigation is no heading). Before any such year, without
+    `before`, the first year written anywhere on the page; with it, none (find_date places the
+    month and day nearest before the poll: a year in an item's title, 令和7年度補正予算, says
+    nothing of when the page's items were published)."""
     item_ids = {n.mem_id for n in items}
     markers = {n.mem_id for n in tree.css(selector)} if selector else set()
     block = _common_ancestor(items)
@@ -169,17 +179,17 @@ def _context(
         is_marker = mem_id in markers
         if not is_marker and not (len(own) <= _SHORT and _DIGIT.search(own)):
             continue
-        inside_item, inside_block = _position(node, item_ids, block)
+        inside_item, inside_block, inside_link = _position(node, item_ids, block)
         year = find_year(own)
         if year is not None:
-            events.append(("year-in-item" if inside_item else "year", year, None))
+            events.append(("year-elsewhere" if inside_item or inside_link else "year", year, None))
         if inside_item:
             continue
         if is_marker:
             events.append(("date", None, node))
         elif selector is None and inside_block:
             events.append(("date", None, own))
-    ctx_year = next((year for kind, year, _ in events if kind.startswith("year")), None)
+    ctx_year = next((year for kind, year, _ in events if kind.startswith("year")), None) if before is None else None
     ctx_date: datetime | None = None
     out: list[tuple[datetime | None, int | None]] = []
     for kind, year, where in events:
@@ -188,23 +198,24 @@ def _context(
         elif kind == "year":
             ctx_year = year
         elif kind == "date":
-            found = (_date_of(where, tz, ctx_year) if isinstance(where, LexborNode)
-                     else find_date(where, tz, year=ctx_year))
+            found = (_date_of(where, tz, ctx_year, before) if isinstance(where, LexborNode)
+                     else find_date(where, tz, year=ctx_year, before=before))
             ctx_date = found or ctx_date
     return out
 
 
-def _position(node: LexborNode, item_ids: set[int], block: int | None) -> tuple[bool, bool]:
-    """Whether ``node`` is inside an item, and whether it is inside the block holding the items."""
-    inside_block = False
+def _position(node: LexborNode, item_ids: set[int], block: int | None) -> tuple[bool, bool, bool]:
+    """Whether ``node`` is inside an item, inside the block holding the items, inside a link."""
+    inside_block, inside_link = False, node.tag == "a"
     parent = node.parent
     while parent is not None:
         if parent.mem_id in item_ids:
-            return True, True
+            return True, True, inside_link
         if parent.mem_id == block:
             inside_block = True
+        inside_link = inside_link or parent.tag == "a"
         parent = parent.parent
-    return False, inside_block
+    return False, inside_block, inside_link
 
 
 def _common_ancestor(items: list[LexborNode]) -> int | None:

@@ -144,7 +144,8 @@ class Poller:
         if source.type == "html":
             assert source.item is not None  # the config guarantees it
             return parse_listing(fetched.body, url=fetched.url, content_type=fetched.content_type, tz=self.tz,
-                                 item=source.item, title=source.title, link=source.link, date=source.date)
+                                 item=source.item, title=source.title, link=source.link, date=source.date,
+                                 now=self.clock())
         return parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type, tz=self.tz)
 
     async def _record(self, source_id: int, record: PollRecord) -> None:

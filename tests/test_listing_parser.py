@@ -235,3 +235,14 @@ def test_real_mofa_page_with_a_dated_navigation_link() -> None:
                           item="dl.title-list ul.link-list li", date="dt.list-title")
     years = {d.published.year for d in found.drafts if d.published}
     assert years == {2026}, years
+
+
+def test_a_line_break_in_a_title_separates_its_words() -> None:
+    """kantei's press-conference list writes two subjects as 閣議の概要について<br>内閣府の人事について:
+    glued, neither phrase would match."""
+    found = listing(*PRESS, item="div.list-press li")
+    titles = [d.title for d in found.drafts]
+    assert any(t.endswith("閣議の概要について 内閣府の人事について") for t in titles), titles[:5]
+    page = b"<ul><li><a href='/a'>SoftBank<br>OpenAI announce<br/>a venture</a></li></ul>"
+    assert [d.title for d in parse_listing(page, url="https://example.com/", content_type="text/html", tz=TOKYO,
+                                           item="li").drafts] == ["SoftBank OpenAI announce a venture"]

@@ -33,10 +33,16 @@ _FLAT = frozenset(_VOID + _END_OPTIONAL)
 
 
 def parse_html(text: str) -> LexborHTMLParser:
-    """The lexbor tree of ``text``; ParseError when its nesting would make parsing too slow."""
+    """The lexbor tree of ``text``; ParseError when its nesting would make parsing too slow.
+
+    A ``<br>`` is followed by a space: node text joins text nodes as they are, so
+    ``SoftBank<br>OpenAI`` would read "SoftBankOpenAI" and match neither name."""
     if text.count("<") >= TAGS_TO_SCAN:
         check_nesting(text)
-    return LexborHTMLParser(text)
+    tree = LexborHTMLParser(text)
+    for br in tree.css("br"):
+        br.insert_after(" ")
+    return tree
 
 
 def check_nesting(text: str) -> None:

@@ -108,6 +108,21 @@ def test_search_csv_has_the_same_columns(polled: Workspace) -> None:
     assert rows[0]["topics"] == "jv"
 
 
+def test_search_csv_cells_are_not_spreadsheet_formulas(http_server: TestServer, workspace: Workspace) -> None:
+    """A feed title =HYPERLINK(...) would run when the analyst opens the CSV in a spreadsheet."""
+    http_server.route("/feed", rss(('=HYPERLINK("http://evil.example/","click") Stargate', "https://example.com/e"),
+                                   ("-2% for SoftBank shares", "https://example.com/f"),
+                                   ("Stargate plain", "https://example.com/g")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    invoke(workspace, "poll")
+    code, out, _ = invoke(workspace, "search", "--format", "csv")
+    assert code == 0
+    titles = sorted(row["title"] for row in csv.DictReader(io.StringIO(out)))
+    assert titles == ["'-2% for SoftBank shares", "'=HYPERLINK(\"http://evil.example/\",\"click\") Stargate",
+                      "Stargate plain"]
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in csv.reader(io.StringIO(out)) for cell in row)
+
+
 def test_search_table_is_safe_for_terminals(http_server: TestServer, workspace: Workspace) -> None:
     http_server.route("/feed", rss(("Evil \x1b[31mred\x1b]0;title\x07 title", "https://example.com/e")))
     workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])

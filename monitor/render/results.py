@@ -75,9 +75,16 @@ def as_csv(rows: Sequence[EntryRow], tz: tzinfo) -> str:
     writer.writerow(FIELDS)
     for r in rows:
         rec = record(r, tz)
-        writer.writerow([";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+        writer.writerow([inert_cell(";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v)))
                          for v in (rec[f] for f in FIELDS)])
     return out.getvalue()
+
+
+def inert_cell(text: str) -> str:
+    """A cell a spreadsheet will not run: feed text starting with = + - @ (or a tab or carriage
+    return before one) is a formula to Excel and LibreOffice, =HYPERLINK("http://evil/") included;
+    a leading apostrophe makes it text (OWASP's advice for CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _width(text: str) -> int:

@@ -107,7 +107,9 @@ ERRORS = [
     ("dangling-or-before-close", "(a OR) b", "OR needs a term after it", 3),
     ("dangling-not", "a NOT", "NOT needs a term", 2),
     ("dangling-and", "a AND", "AND needs a term", 2),
-    ("lone-minus", "a - b", "'-' has no letters or digits", 2),
+    ("lone-minus", "a - b", "'-' has no letters or digits: to leave a word out write -word", 2),
+    ("lone-bar", "a | b", "'|' has no letters or digits: write OR", 2),
+    ("only-punctuation", "– ・", "'–' has no letters or digits", 0),
     ("punctuation-only-phrase", 'a "!!"', "'!!' has no letters or digits", 2),
     ("empty-phrase", 'a ""', "empty phrase", 2),
     ("lone-star", "a *", "'*' needs a word", 2),
@@ -119,6 +121,13 @@ ERRORS = [
     # 401 terms: the 401st (at 4 * 400) is where it fails; SQLite refused 1000 as a database error
     ("too-many-terms", " ".join(f"w{i:02d}"[-3:] for i in range(401)), "too many terms (more than 400)", 1600),
 ]
+
+
+def test_punctuation_between_words_is_left_out() -> None:
+    """A pasted headline, "Utah – The Washington Post": the dash can match nothing, so it is not
+    a term (a lone "-" or "|" stays an error: it may mean NOT or OR)."""
+    assert parse("Utah – The Post ・ x & y") == parse("Utah The Post x y")
+    assert parse("title:x –") == parse("title:x")
 
 
 @pytest.mark.parametrize(

@@ -177,13 +177,31 @@ def _lex(query: str) -> list[_Token]:
     return out
 
 
+_MEANT = {"-": "to leave a word out write -word, with no space", "|": "write OR", "||": "write OR"}
+
+
+def _without_punctuation(tokens: list[_Token]) -> list[_Token]:
+    """The tokens less bare words with no letter or digit (the " – " of a pasted headline,
+    "Utah – The Washington Post", or ・, |): they can match nothing, so they are left out rather
+    than refused. Not a lone "-" or "|", which may mean "leave out" (stargate - SG1) or OR:
+    those stay errors saying how to write them; nor after a minus or a field, whose operand
+    they are."""
+    kept: list[_Token] = []
+    for token in tokens:
+        if (token[0] == "word" and token[1] not in _MEANT and not pattern(token[1])[0]
+                and not (kept and kept[-1][0] in ("NOT", "field") and kept[-1][3] == token[2])):
+            continue
+        kept.append(token)
+    return kept if any(t[0] != "word" or pattern(t[1])[0] for t in kept) else tokens
+
+
 class _Parser:
     """Recursive descent: or_expr := and_expr (OR and_expr)*; and_expr := unary+;
     unary := (- | NOT)* primary; primary := [field:] (word | "phrase" | ( or_expr ))."""
 
     def __init__(self, query: str) -> None:
         self.query = query
-        self.tokens = _lex(query)
+        self.tokens = _without_punctuation(_lex(query))
         self.i = 0
         self.depth = 0
         terms = [t for t in self.tokens if t[0] in _TERMS]
@@ -299,6 +317,8 @@ class _Parser:
             raise self.error("empty phrase: put words between the quotes", start)
         if kind == "word*" and not text:
             raise self.error("'*' needs a word right before it", start)
+        if kind == "word" and text in _MEANT:  # an operator written otherwise: say how, do not guess
+            raise self.error(f"{text!r} has no letters or digits: {_MEANT[text]}", start)
         try:
             return term(text, star=kind.endswith("*"), field=field)
         except ValueError as exc:

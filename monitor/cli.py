@@ -46,6 +46,11 @@ class Context:
         return self._app
 
 
+# --stories works stories out over this many of the newest matching entries (or 20 per story
+# asked for, if more): a set that does not shrink with --limit, so --limit 1 shows the same
+# first story, with the same reports, as --limit 3.
+STORY_ROWS = 2000
+
 def _fail(message: str, code: int = 2) -> None:
     click.echo(f"monitor: error: {results.printable(message)}", err=True)
     sys.exit(code)
@@ -254,7 +259,7 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
         tree, topic=topic, source=source,
         since=datetime.combine(since_day, datetime.min.time(), tzinfo=tz) if since_day else None,
         until=datetime.combine(until_day + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until_day else None,
-        limit=limit * 20 if stories else limit)
+        limit=max(STORY_ROWS, limit * 20) if stories else limit)
     story: dict[int, int] | None = None
     sizes: dict[int, int] | None = None
     if stories:
@@ -263,7 +268,7 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
     if fmt == "json":
         click.echo(results.as_json(rows, tz, story, sizes))
     elif fmt == "csv":
-        click.echo(results.as_csv(rows, tz), nl=False)
+        click.echo(results.as_csv(rows, tz, story, sizes), nl=False)
     else:
         click.echo(results.as_table(rows, tz))
 

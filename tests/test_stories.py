@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from tests.support.httpserver import TestServer
 from tests.support.workspace import Clock, Workspace
-from tests.test_poll import poll, rss
+from tests.test_poll import RSS, poll, rss
 
 PUB = "<pubDate>Mon, 03 Feb 2025 09:00:00 +0900</pubDate>"
 
@@ -83,3 +83,35 @@ def test_one_sites_alike_items_stay_apart(http_server: TestServer, workspace: Wo
         app.close()
     assert len(section.items) == stories
     assert sum(1 + len(item.also) for item in section.items) == 2  # every report reachable
+
+
+def test_search_stories_do_not_change_with_the_limit(http_server: TestServer, workspace: Workspace) -> None:
+    """One story told four times among 30 other items: `--limit 1` shows it with its four
+    reports, as `--limit 3` does (stories were once worked out over 20 rows per story asked
+    for, so a small limit saw part of the story). CSV carries story_id and story_size too."""
+    story = ["SoftBank completes $22.5 billion investment in OpenAI", "SoftBank completes $22.5bn OpenAI investment",
+             "SoftBank has completed its $22.5 billion investment in OpenAI",
+             "SoftBank completes $22.5 billion OpenAI investment, stake 11%"]
+    words = ["river", "garden", "violin", "harbor", "glacier", "lantern", "meadow", "orchard", "pepper", "quartz",
+             "saddle", "tundra", "umbrella", "walnut", "yacht", "zebra", "anchor", "basalt", "cactus", "dolphin",
+             "ember", "falcon", "granite", "hazel", "iris", "jasmine", "kettle", "lilac", "marble", "nectar"]
+    items = []
+    for n in range(34):  # newest first; the story's reports at 0, 10, 25 and 33
+        title = story[[0, 10, 25, 33].index(n)] if n in (0, 10, 25, 33) else f"{words[n % 30]} {words[(n * 7) % 30]} news"
+        items.append(f"<item><title>{title}</title><link>https://example.com/{n}</link>"
+                     f"<pubDate>Mon, 03 Feb 2025 09:{59 - n:02d}:00 +0900</pubDate></item>")
+    http_server.route("/feed", RSS.format(items="".join(items)))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    poll(workspace, Clock())
+
+    def first(limit: int) -> tuple[str, int]:
+        out = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "search", "--stories",
+                                       "--limit", str(limit), "--format", "json"])
+        row = json.loads(out.stdout)[0]
+        return row["title"], row["story_size"]
+
+    assert first(1) == first(3) == (story[0], 4)
+    out = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "search", "--stories", "--limit", "1",
+                                   "--format", "csv"]).stdout
+    header, row = out.splitlines()[:2]
+    assert header.endswith(",story_id,story_size") and row.endswith(",4")

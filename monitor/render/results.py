@@ -69,14 +69,20 @@ def by_story(rows: Sequence[EntryRow], story: Mapping[int, int], limit: int) -> 
     return first[:limit], sizes
 
 
-def as_csv(rows: Sequence[EntryRow], tz: tzinfo) -> str:
+def as_csv(rows: Sequence[EntryRow], tz: tzinfo, story: Mapping[int, int] | None = None,
+           sizes: Mapping[int, int] | None = None) -> str:
+    """The JSON's columns but `why`, lists joined by `;`; with stories, story_id and story_size too."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FIELDS)
+    grouped = story is not None and sizes is not None
+    writer.writerow((*FIELDS, "story_id", "story_size") if grouped else FIELDS)
     for r in rows:
         rec = record(r, tz)
-        writer.writerow([inert_cell(";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v)))
-                         for v in (rec[f] for f in FIELDS)])
+        cells = [inert_cell(";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v)))
+                 for v in (rec[f] for f in FIELDS)]
+        if story is not None and sizes is not None:
+            cells += [str(story[r.id]), str(sizes[story[r.id]])]
+        writer.writerow(cells)
     return out.getvalue()
 
 

@@ -136,3 +136,28 @@ def test_a_digest_on_a_database_it_may_not_write_shows_matches_as_they_are(
     code, digest, err = run(workspace, "digest", "--out", "-")
     assert code == 0 and "SB OAI Japan" in digest and "## AI policy" not in digest
     assert "changed topics were not matched again" in err and "readonly" in err
+
+
+def test_matching_changed_topics_writes_nothing_when_nothing_changed(http_server: TestServer,
+                                                                    workspace: Workspace) -> None:
+    """Every poll and digest first matches changed topics; with none changed it only reads, so a
+    writer holding the database (a backup, another process) does not make it wait and fail with
+    'database error while matching the archive against changed topics'."""
+    import time
+
+    from tests.support.workspace import Clock
+
+    http_server.route("/feed", FEED)
+    workspace.write(sources=[{"name": "test-feed", "url": http_server.url("/feed")}], topics=TOPICS)
+    run(workspace, "poll")
+    app = workspace.app(Clock())
+    holder = sqlite3.connect(workspace.db_path, timeout=1)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+        started = time.monotonic()
+        assert app.topic_service().sync() == []
+        assert time.monotonic() - started < 5
+    finally:
+        holder.rollback()
+        holder.close()
+        app.close()

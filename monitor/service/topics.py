@@ -96,8 +96,12 @@ class TopicService:
     def _drop_alerts_of_quiet_topics(self) -> None:
         """Alerts queued for a topic that no longer alerts would go out, stale, if it ever did again."""
         alerting = [t.name for t in self.config.alerting]
+        quiet = alert_queue.c.topic.not_in(alerting)
+        with self.engine.connect() as conn:  # a read first: most polls have nothing to drop, and need no write lock
+            if conn.execute(select(alert_queue.c.topic).where(quiet).limit(1)).first() is None:
+                return
         with writer(self.engine).begin() as conn:
-            dropped = conn.execute(delete(alert_queue).where(alert_queue.c.topic.not_in(alerting))).rowcount
+            dropped = conn.execute(delete(alert_queue).where(quiet)).rowcount
         if dropped:
             log.info("event=alerts_dropped reason=topic_not_alerting count=%d", dropped)
 

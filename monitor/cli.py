@@ -244,7 +244,7 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
     if since_day and until_day and since_day > until_day:
         raise click.UsageError(f"--since {since_day} is after --until {until_day}: nothing can match")
     try:
-        tree = parse(" ".join(query)) if query else None
+        tree = parse(" ".join(query)) if " ".join(query).strip() else None  # '' as no query: the newest
     except QuerySyntaxError as exc:
         _fail(f"search query: {exc}")
         return

@@ -99,6 +99,13 @@ def test_search_json_fields_and_filters(polled: Workspace) -> None:
     assert len(json.loads(out)) == 2
 
 
+def test_search_with_an_empty_query_lists_the_newest(polled: Workspace) -> None:
+    """A script passing "$QUERY" unset: the same as no query, not an error."""
+    code, out, err = invoke(polled, "search", "", "--format", "json")
+    assert code == 0, err
+    assert out == invoke(polled, "search", "--format", "json")[1]
+
+
 def test_search_csv_has_the_same_columns(polled: Workspace) -> None:
     code, out, _ = invoke(polled, "search", "SoftBank", "--format", "csv")
     assert code == 0

@@ -39,7 +39,7 @@ PARSE: list[tuple[str, str, Node]] = [
     ("title-group", "title:(a OR -b)", Or((term("a", field="title"), Not(term("b", field="title"))))),
     ("minus-title", "-title:a", Not(term("a", field="title"))),
     ("unknown-field-is-words", "foo:bar", term("foo:bar")),
-    ("field-names-are-lowercase", "Title:a", term("Title:a")),
+    ("field-names-ignore-case", "Title:a", term("a", field="title")),  # a phrase "title a" was never meant
     ("prefix", "invest*", term("invest", star=True)),
     ("title-prefix", "title:invest*", term("invest", star=True, field="title")),
     ("full-width-operators", "（ａ ＯＲ ｂ） －ｃ", And((Or((term("ａ"), term("ｂ"))), Not(term("ｃ"))))),
@@ -121,6 +121,10 @@ ERRORS = [
     # 401 terms: the 401st (at 4 * 400) is where it fails; SQLite refused 1000 as a database error
     ("too-many-terms", " ".join(f"w{i:02d}"[-3:] for i in range(401)), "too many terms (more than 400)", 1600),
 ]
+
+
+def test_field_names_ignore_case() -> None:
+    assert parse("Title:stargate TEXT:abilene") == parse("title:stargate text:abilene")
 
 
 def test_punctuation_between_words_is_left_out() -> None:

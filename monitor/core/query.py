@@ -162,7 +162,7 @@ def _lex(query: str) -> list[_Token]:
             while j < n and not s[j].isspace() and s[j] not in _SPECIAL:
                 j += 1
             word = s[i:j]
-            field = next((f for f in FIELDS if word.startswith(f + ":")), None)
+            field = next((f for f in FIELDS if word.lower().startswith(f + ":")), None)  # Title: too
             if field is not None:  # what follows the colon is lexed on its own
                 out.append(("field", field, i, i + len(field) + 1))
                 i += len(field) + 1

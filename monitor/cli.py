@@ -416,6 +416,19 @@ def upgrade(obj: Context) -> None:
     click.echo(f"database at revision {after}" + (f" (was {before or 'empty'})" if before != after else ""))
 
 
+@db.command()
+@click.pass_obj
+@handles_errors
+def maintain(obj: Context) -> None:
+    """Run the daily maintenance now (what `monitor run` does at 04:17): for polls from cron."""
+    from monitor.service import maintenance
+
+    app = obj.app()
+    report = maintenance.run(app.engine, retention=app.config.retention, now=app.clock())
+    click.echo(f"deleted {report.deleted} unmatched entries older than the retention; "
+               f"forgot {report.mail_pruned} sent mails")
+
+
 @cli.command()
 @click.pass_obj
 @handles_errors

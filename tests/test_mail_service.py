@@ -279,6 +279,20 @@ def test_maintenance_forgets_old_unmatched_entries_only(http_server: TestServer,
         assert conn.execute("select count(*) from entry_sources").fetchone()[0] == 1
 
 
+def test_db_maintain_runs_the_maintenance_from_the_command_line(http_server: TestServer,
+                                                                workspace: Workspace) -> None:
+    """Polls from cron and no `monitor run`: retention still applies, by `monitor db maintain`."""
+    http_server.route("/feed", rss(("Stargate OpenAI news", "https://example.com/m"), ("Weather", "https://example.com/w")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate"}], retention="30d")
+    poll(workspace, Clock())  # February 2025: far past 30 days ago
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "db", "maintain"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("deleted 1 unmatched entries")
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert [r[0] for r in conn.execute("select title from entries")] == ["Stargate OpenAI news"]
+
+
 def test_alerts_are_queued_in_the_transaction_that_stores_the_entries(http_server: TestServer,
                                                                      workspace: Workspace) -> None:
     """No window between storing an entry and queueing its alert: both carry the poll's time (one

@@ -163,6 +163,19 @@ def test_digest_to_stdout_file_and_default_path(polled: Workspace) -> None:
     assert code == 2 and "YYYY-MM-DD" in err
 
 
+def test_search_by_a_source_removed_from_the_config(http_server: TestServer, workspace: Workspace) -> None:
+    """Its entries stay in the archive and still say which source carried them: --source finds them."""
+    http_server.route("/feed", rss(("Stargate Abilene", "https://example.com/a")))
+    workspace.write(sources=[{"name": "spacedaily", "url": http_server.url("/feed")}])
+    invoke(workspace, "poll")
+    workspace.write(sources=[{"name": "other", "url": http_server.url("/feed")}])
+    code, out, err = invoke(workspace, "search", "--source", "spacedaily", "--format", "json")
+    assert code == 0, err
+    assert [r["title"] for r in json.loads(out)] == ["Stargate Abilene"]
+    code, _, err = invoke(workspace, "search", "--source", "nosuch")
+    assert code == 2 and "no source named 'nosuch'" in err
+
+
 def test_sources_lists_status_and_counts(http_server: TestServer, workspace: Workspace) -> None:
     http_server.route("/feed", FEED, etag='"v1"')
     workspace.write(sources=[{"name": "good", "url": http_server.url("/feed")},

@@ -251,10 +251,9 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
     app = obj.app()
     if topic:
         app.config.topic(topic)
-    if source and source not in {s.name for s in app.config.sources}:
-        # a source removed from the config (or renamed) still carried entries: they stay findable
-        if source not in {r.name for r in app.reader.sources()}:
-            app.config.source(source)  # the error: no such source, configured or stored
+    # a source removed from the config (or renamed) still carried entries: they stay findable
+    if source and source not in {s.name for s in app.config.sources} | {r.name for r in app.reader.sources()}:
+        app.config.source(source)  # the error: no such source, configured or stored
     _note_stale_topics(app)
     tz = app.config.tz
     rows = app.reader.search(

@@ -246,3 +246,10 @@ def test_a_line_break_in_a_title_separates_its_words() -> None:
     page = b"<ul><li><a href='/a'>SoftBank<br>OpenAI announce<br/>a venture</a></li></ul>"
     assert [d.title for d in parse_listing(page, url="https://example.com/", content_type="text/html", tz=TOKYO,
                                            item="li").drafts] == ["SoftBank OpenAI announce a venture"]
+
+
+def test_a_date_heading_that_cannot_be_read_does_not_extend_the_group_before() -> None:
+    page = ("<html><body><div><h3>11月26日</h3><ul><li><a href='/a'>A</a></li></ul><h3>2月30日</h3><ul>"
+            "<li><a href='/b'>B</a></li></ul><h3>第3回会合</h3><ul><li><a href='/c'>C</a></li></ul></div>"
+            "</body></html>").encode()
+    assert _dates(page, NOV_2026, item="li") == ["2026-11-26", None, None]

@@ -103,6 +103,14 @@ def find_date(text: str | None, tz: tzinfo, *, year: int | None = None,
     return found
 
 
+def names_a_date(text: str | None) -> bool:
+    """Whether ``text`` writes a date, readable or not (``2月29日`` in a year without one,
+    ``R7.2.3``-like forms aside): a date heading that cannot be read must not let the items
+    under it take the date of the heading before."""
+    norm = _normalise(text)
+    return bool(norm) and (_first_date(norm, UTC)[1] or _MONTH_DAY.search(norm) is not None)
+
+
 def _month_day(month: str, day: str, tz: tzinfo, year: int | None, before: datetime | None) -> datetime | None:
     found = _build({"y": str(year), "m": month, "d": day}, tz) if year is not None else None
     if before is None or (found is not None and found <= before):

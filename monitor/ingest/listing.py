@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from monitor.core.dates import find_date, find_year, parse_date
+from monitor.core.dates import find_date, find_year, names_a_date, parse_date
 from monitor.core.entry import EntryDraft, ParseResult
 from monitor.core.intake import FUTURE_SLACK
 from monitor.core.urls import is_http_url
@@ -200,7 +200,10 @@ def _context(
         elif kind == "date":
             found = (_date_of(where, tz, ctx_year, before) if isinstance(where, LexborNode)
                      else find_date(where, tz, year=ctx_year, before=before))
-            ctx_date = found or ctx_date
+            written = where.text() if isinstance(where, LexborNode) else where
+            # a heading that writes a date no one can read (2月29日 in 2026) starts a group of
+            # undated items, not more of the previous group
+            ctx_date = found if found is not None or names_a_date(written) else ctx_date
     return out
 
 

@@ -220,11 +220,21 @@ def test_a_year_in_a_navigation_link_is_no_heading() -> None:
     assert _dates(page, datetime(2026, 9, 1, tzinfo=TOKYO), item="dd") == ["2026-08-12", "2026-08-08"]
 
 
-def test_a_year_heading_still_wins_unless_it_puts_the_date_ahead_of_the_poll() -> None:
+def test_a_year_heading_still_wins_but_a_date_to_come_is_no_publication_date() -> None:
     page = ("<html><body><h2>令和7年</h2><ul><li>3月1日 <a href='/a'>A</a></li><li>12月25日 <a href='/b'>B</a></li>"
             "</ul></body></html>").encode()
     assert _dates(page, NOV_2026, item="li") == ["2025-03-01", "2025-12-25"]  # the heading: 2025
-    assert _dates(page, datetime(2025, 11, 27, tzinfo=TOKYO), item="li") == ["2025-03-01", "2024-12-25"]
+    assert _dates(page, datetime(2025, 11, 27, tzinfo=TOKYO), item="li") == ["2025-03-01", None]
+
+
+def test_a_month_and_day_without_a_year_reach_back_a_quarter_at_most() -> None:
+    """Read on 2 January, 12月31日 is three days ago; 3月10日 is an event to come (a deadline,
+    a meeting), not ten months ago: no date, so the entry is still news. In local time: at
+    05:00 in Tokyo on 30 December (20:00 UTC the day before), 1月1日 is the coming one."""
+    page = "<ul><li>12月31日 <a href='/a'>A</a></li><li>3月10日 <a href='/b'>B</a></li></ul>".encode()
+    assert _dates(page, datetime(2026, 1, 2, 10, tzinfo=TOKYO), item="li") == ["2025-12-31", None]
+    new_year = "<ul><li>1月1日 <a href='/a'>A</a></li><li>2月29日 <a href='/b'>B</a></li></ul>".encode()
+    assert _dates(new_year, datetime(2025, 12, 30, 5, tzinfo=TOKYO), item="li") == ["2026-01-01", None]
 
 
 def test_real_mofa_page_with_a_dated_navigation_link() -> None:

@@ -87,9 +87,11 @@ def find_date(text: str | None, tz: tzinfo, *, year: int | None = None,
 
     With ``year``, a month and day alone (``8月19日付``, as listing pages group items) also
     count, in that year; a full date anywhere in the text still wins. With ``before`` (the
-    latest a published date can be: the poll's time and a little), a month and day alone count
-    without ``year`` too, in the year that puts them nearest on or before it, and also when
-    ``year`` would put them after it (a page's year heading from last year, 12月25日 in November).
+    latest a published date can be: the poll's time and a little), a month and day alone
+    count without ``year`` too: in the year that puts them on or before it, last year's only
+    within ``LAST_YEAR_REACH`` (a page read on 2 January showing 12月31日), else not at all (a
+    date to come, 3月10日 seen in January, is an event's, not a publication's). With both, a
+    date after ``before`` is none either.
     """
     norm = _normalise(text)
     if not norm:
@@ -103,23 +105,29 @@ def find_date(text: str | None, tz: tzinfo, *, year: int | None = None,
     return found
 
 
+LAST_YEAR_REACH = timedelta(days=92)
+
+
+def _month_day(month: str, day: str, tz: tzinfo, year: int | None, before: datetime | None) -> datetime | None:
+    if year is not None:
+        found = _build({"y": str(year), "m": month, "d": day}, tz)
+        return found if found is None or before is None or found <= before else None
+    if before is None:
+        return None
+    local = before.astimezone(tz).year  # the year where the page is, not in UTC (New Year's Eve)
+    this_year = _build({"y": str(local), "m": month, "d": day}, tz)
+    if this_year is not None and this_year <= before:
+        return this_year
+    last_year = _build({"y": str(local - 1), "m": month, "d": day}, tz)
+    return last_year if last_year is not None and before - last_year <= LAST_YEAR_REACH else None
+
+
 def names_a_date(text: str | None) -> bool:
     """Whether ``text`` writes a date, readable or not (``2月29日`` in a year without one,
     ``R7.2.3``-like forms aside): a date heading that cannot be read must not let the items
     under it take the date of the heading before."""
     norm = _normalise(text)
     return bool(norm) and (_first_date(norm, UTC)[1] or _MONTH_DAY.search(norm) is not None)
-
-
-def _month_day(month: str, day: str, tz: tzinfo, year: int | None, before: datetime | None) -> datetime | None:
-    found = _build({"y": str(year), "m": month, "d": day}, tz) if year is not None else None
-    if before is None or (found is not None and found <= before):
-        return found
-    for candidate in (before.year, before.year - 1):  # 2月29日 may exist in neither: then no date
-        found = _build({"y": str(candidate), "m": month, "d": day}, tz)
-        if found is not None and found <= before:
-            return found
-    return None
 
 
 def find_year(text: str | None) -> int | None:

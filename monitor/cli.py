@@ -425,6 +425,8 @@ def maintain(obj: Context) -> None:
     from monitor.service import maintenance
 
     app = obj.app()
+    # a topic added or changed since the last poll first: retention keeps what it matches
+    app.topic_service().sync()
     report = maintenance.run(app.engine, retention=app.config.retention, now=app.clock())
     click.echo(f"deleted {report.deleted} unmatched entries older than the retention; "
                f"forgot {report.mail_pruned} sent mails")
@@ -452,9 +454,9 @@ def _quiet_libraries() -> None:
     """Below debug, APScheduler's and httpx's own info lines (a job run every 2 seconds, each
     request) are left out: the service's key=value events say what happened, and a log of
     months stays readable. Their warnings and errors still show."""
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        for name in ("apscheduler", "httpx"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    quiet = logging.getLogger().getEffectiveLevel() > logging.DEBUG
+    for name in ("apscheduler", "httpx"):  # at debug (-vv, or log_level: debug) they follow the root again
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
 
 
 def main() -> None:

@@ -280,7 +280,9 @@ class Config(_Model):
         if url.get_backend_name() not in BACKENDS:
             raise ValueError(f"{url.get_backend_name()} is not supported; use a sqlite:/// or postgresql+psycopg:// "
                              "URL (search needs SQLite FTS5 or PostgreSQL)")
-        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:")
+                                                   or url.query.get("mode") == "memory"
+                                                   or "mode=memory" in (url.database or "")):
             raise ValueError(f"{v!r} is a database in memory, gone when the command ends; "
                              "name a file: sqlite:///monitor.db")
         return v

@@ -288,3 +288,25 @@ def test_matched_terms_in_json_digest_and_highlighted_table(polled: Workspace) -
     assert "\x1b[1mSB OAI Japan\x1b[0m" in result.stdout and "matched: SB OAI Japan" in result.stdout
     plain = CliRunner().invoke(cli, ["--config", str(polled.config_path), "search", "--topic", "jv"])
     assert "\x1b" not in plain.stdout
+
+
+def test_library_loggers_follow_the_level_both_ways() -> None:
+    """The CLI quiets APScheduler and httpx at its default level first; `run` with log_level:
+    debug must bring them back (they once stayed at WARNING)."""
+    import logging
+
+    from monitor.cli import _quiet_libraries
+
+    root = logging.getLogger()
+    saved = root.level
+    try:
+        root.setLevel(logging.INFO)
+        _quiet_libraries()
+        assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.WARNING
+        root.setLevel(logging.DEBUG)
+        _quiet_libraries()
+        assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.DEBUG
+        assert logging.getLogger("httpx").getEffectiveLevel() == logging.DEBUG
+    finally:
+        root.setLevel(saved)
+        _quiet_libraries()

@@ -101,12 +101,14 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
         (GOOD.replace("url: https://www.japantimes.co.jp/feed/", "url: http://127.0.0.1:99999/feed"),
          "sources[0].url: 'http://127.0.0.1:99999/feed' is not an http(s) address: Port out of range"),
         (GOOD.replace("sqlite:///data/monitor.db", "sqlite://"), "database: 'sqlite://' is a database in memory"),
+        (GOOD.replace("sqlite:///data/monitor.db", "'sqlite:///file:m?mode=memory&uri=true'"),
+         "database: 'sqlite:///file:m?mode=memory&uri=true' is a database in memory"),
     ],
     ids=["unknown-key", "bad-duration", "bad-timezone", "bad-clock", "bad-name", "non-http-url",
          "html-needs-item", "duplicate-source", "bad-topic-query", "negative-timeout", "unknown-top-key",
          "duplicate-yaml-key", "unknown-topic-key", "broken-yaml", "not-a-mapping", "missing-query",
          "bad-database-url", "huge-duration", "bad-selector", "selector-on-feed", "clock-as-number",
-         "mysql", "alert-without-email", "yaml-boolean", "non-ascii-user-agent", "port-out-of-range", "sqlite-in-memory"],
+         "mysql", "alert-without-email", "yaml-boolean", "non-ascii-user-agent", "port-out-of-range", "sqlite-in-memory", "sqlite-uri-in-memory"],
 )
 def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)

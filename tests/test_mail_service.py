@@ -293,6 +293,21 @@ def test_db_maintain_runs_the_maintenance_from_the_command_line(http_server: Tes
         assert [r[0] for r in conn.execute("select title from entries")] == ["Stargate OpenAI news"]
 
 
+def test_db_maintain_keeps_what_a_topic_added_since_the_last_poll_matches(http_server: TestServer,
+                                                                          workspace: Workspace) -> None:
+    http_server.route("/feed", rss(("Stargate OpenAI news", "https://example.com/m"), ("Weather", "https://example.com/w")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate"}], retention="30d")
+    poll(workspace, Clock())
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate"}, {"name": "weather", "query": "Weather"}],
+                    retention="30d")
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "db", "maintain"])
+    assert result.exit_code == 0 and result.stdout.startswith("deleted 0 unmatched entries"), result.output
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert sorted(r[0] for r in conn.execute("select title from entries")) == ["Stargate OpenAI news", "Weather"]
+
+
 def test_alerts_are_queued_in_the_transaction_that_stores_the_entries(http_server: TestServer,
                                                                      workspace: Workspace) -> None:
     """No window between storing an entry and queueing its alert: both carry the poll's time (one

@@ -195,7 +195,8 @@ def test_empty_day_sends_nothing_unless_send_empty(http_server: TestServer, work
 
 def test_a_day_with_nothing_new_but_a_failing_source_is_mailed(http_server: TestServer, workspace: Workspace,
                                                                smtp: SmtpServer) -> None:
-    """send_empty off: every source broken must not look like a quiet day."""
+    """send_empty off: every source broken must not look like a quiet day, the day it broke;
+    it is not mailed again each day it goes on."""
     http_server.route("/feed", "oops", status=500, content_type="text/plain")
     workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
                     topics=[{"name": "stargate", "title": "Stargate", "query": "Stargate OpenAI"}],
@@ -208,6 +209,10 @@ def test_a_day_with_nothing_new_but_a_failing_source_is_mailed(http_server: Test
         [made] = app.digest_service().run_due()
         assert (made.email, made.entries) == ("queued", 0)
         assert [d.sent for d in app.mailer().deliver_due()] == [True]
+        clock.advance(days=1)  # still failing, nothing new: yesterday's mail said so already
+        poll(workspace, clock)
+        [made] = app.digest_service().run_due()
+        assert made.email == "skipped"
     finally:
         app.close()
     assert "HTTP 500" in smtp.received[0].message().get_body(("plain",)).get_content()

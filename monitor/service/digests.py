@@ -108,7 +108,7 @@ class Made:
     day: date
     path: Path
     entries: int
-    email: str  # queued | skipped (nothing new, no source in trouble, send_empty off) | none (no email configured)
+    email: str  # queued | skipped (nothing new, no new source trouble, send_empty off) | none (no email configured)
 
 
 class DigestService:
@@ -200,11 +200,19 @@ class DigestService:
         email = self.config.digest.email
         if email is None:
             return None, "none"
-        if digest.entries == 0 and not digest.failures and not self.config.digest.send_empty:
-            return None, "skipped"  # a source in trouble is news: every source failing must not go unseen
+        if digest.entries == 0 and not _new_trouble(digest) and not self.config.digest.send_empty:
+            return None, "skipped"
         message = compose_digest(digest, sender=email.sender, recipients=list(email.to), list_id=self.list_id,
                                  now=now, message_id_domain=self.domain)
         return Mail(digest_key(digest.window.day), tuple(email.to), bytes(message)), "queued"
+
+
+def _new_trouble(digest: Digest) -> bool:
+    """A source problem that began in the digest's window is news even on a day with nothing
+    else (every source failing must not look like a quiet day); one that goes on is not mailed
+    again each day (a source disabled by a 410 would otherwise send an empty digest daily)."""
+    start = digest.window.start.astimezone(UTC)
+    return any(f.since is not None and f.since.astimezone(UTC) >= start for f in digest.failures)
 
 
 def digest_key(day: date) -> str:

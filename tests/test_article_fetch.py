@@ -346,3 +346,22 @@ def test_the_newest_pages_come_first_and_a_day_old_backlog_is_given_up(
         app.close()
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select count(*) from article_queue").fetchone() == (0,)
+
+
+def test_search_results_leave_the_article_texts_in_the_database(http_server: TestServer,
+                                                                workspace: Workspace) -> None:
+    """A result list never shows article text, and `search --stories` reads 2,000 rows: they
+    come without it (up to 50,000 characters each); `topics test`, which matches on it, gets it."""
+    http_server.route("/feed", rss(("Joint venture begins sales", http_server.url("/news/jv"))))
+    http_server.route("/news/jv", JV_PAGE, content_type="text/html")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "jv", "query": '"Crystal intelligence"'}],
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    poll(workspace, Clock())
+    app = workspace.app(Clock())
+    try:
+        [found] = app.reader.search(None)
+        assert found.text == "" and found.topics == ("jv",)
+        assert "Crystal intelligence" in app.reader.by_ids([found.id])[0].text
+    finally:
+        app.close()

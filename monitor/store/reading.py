@@ -11,9 +11,11 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, text
+from sqlalchemy import Connection, Engine, and_, func, literal, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.core.query import Node
 from monitor.errors import StoreError
@@ -107,24 +109,29 @@ class Reader:
             query = query.where(_when() >= since)
         if until is not None:
             query = query.where(_when() < until)
-        return self._rows(query.order_by(_when().desc(), entries.c.id.desc()).limit(limit))
+        # without article texts: a result list never shows them, and --stories reads 2,000 rows
+        return self._rows(query.order_by(_when().desc(), entries.c.id.desc()).limit(limit), with_text=False)
 
-    def _rows(self, id_query, conn: Connection | None = None) -> list[EntryRow]:  # type: ignore[no-untyped-def]
+    def _rows(self, id_query, conn: Connection | None = None, *,  # type: ignore[no-untyped-def]
+              with_text: bool = True) -> list[EntryRow]:
         if conn is not None:
-            return self._rows_on(conn, id_query)
+            return self._rows_on(conn, id_query, with_text)
         try:
             with self.engine.connect() as own:
-                return self._rows_on(own, id_query)
+                return self._rows_on(own, id_query, with_text)
         except SQLAlchemyError as exc:
             raise StoreError(f"database error while reading: {getattr(exc, 'orig', exc)}") from exc
 
     @staticmethod
-    def _rows_on(conn: Connection, id_query) -> list[EntryRow]:  # type: ignore[no-untyped-def]
+    def _rows_on(conn: Connection, id_query, with_text: bool) -> list[EntryRow]:  # type: ignore[no-untyped-def]
         ids = [r[0] for r in conn.execute(id_query)]
         if not ids:
             return []
+        columns: list[ColumnElement[Any]] = [c for c in entries.c if with_text or c.name != "text"]
+        if not with_text:
+            columns.append(literal("").label("text"))
         found = {r.id: r for r in conn.execute(
-            select(entries, sources.c.name.label("origin"))
+            select(*columns, sources.c.name.label("origin"))
             .join(sources, sources.c.id == entries.c.source_id).where(entries.c.id.in_(ids)))}
         topics: dict[int, list[str]] = defaultdict(list)
         why: dict[int, dict[str, list[dict[str, object]]]] = defaultdict(dict)

@@ -89,7 +89,7 @@ class Reader:
             .where(entries.c.id.in_(select(matches.c.entry_id)))
             .order_by(entries.c.id)  # the digest keeps this order among equals: the same on every database
         )
-        return self._rows(query)
+        return self._rows(query, with_text=False)  # a digest shows no article text
 
     def search(self, tree: Node | None, *, topic: str | None = None, source: str | None = None,
                since: datetime | None = None, until: datetime | None = None,

@@ -128,6 +128,8 @@ def test_search_csv_cells_are_not_spreadsheet_formulas(http_server: TestServer, 
     assert titles == ["'-2% for SoftBank shares", "'=HYPERLINK(\"http://evil.example/\",\"click\") Stargate",
                       "Stargate plain"]
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in csv.reader(io.StringIO(out)) for cell in row)
+    # quoted, every cell: a spreadsheet that splits on ";" (de, fr) keeps "a;=cmd()" one cell
+    assert all(line.startswith('"') for line in out.splitlines())
 
 
 def test_search_table_is_safe_for_terminals(http_server: TestServer, workspace: Workspace) -> None:

@@ -73,7 +73,8 @@ def as_csv(rows: Sequence[EntryRow], tz: tzinfo, story: Mapping[int, int] | None
            sizes: Mapping[int, int] | None = None) -> str:
     """The JSON's columns but `why`, lists joined by `;`; with stories, story_id and story_size too."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # Every cell quoted: a spreadsheet in a locale that splits on ";" keeps "a;=cmd()" one cell
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     grouped = story is not None and sizes is not None
     writer.writerow((*FIELDS, "story_id", "story_size") if grouped else FIELDS)
     for r in rows:

@@ -145,6 +145,14 @@ def test_find_year(text: str, year: int | None) -> None:
     assert find_year(text) == year
 
 
+def test_a_fiscal_year_is_told_apart() -> None:
+    fiscal, calendar = find_year("令和7年度補正予算"), find_year("令和7年8月分")
+    assert fiscal == calendar == 2025
+    assert fiscal is not None and calendar is not None
+    assert (fiscal.fiscal, fiscal.of(2), fiscal.of(4)) == (True, 2026, 2025)
+    assert (calendar.fiscal, calendar.of(2)) == (False, 2025)
+
+
 @given(st.text())
 def test_arbitrary_text_never_raises(text: str) -> None:
     for found in (parse_date(text, TOKYO), find_date(text, TOKYO, year=2026)):

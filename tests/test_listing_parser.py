@@ -263,3 +263,10 @@ def test_a_date_heading_that_cannot_be_read_does_not_extend_the_group_before() -
             "<li><a href='/b'>B</a></li></ul><h3>第3回会合</h3><ul><li><a href='/c'>C</a></li></ul></div>"
             "</body></html>").encode()
     assert _dates(page, NOV_2026, item="li") == ["2026-11-26", None, None]
+
+
+def test_a_fiscal_year_heading_puts_january_to_march_in_the_next_year() -> None:
+    """令和7年度 runs from April 2025 to March 2026."""
+    page = ("<html><body><h2>令和7年度</h2><ul><li>4月1日 <a href='/a'>A</a></li><li>12月25日 <a href='/b'>B</a></li>"
+            "<li>2月3日 <a href='/c'>C</a></li></ul></body></html>").encode()
+    assert _dates(page, datetime(2026, 3, 31, tzinfo=TOKYO), item="li") == ["2025-04-01", "2025-12-25", "2026-02-03"]

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
+from typing import Self
 
 MIN_YEAR = 1900
 MAX_YEAR = 2999
@@ -110,7 +111,8 @@ LAST_YEAR_REACH = timedelta(days=92)
 
 def _month_day(month: str, day: str, tz: tzinfo, year: int | None, before: datetime | None) -> datetime | None:
     if year is not None:
-        found = _build({"y": str(year), "m": month, "d": day}, tz)
+        calendar = year.of(int(month)) if isinstance(year, Year) else year
+        found = _build({"y": str(calendar), "m": month, "d": day}, tz)
         return found if found is None or before is None or found <= before else None
     if before is None:
         return None
@@ -130,12 +132,30 @@ def names_a_date(text: str | None) -> bool:
     return bool(norm) and (_first_date(norm, UTC)[1] or _MONTH_DAY.search(norm) is not None)
 
 
-def find_year(text: str | None) -> int | None:
-    """The first year written in ``text`` (``2026年``, ``令和8年8月分``), or None."""
+class Year(int):
+    """A year a heading writes; ``fiscal`` for a Japanese fiscal year (``令和7年度``: April 2025
+    to March 2026), whose January to March fall in the next calendar year."""
+
+    fiscal: bool = False
+
+    def __new__(cls, value: int, fiscal: bool = False) -> Self:
+        year = super().__new__(cls, value)
+        year.fiscal = fiscal
+        return year
+
+    def of(self, month: int) -> int:
+        """The calendar year of `month` under this heading."""
+        return int(self) + 1 if self.fiscal and month <= 3 else int(self)
+
+
+def find_year(text: str | None) -> Year | None:
+    """The first year written in ``text`` (``2026年``, ``令和8年8月分``, fiscal ``令和7年度``), or None."""
     norm = _normalise(text)
     m = _YEAR.search(norm) if norm else None
     year = _year(m.groupdict()) if m else None
-    return year if year is not None and MIN_YEAR <= year <= MAX_YEAR else None
+    if year is None or not MIN_YEAR <= year <= MAX_YEAR:
+        return None
+    return Year(year, fiscal=norm[m.end():m.end() + 1] == "度") if m else None
 
 
 def _normalise(text: str | None) -> str:

@@ -180,16 +180,17 @@ def _context(
         if not is_marker and not (len(own) <= _SHORT and _DIGIT.search(own)):
             continue
         inside_item, inside_block, inside_link = _position(node, item_ids, block)
-        year = find_year(own)
-        if year is not None:
-            events.append(("year-elsewhere" if inside_item or inside_link else "year", year, None))
+        heading = find_year(own)  # a Year: 令和7年度 is a fiscal year, its 1月-3月 in the next
+        if heading is not None:
+            events.append(("year-elsewhere" if inside_item or inside_link else "year", heading, None))
         if inside_item:
             continue
         if is_marker:
             events.append(("date", None, node))
         elif selector is None and inside_block:
             events.append(("date", None, own))
-    ctx_year = next((year for kind, year, _ in events if kind.startswith("year")), None) if before is None else None
+    ctx_year: int | None = (next((year for kind, year, _ in events if kind.startswith("year")), None)
+                            if before is None else None)
     ctx_date: datetime | None = None
     out: list[tuple[datetime | None, int | None]] = []
     for kind, year, where in events:

@@ -91,7 +91,7 @@ class App:
         robots = RobotsPolicy(fetcher, self.config.fetch.user_agent, clock=self.clock)
         google = GoogleLinks(self.engine, fetcher, self.clock, hosts=self.google_hosts)
         pipeline = self.pipeline()
-        articles = Articles(config=self.config, fetcher=fetcher, archive=self.archive, reader=self.reader,
+        articles = Articles(config=self.config, fetcher=fetcher, archive=self.archive,
                             topics=self.topics, clock=self.clock, alert_topics=pipeline.alert_topics)
         return Poller(fetcher=fetcher, pipeline=pipeline, source_ids=self.source_ids,
                       tz=self.config.tz, clock=self.clock, robots=robots, google=google, articles=articles)

@@ -30,7 +30,6 @@ from monitor.net.guard import check_public_async
 from monitor.net.robots import RobotsPolicy
 from monitor.store.archive import Archive, Indexed
 from monitor.store.article_queue import ArticleQueue
-from monitor.store.reading import Reader
 
 log = logging.getLogger("monitor.articles")
 PER_POLL = 30  # pages fetched at most per poll of one source
@@ -38,7 +37,7 @@ HOST_SPACING = 1.0  # seconds between two article requests to one host
 
 
 class Articles:
-    def __init__(self, *, config: Config, fetcher: Fetcher, archive: Archive, reader: Reader,
+    def __init__(self, *, config: Config, fetcher: Fetcher, archive: Archive,
                  topics: TopicSet, clock: Callable[[], datetime], alert_topics: frozenset[str] = frozenset()) -> None:
         self.config = config
         self.fetcher = fetcher
@@ -48,7 +47,6 @@ class Articles:
         self.robots = RobotsPolicy(fetcher, config.fetch.user_agent, clock=clock, before_hop=self._public,
                                    guarded=self._guarded)
         self.archive = archive
-        self.reader = reader
         self.topics = topics
         self.clock = clock
         self.tz = ZoneInfo(config.timezone)

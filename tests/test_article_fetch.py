@@ -223,18 +223,24 @@ _MAIL = {"to": ["a@example.org"], "from": "m@example.org",  # nothing is sent: n
          "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"}}
 
 
+def _alerting_source_whose_page_is_busy(http_server: TestServer, workspace: Workspace, title: str) -> None:
+    """One item `title` whose article page answers 503, its source asking for pages, and an
+    alerting topic on "Crystal intelligence"."""
+    http_server.route("/feed", rss((title, http_server.url("/news/jv"))))
+    http_server.route("/news/jv", "busy", status=503, content_type="text/plain")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "jv", "query": '"Crystal intelligence"', "alert": "immediate"}],
+                    digest={"at": "08:00", "dir": "digests", "lookback": "3d", "email": _MAIL},
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+
+
 def test_an_entry_that_matched_when_stored_is_not_counted_again_when_its_page_comes(
         http_server: TestServer, workspace: Workspace) -> None:
     """It matched by its title and was in the digest; the feed then edits the headline (no match
     for a while) and the page, retried after a 503, brings the match back: no second digest,
     no second alert."""
     clock = Clock(datetime(2025, 2, 3, 22, 50, tzinfo=UTC))  # 07:50 on 4 February in Tokyo
-    http_server.route("/feed", rss(("Crystal intelligence goes on sale", http_server.url("/news/jv"))))
-    http_server.route("/news/jv", "busy", status=503, content_type="text/plain")
-    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
-                    topics=[{"name": "jv", "query": '"Crystal intelligence"', "alert": "immediate"}],
-                    digest={"at": "08:00", "dir": "digests", "lookback": "3d", "email": _MAIL},
-                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    _alerting_source_whose_page_is_busy(http_server, workspace, "Crystal intelligence goes on sale")
     assert poll(workspace, clock)["s"].new == 1
     clock.advance(minutes=15)
     app = workspace.app(clock)
@@ -264,12 +270,7 @@ def test_a_page_stored_by_another_worker_is_not_stored_or_alerted_again(http_ser
     store it takes it off the queue; the second stores nothing and queues no second alert."""
     from monitor.store.archive import Indexed
 
-    http_server.route("/feed", rss(("Sales begin", http_server.url("/news/jv"))))
-    http_server.route("/news/jv", "busy", status=503, content_type="text/plain")
-    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
-                    topics=[{"name": "jv", "query": '"Crystal intelligence"', "alert": "immediate"}],
-                    digest={"at": "08:00", "dir": "digests", "lookback": "3d", "email": _MAIL},
-                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    _alerting_source_whose_page_is_busy(http_server, workspace, "Sales begin")
     clock = Clock()
     assert poll(workspace, clock)["s"].new == 1  # matches nothing yet; its page is queued
     app = workspace.app(clock)

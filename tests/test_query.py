@@ -109,6 +109,7 @@ ERRORS = [
     ("dangling-and", "a AND", "AND needs a term", 2),
     ("lone-minus", "a - b", "'-' has no letters or digits: to leave a word out write -word", 2),
     ("lone-bar", "a | b", "'|' has no letters or digits: write OR", 2),
+    ("triple-bar", "a ||| b", "'|||' has no letters or digits: write OR", 2),
     ("only-punctuation", "– ・", "'–' has no letters or digits", 0),
     ("punctuation-only-phrase", 'a "!!"', "'!!' has no letters or digits", 2),
     ("empty-phrase", 'a ""', "empty phrase", 2),

@@ -177,7 +177,11 @@ def _lex(query: str) -> list[_Token]:
     return out
 
 
-_MEANT = {"-": "to leave a word out write -word, with no space", "|": "write OR", "||": "write OR"}
+def _meant(word: str) -> str | None:
+    """How to write the operator a punctuation word stands for (-: NOT, | || |||: OR), or None."""
+    if word == "-":
+        return "to leave a word out write -word, with no space"
+    return "write OR" if word and set(word) == {"|"} else None
 
 
 def _without_punctuation(tokens: list[_Token]) -> list[_Token]:
@@ -188,7 +192,7 @@ def _without_punctuation(tokens: list[_Token]) -> list[_Token]:
     they are."""
     kept: list[_Token] = []
     for token in tokens:
-        if (token[0] == "word" and token[1] not in _MEANT and not pattern(token[1])[0]
+        if (token[0] == "word" and _meant(token[1]) is None and not pattern(token[1])[0]
                 and not (kept and kept[-1][0] in ("NOT", "field") and kept[-1][3] == token[2])):
             continue
         kept.append(token)
@@ -317,8 +321,8 @@ class _Parser:
             raise self.error("empty phrase: put words between the quotes", start)
         if kind == "word*" and not text:
             raise self.error("'*' needs a word right before it", start)
-        if kind == "word" and text in _MEANT:  # an operator written otherwise: say how, do not guess
-            raise self.error(f"{text!r} has no letters or digits: {_MEANT[text]}", start)
+        if kind == "word" and (meant := _meant(text)):  # an operator written otherwise: say how, do not guess
+            raise self.error(f"{text!r} has no letters or digits: {meant}", start)
         try:
             return term(text, star=kind.endswith("*"), field=field)
         except ValueError as exc:

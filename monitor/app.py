@@ -85,6 +85,7 @@ class App:
     def pipeline(self) -> Pipeline:
         return Pipeline(self.archive, self.topics, alert_topics=frozenset(t.name for t in self.config.alerting),
                         alert_lookback=self.config.digest.lookback,
+                        queries={t.name: t.query for t in self.config.topics},
                         article_topics=frozenset(t.name for t in self.config.topics if t.fetch_article))
 
     def poller(self, fetcher: Fetcher) -> Poller:

@@ -489,6 +489,43 @@ def test_a_worker_says_when_it_no_longer_runs_the_config_in_force(http_server: T
     assert len(warnings) == 2 and "topics_matched_elsewhere=t" in warnings[1]
 
 
+def test_what_a_worker_matched_by_an_old_query_is_matched_again_at_the_next_start(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """The operator edits a topic and runs a one-shot command (the archive is matched against the
+    new query) while `run` still matches by the old one. What the old worker stores then must not
+    stay matched by the old rules once it is restarted with the new config."""
+    http_server.route("/f", rss(("Weather warning for Tokyo", "https://example.com/w")))
+    sources = [{"name": "s", "url": http_server.url("/f")}]
+    workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate"}])
+    running = workspace.app()
+    try:
+        running.topic_service().sync()
+        workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate OR weather"}])
+        one_shot = workspace.app()
+        try:
+            one_shot.topic_service().sync()  # what `monitor poll` with the new config does first
+        finally:
+            one_shot.close()
+        async def worker_poll() -> None:  # as `run`'s worker polls: no topic sync before it
+            from monitor.net.fetcher import Fetcher
+
+            async with Fetcher(running.fetch_settings()) as fetcher:
+                await running.poller(fetcher).poll_one(running.config.source("s"))
+
+        asyncio.run(worker_poll())  # matched by the old query: nothing
+    finally:
+        running.close()
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from matches").fetchone() == (0,)
+    restarted = workspace.app()
+    try:
+        restarted.topic_service().sync()  # what `run` does at start
+    finally:
+        restarted.close()
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select topic from matches").fetchall() == [("t",)]
+
+
 def test_a_poll_that_outlasts_its_lease_keeps_it(http_server: TestServer, workspace: Workspace) -> None:
     """A poll longer than the lease (article pages are paced) renews it as it goes: while it
     runs, another worker finds the source leased and does not poll it too."""

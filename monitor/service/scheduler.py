@@ -111,7 +111,7 @@ class ConfigWatch:
         differing = tuple(self.app.topic_service().stale()[0])
         if (edited, differing) != self.said and (edited or differing):
             log.warning("event=config_changed file_edited=%s topics_matched_elsewhere=%s: restart monitor run "
-                        "to apply the config in force, then `monitor topics rematch` for what it stored meanwhile",
+                        "to apply the config in force (what it stored meanwhile is matched again at the start)",
                         edited, ",".join(differing) or "-")
         self.said = (edited, differing)
         return self.said

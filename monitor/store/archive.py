@@ -17,6 +17,7 @@ row. Sightings are inserted with ON CONFLICT DO NOTHING for the same reason.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,7 +32,17 @@ from monitor.core.matcher import Hit
 from monitor.errors import StoreError
 from monitor.store import pg_search
 from monitor.store.db import database_error, hold_poll_fence, writer
-from monitor.store.schema import alert_queue, article_queue, entries, entry_sources, matches, sources
+from monitor.store.schema import (
+    alert_queue,
+    article_queue,
+    entries,
+    entry_sources,
+    matches,
+    sources,
+    topics_table,
+)
+
+log = logging.getLogger("monitor.archive")
 
 _CHUNK = 500
 
@@ -93,6 +104,21 @@ def _queue_alerts(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], al
     rows = [{"topic": t, "entry_id": i, "queued_at": now} for i, topics in new for t in topics if t in alert_topics]
     if rows:
         conn.execute(insert(alert_queue), rows)
+
+
+def _disown_changed_topics(conn: Connection, queries: Mapping[str, str]) -> None:
+    """A topic whose query another process changed (a one-shot command with an edited config)
+    while this one matches with the old query: what this poll stores is matched by the old
+    rules, so the topic is no longer recorded as matched as configured. The next `poll`,
+    `digest`, start of `run` or `topics rematch` then matches the whole archive against the
+    query in force, and this poll's matches are put right."""
+    stored = dict(conn.execute(select(topics_table.c.name, topics_table.c.query)
+                               .where(topics_table.c.name.in_(list(queries)))).all())
+    stale = sorted(name for name, query in stored.items() if query != queries[name])
+    if stale:
+        conn.execute(delete(topics_table).where(topics_table.c.name.in_(stale)))
+        log.warning("event=topic_changed_elsewhere topics=%s: this process matches by an older query; "
+                    "the next start matches the archive again", ",".join(stale))
 
 
 def _queue_articles(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], source_id: int,
@@ -226,7 +252,7 @@ class Archive:
 
     def ingest(self, source_id: int, keys: Sequence[str], plan: Planner, *,
                now: datetime, record: PollRecord, alert_topics: Collection[str] = (),
-               alert_lookback: timedelta | None = None) -> Applied:
+               alert_lookback: timedelta | None = None, queries: Mapping[str, str] | None = None) -> Applied:
         """Look the keys up, let `plan` decide, store the result and the poll record: all in
         one write transaction, so a crash or a full disk keeps the whole poll or none of it.
 
@@ -234,7 +260,9 @@ class Archive:
         transaction: a crash after the commit cannot store an entry and lose its alert (unless
         published more than `alert_lookback` ago: old news is no alert). `plan`
         gets what the archive knows of the keys and a reader of stored article texts (a revised
-        entry is indexed and matched again with its text, which the feed does not carry)."""
+        entry is indexed and matched again with its text, which the feed does not carry).
+        `queries`, the topic queries `plan` matches with, are checked against those the archive
+        was last matched against (see _disown_changed_topics)."""
         try:
             with self._writer.begin() as conn:
                 hold_poll_fence(conn)
@@ -256,6 +284,8 @@ class Archive:
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
                                   for i in intents.sightings])
                 self._record(conn, source_id, record, now, new=len(new_ids))
+                if queries is not None:
+                    _disown_changed_topics(conn, queries)
                 _queue_articles(conn, [(i, decided.new[e.key].topics) for i, e in zip(new_ids, intents.new, strict=True)
                                        if e.key in decided.articles], source_id, now)
                 if alert_topics:

@@ -37,13 +37,18 @@ def _search_index(diff: tuple) -> bool:  # type: ignore[type-arg]
     return False
 
 
-def test_a_database_upgraded_to_head_matches_the_models(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def _upgraded(url: str) -> str | None:
+    """Upgrade the database at `url`; the revision it ends at."""
     engine = open_engine(url)
     try:
-        assert upgrade(engine)[1] == head_revision()
+        return upgrade(engine)[1]
     finally:
         engine.dispose()
+
+
+def test_a_database_upgraded_to_head_matches_the_models(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    assert _upgraded(url) == head_revision()
     assert _differences(url) == []
 
 
@@ -63,11 +68,7 @@ def test_the_newest_migration_goes_down_and_up_again(tmp_path: Path) -> None:
 
 
 def test_on_postgresql_too(pg_url: str) -> None:  # noqa: F811
-    engine = open_engine(pg_url)
-    try:
-        assert upgrade(engine)[1] == head_revision()
-    finally:
-        engine.dispose()
+    assert _upgraded(pg_url) == head_revision()
     assert _differences(pg_url) == []
 
 

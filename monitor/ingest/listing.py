@@ -12,8 +12,9 @@ list; ``<dt>8月12日付</dt>``) and sometimes write the year only once (``<h2>�
 so an item with no date of its own takes the nearest date written before it outside any item:
 an element matching the ``date`` selector, or without one, a short text inside the block that
 holds the items. A month and day alone get the year last written before them on the page
-(outside items and links), else the year that puts them nearest before the poll; a year that
-would put them in the future gives way to that too.
+(outside items and links; a fiscal year puts January to March in the next), else, given the
+poll's time, its year or at most a quarter back (``dates.find_date``); a date still to come
+is no publication date.
 
 Not responsible for fetching, canonical URLs or deciding what is new.
 """
@@ -161,8 +162,8 @@ def _context(
     """For each item, the date and the year last written before it outside any item (and outside
     a link: 2025年大阪・関西万博 in the navigation is no heading). Before any such year, without
     `before`, the first year written anywhere on the page; with it, none (find_date places the
-    month and day nearest before the poll: a year in an item's title, 令和7年度補正予算, says
-    nothing of when the page's items were published)."""
+    month and day by the poll's time: a year in an item's title, 令和7年度補正予算, says nothing
+    of when the page's items were published)."""
     item_ids = {n.mem_id for n in items}
     markers = {n.mem_id for n in tree.css(selector)} if selector else set()
     block = _common_ancestor(items)

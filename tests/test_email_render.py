@@ -262,3 +262,23 @@ def test_date_header_keeps_the_instant_of_now() -> None:
     msg = compose_digest(TWO_TOPICS, sender="m@example.org", recipients=["a@example.org"], list_id=LIST_ID,
                          now=utc_now, message_id_domain="example.org")
     assert parsedate_to_datetime(wire(msg)["Date"]) == NOW
+
+
+def test_times_carry_their_zone_on_the_day_clocks_go_back() -> None:
+    """New York, 2 November 2025: 01:25 EDT comes before 01:10 EST. Without the zone the digest
+    would list them out of order; on other days (every offset alike) times stay bare."""
+    ny = ZoneInfo("America/New_York")
+    window = window_for(date(2025, 11, 2), time(8, 0), ny)
+    first = datetime(2025, 11, 2, 5, 25, tzinfo=UTC).astimezone(ny)  # 01:25 EDT
+    second = datetime(2025, 11, 2, 6, 10, tzinfo=UTC).astimezone(ny)  # 01:10 EST
+    items = (item("Second report", "https://example.org/2", published=second),
+             item("First report", "https://example.org/1", published=first))
+    d = Digest(window, (Section("stargate", "Stargate", items),), (), 2)
+    plain, html = parts(wire(compose(d)))
+    for text in (plain, Page(html).all_text()):
+        assert "2025-11-02 01:10 EST" in text and "2025-11-02 01:25 EDT" in text
+    alert_plain, alert_html = parts(wire(alert("Stargate", items)))
+    for text in (alert_plain, Page(alert_html).all_text()):
+        assert "2025-11-02 01:10 EST" in text and "2025-11-02 01:25 EDT" in text
+    plain, _ = parts(wire(compose(TWO_TOPICS)))
+    assert plain.count("JST") == 2 and "Window: 2025-02-03 08:00 JST to 2025-02-04 08:00 JST." in plain

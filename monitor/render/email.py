@@ -27,7 +27,15 @@ from pathlib import Path
 import jinja2
 
 from monitor.core.digest import Digest, Item
-from monitor.render.markdown import escape, link_target, list_item, render
+from monitor.render.markdown import (
+    digest_needs_zone,
+    escape,
+    link_target,
+    list_item,
+    needs_zone,
+    render,
+    stamp,
+)
 
 # Lines end in CRLF as on the wire; bodies are encoded to 7 bits (see the module docstring).
 POLICY = policy.SMTP.clone(cte_type="7bit")
@@ -54,14 +62,15 @@ def compose_digest(
 ) -> EmailMessage:
     """The day's digest as one multipart/alternative message."""
     day = digest.window.day.isoformat()
+    zone = digest_needs_zone(digest)
     counts = ", ".join(f"{len(s.items)} {s.heading}" for s in digest.sections)
     html = _environment().get_template("digest.html.j2").render(
         subject=f"monitor digest {day}",
         day=day,
         entries=digest.entries,
-        window=f"{_when(digest.window.start, zone=True)} to {_when(digest.window.end, zone=True)}",
-        sections=[(_oneline(s.heading), [_entry(i) for i in s.items]) for s in digest.sections],
-        failures=[(_oneline(f.source), _oneline(f.error), _when(f.since) if f.since else None)
+        window=f"{stamp(digest.window.start, zone=True)} to {stamp(digest.window.end, zone=True)}",
+        sections=[(_oneline(s.heading), [_entry(i, zone) for i in s.items]) for s in digest.sections],
+        failures=[(_oneline(f.source), _oneline(f.error), stamp(f.since, zone=zone) if f.since else None)
                   for f in digest.failures],
     )
     plain = render(digest)
@@ -82,8 +91,9 @@ def compose_alert(
 ) -> EmailMessage:
     """New matches of one topic, sent as soon as a poll finds them; same look as the digest."""
     heading = _oneline(topic_heading)
-    entries = [_entry(i) for i in items]
-    lines = [f"# {escape(heading)}: {len(items)} new", ""] + [_markdown_line(i) for i in items]
+    zone = needs_zone(i.published for i in items)
+    entries = [_entry(i, zone) for i in items]
+    lines = [f"# {escape(heading)}: {len(items)} new", ""] + [list_item(i, zone=zone) for i in items]
     html = _environment().get_template("alert.html.j2").render(
         subject=f"monitor alert: {heading}", heading=heading, entries=entries)
     msg = _message("\n".join(lines) + "\n", html)
@@ -150,18 +160,8 @@ def _digest(parts: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _when(moment: datetime | None, *, zone: bool = False) -> str:
-    if moment is None:
-        return "date unknown"
-    return moment.strftime("%Y-%m-%d %H:%M %Z" if zone else "%Y-%m-%d %H:%M")
-
-
-def _entry(item: Item) -> _Entry:
+def _entry(item: Item, zone: bool) -> _Entry:
     title = _oneline(item.title) or "(untitled)"
-    return _Entry(title, link_target(item.url), _oneline(", ".join(item.sources)), _when(item.published),
+    return _Entry(title, link_target(item.url), _oneline(", ".join(item.sources)), stamp(item.published, zone=zone),
                   _oneline(", ".join(item.terms)), tuple((_oneline(o), link_target(u)) for o, u in item.also))
 
-
-def _markdown_line(item: Item) -> str:
-    """An item as the digest's Markdown writes it, for the alert's plain part."""
-    return list_item(item)

@@ -10,6 +10,9 @@ would drive the reader's terminal (colours, OSC 8 links, the window title).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import chain
 from urllib.parse import quote
 
 from monitor.core.digest import Digest, Item
@@ -43,12 +46,27 @@ def link_target(url: str | None) -> str | None:
     return quote(url, safe="/:?#[]@!$&'*+,;=%-._~").replace("(", "%28").replace(")", "%29")
 
 
-def list_item(entry: Item) -> str:
-    """One entry as a Markdown list item: linked title, sources, local time, matched terms."""
+def stamp(moment: datetime | None, *, zone: bool = False) -> str:
+    """A local time as the digest shows it; ``zone`` adds its abbreviation (EDT, EST)."""
+    if moment is None:
+        return "date unknown"
+    return moment.strftime("%Y-%m-%d %H:%M %Z" if zone else "%Y-%m-%d %H:%M")
+
+
+def needs_zone(moments: Iterable[datetime | None]) -> bool:
+    """Whether times shown together need their zone: they do not all share one UTC offset (the
+    digest of the day clocks go back holds 01:25 EDT and 01:00 EST, which read out of order
+    without it; an entry published before a change shown beside one after it)."""
+    return len({m.utcoffset() for m in moments if m is not None}) > 1
+
+
+def list_item(entry: Item, *, zone: bool = False) -> str:
+    """One entry as a Markdown list item: linked title, sources, local time (with its zone when
+    ``zone``: see ``needs_zone``), matched terms."""
     title = escape(entry.title) or "(untitled)"
     target = link_target(entry.url)
     head = f"[{title}]({target})" if target else title
-    when = entry.published.strftime("%Y-%m-%d %H:%M") if entry.published else "date unknown"
+    when = stamp(entry.published, zone=zone)
     why = f" (matched: {escape(', '.join(entry.terms))})" if entry.terms else ""
     return f"- {head} — {escape(', '.join(entry.sources))}, {when}{why}{_also(entry)}"
 
@@ -67,22 +85,30 @@ def _also(entry: Item) -> str:
     return "; also: " + ", ".join(first) + (f" (+{len(rest)}: {', '.join(rest)})" if rest else "")
 
 
+def digest_needs_zone(digest: Digest) -> bool:
+    """``needs_zone`` over everything a digest dates: its window and its entries and failures."""
+    items = (i.published for s in digest.sections for i in s.items)
+    since = (f.since for f in digest.failures)
+    return needs_zone(chain((digest.window.start, digest.window.end), items, since))
+
+
 def render(digest: Digest) -> str:
     counts = ", ".join(f"{escape(s.heading)} {len(s.items)}" for s in digest.sections)
     noun = "story" if digest.entries == 1 else "stories"  # entries of one story count once
     lines = [f"# Digest {digest.window.day.isoformat()}: {digest.entries} {noun}"
              + (f" ({counts})" if counts else "")]
-    fmt = "%Y-%m-%d %H:%M %Z"
-    lines += ["", f"Window: {digest.window.start.strftime(fmt)} to {digest.window.end.strftime(fmt)}."]
+    window = digest.window
+    lines += ["", f"Window: {stamp(window.start, zone=True)} to {stamp(window.end, zone=True)}."]
+    zone = digest_needs_zone(digest)
     for section in digest.sections:
         lines += ["", f"## {escape(section.heading)}", ""]
-        lines += [list_item(i) for i in section.items]
+        lines += [list_item(i, zone=zone) for i in section.items]
     if not digest.sections:
         lines += ["", "Nothing new matched a topic in this window."]
     if digest.failures:
         lines += ["", "## Sources with errors", ""]
         for f in digest.failures:
-            since = f" (since {f.since.strftime('%Y-%m-%d %H:%M')})" if f.since else ""
+            since = f" (since {stamp(f.since, zone=zone)})" if f.since else ""
             lines.append(f"- {escape(f.source)}: {escape(f.error)}{since}")
     return "\n".join(lines) + "\n"
 

@@ -128,6 +128,11 @@ class App:
     def list_id(self) -> str:
         return f"monitor digest <digest.{self.mail_domain}>"
 
+    @property
+    def alert_list_id(self) -> str:
+        """Alerts are another list than the digest: a mail filter can send them elsewhere."""
+        return f"monitor alerts <alerts.{self.mail_domain}>"
+
     def worker(self, fetcher: Fetcher) -> Worker:
         return Worker(config=self.config, poller=self.poller(fetcher), schedule=Schedule(self.engine),
                       clock=self.clock)
@@ -146,7 +151,7 @@ class App:
         return sent
 
     def alerts(self) -> Alerts:
-        return Alerts(self.engine, self.config, self.reader, list_id=self.list_id, domain=self.mail_domain,
+        return Alerts(self.engine, self.config, self.reader, list_id=self.alert_list_id, domain=self.mail_domain,
                       clock=self.clock)
 
     def digest_service(self) -> DigestService:

@@ -83,7 +83,7 @@ def test_digest_mail_is_queued_once_and_survives_a_server_down_for_a_day(
     assert len(smtp.received) == 1
     message = smtp.received[0].message()
     assert message["Subject"] == "monitor digest 2025-02-04: 1 Stargate"
-    assert message["List-Id"] and message["Message-ID"] and message["Date"]
+    assert message["List-Id"] == "monitor digest <digest.example.org>" and message["Message-ID"] and message["Date"]
     assert {p.get_content_type() for p in message.iter_parts()} == {"text/plain", "text/html"}
     assert "Stargate Abilene expands" in message.get_body(("plain",)).get_content()
     assert SECRET not in caplog.text
@@ -261,6 +261,7 @@ def test_immediate_alerts_batch_within_the_interval(http_server: TestServer, wor
     assert len(smtp.received) == 2
     first, second = (r.message() for r in smtp.received)
     assert first["To"] == "desk@example.org" and "Stargate" in first["Subject"]
+    assert first["List-Id"] == "monitor alerts <alerts.example.org>"  # not the digest's: filters tell them apart
     body = second.get_body(("plain",)).get_content()
     assert "Stargate two" in body and "Stargate three" in body and "Stargate one" not in body
 

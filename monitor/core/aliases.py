@@ -146,7 +146,7 @@ _ROLES_LATIN = frozenset(
     ["prime minister", "president", "chairman", "ceo", "chief executive", "founder", "minister", "pm", "mr", "ms"]
 )
 _ROLES_OTHER = ("首相", "総理", "大統領", "会長", "社長", "代表")  # 氏 only after a name: 氏名, 源氏
-_NAMING = ("org:", "person:")
+_NAMING = ("org:", "person:", "thing:")  # what without_names cuts
 # Names in Japanese or Chinese script, and titles, longest first (ソフトバンクグループ before ソフトバンク).
 _NAME_FORMS = sorted(
     [form for form, key in _OTHER.items() if key.startswith(_NAMING)] + list(_ROLES_OTHER), key=len, reverse=True
@@ -278,10 +278,11 @@ def _names(text: str) -> set[str]:
 
 
 def without_names(text: str) -> str:
-    """``text`` (normalised) with the companies and people of the table, and their titles
-    (首相, CEO, 氏, prime minister), cut out: what is left says what happened, not who.
+    """``text`` (normalised) with the companies, people and products of the table (things:
+    Stargate, Crystal intelligence, 人工知能戦略本部), and people's titles (首相, CEO, 氏, prime
+    minister), cut out: what is left says what happened, not who or to what.
     ``Takaichi meets OpenAI's Altman`` -> ``| meets |'s |``; 高市首相、アルトマン氏と会談 ->
-    ``||、|と会談`` (氏 only right after a name: 氏名 stays)."""
+    ``||、|と会談`` (氏 only right after a name: 氏名 stays). Places stay: where is news."""
     text = normalize(text)
     spans = [m.span() for m in _WORDS.finditer(text)]
     words = [text[a:b] for a, b in spans]

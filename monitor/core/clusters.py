@@ -19,8 +19,9 @@ under, nor for exact duplicates (canonical URL and Google News target merge thos
   another stage (a preview, "expected to", 計画案, vs the event vs its 結果); and past
   ``SAME_DAY`` apart it decays (a follow-up resembles the original). An identical summary under
   different titles is boilerplate: then titles alone count. Two reports of one outlet count
-  only from ``SAME_OUTLET`` up (a feed tells a story once; its template makes its items alike).
-  Two reports that share only who (companies and people of the alias table, their titles 首相,
+  only from ``SAME_OUTLET`` up, by all their words and by those that are not names (a feed
+  tells a story once; its template, or one product's long name, makes its items alike).
+  Two reports that share only who (companies, people and products of the alias table, titles 首相,
   CEO, 氏, and words a fifth of the window holds) and no word of what happened count only from
   ``NAMES_ONLY`` up: the same people's two events the same day look alike by their names alone
   (SoftBank shares fall / SoftBank completes its investment in OpenAI), while one meeting told
@@ -159,7 +160,7 @@ class Fingerprint:
     marks: frozenset[int]  # kind-coded hashes of the title's figures and places
     stage: int  # 0 the event, 1 ahead of it (preview, notice, draft), 2 after it (results, minutes)
     outlet: int = 0  # 32-bit hash of the outlet that published it; 0 unknown or an aggregator
-    plain: frozenset[int] = frozenset()  # hashes of its shingles without companies, people, titles
+    plain: frozenset[int] = frozenset()  # its shingles without companies, people, products, titles
     terms: frozenset[int] = field(init=False, repr=False, compare=False)  # title | body | anchors
     places: frozenset[int] = field(init=False, repr=False, compare=False)  # the place anchors
     bag: tuple[int, ...] = field(init=False, repr=False, compare=False)  # terms, title ones twice
@@ -307,6 +308,12 @@ def text_similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, s
     else:
         inter = _mass(a.terms & b.terms, df) + _mass(a.title & b.title, df)
         size_a, size_b = size_a or _mass(a.bag, df), _mass(b.bag, df)
+    return _overlap(inter, size_a, size_b)
+
+
+def _overlap(inter: float, size_a: float, size_b: float) -> float:
+    """The mean of Jaccard and containment, from the weighted sizes of two sets and of their
+    intersection."""
     if not inter or not size_a or not size_b:
         return 0.0
     return (inter / (size_a + size_b - inter) + min(1.0, inter / min(size_a, size_b))) / 2
@@ -351,7 +358,7 @@ def _decay(a: Fingerprint, b: Fingerprint) -> float:
 
 
 def _names_only(a: Fingerprint, b: Fingerprint, df: DocFreq | None) -> bool:
-    """The entries share only the names of companies and people, their titles, and words that a
+    """The entries share only the names of companies, people and products, titles, and words that a
     fifth of the window holds (``COMMON_SHARE``: AI, in a digest of AI topics): no word of what
     happened. Takaichi meets Altman to discuss AI / Takaichi says Japan will not regulate AI."""
     shared = a.plain & b.plain
@@ -370,9 +377,10 @@ def contradicts(a: Fingerprint, b: Fingerprint) -> bool:
 def adjust(score: float, a: Fingerprint, b: Fingerprint, df: DocFreq | None = None) -> float:
     """The rules every method shares: 0 outside the window or when the entries contradict, less
     the further apart in time past a day, and 0 for two reports of one outlet below
-    ``SAME_OUTLET``: an outlet tells a story once, so its second item on the same people the
-    same week is most often the next development (a feed's template, 高市総理は…を受けました,
-    is alike in every item); only its companion pieces and revisions are that alike. Two reports
+    ``SAME_OUTLET``, by all their words and by those that are not names: an outlet tells a
+    story once, so its second item on the same people the same week is most often the next
+    development (a feed's template, 高市総理は…を受けました, is alike in every item); only its
+    companion pieces and revisions are that alike. Two reports
     in one language that share only names count only from ``NAMES_ONLY`` up (``_names_only``)."""
     if not _in_window(a, b) or a.stage != b.stage or _conflict(a, b):
         return 0.0
@@ -380,7 +388,16 @@ def adjust(score: float, a: Fingerprint, b: Fingerprint, df: DocFreq | None = No
     if a.lang == b.lang and score < NAMES_ONLY and _names_only(a, b, df):
         return 0.0
     same_outlet = a.outlet and a.outlet == b.outlet and a.lang == b.lang  # across languages: two editions
-    return 0.0 if same_outlet and score < SAME_OUTLET else score
+    if same_outlet and (score < SAME_OUTLET or _plain_similarity(a, b, df) < SAME_OUTLET):
+        return 0.0
+    return score
+
+
+def _plain_similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None) -> float:
+    """``text_similarity`` of what is left without names (``Fingerprint.plain``): one outlet's
+    items on one product share its long name (クリスタル・インテリジェンス、大阪に新拠点 /
+    クリスタル・インテリジェンス、新社長に山田氏), which alone made them alike past SAME_OUTLET."""
+    return _overlap(_mass(a.plain & b.plain, df), _mass(a.plain, df), _mass(b.plain, df))
 
 
 def similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0) -> float:

@@ -140,6 +140,23 @@ def test_hits_skip_negated_terms() -> None:
     assert hits(tree, document("AI in Dubai and Mumbai")) == ("ai", "mumbai")
 
 
+@pytest.mark.parametrize(
+    ("query", "title", "why"),
+    [("AI基本計画 OR (政府 -閣議)", "政府、AI基本計画を閣議決定", ("AI基本計画",)),  # 政府's branch failed
+     ('"basic plan" OR (高市 AI)', "Japan cabinet approves AI Basic Plan", ("basic plan",)),  # 高市 absent
+     ("(stargate OR openai) (japan OR 日本)", "OpenAI and Stargate in Japan", ("stargate", "openai", "japan")),
+     ("-(dubai -ai)", "AI in Dubai", ("ai",))],
+    ids=["not-in-failed-branch", "half-an-and", "every-true-or-branch", "double-negation"],
+)
+def test_only_the_terms_that_decided_the_match_explain_it(query: str, title: str, why: tuple[str, ...]) -> None:
+    """An exploratory test's find: "matched:" listed 政府 for a query whose 政府 branch a NOT had
+    ruled out, and terms of an AND of which only half occurred."""
+    tree, doc = parse(query), document(title)
+    assert hits(tree, doc) == why
+    assert Matcher({"t": tree}).match(doc) == {"t": why}
+    assert tuple(h.term for h in Matcher({"t": tree}).explain(doc)["t"]) == why
+
+
 def test_matcher_many_topics() -> None:
     matcher = Matcher(
         {

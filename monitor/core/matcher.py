@@ -9,8 +9,8 @@ term's field, or any field), the last one as a prefix when the term says so.
 ``Matcher`` evaluates many topics per document: leaves are shared and deduplicated across
 topics, only leaves whose first token the document holds are checked, and only topics that
 hold a true leaf (or that match an empty document, like ``-foo``) are evaluated. It does not
-store or explain anything itself: it returns, per matching topic, the labels of the terms
-that matched.
+store anything itself: it returns, per matching topic, the labels of the terms that made
+it match (``reasons``: a term of a branch that failed, or under a NOT, is no reason).
 """
 
 from __future__ import annotations
@@ -90,8 +90,36 @@ def matches(node: Node, doc: Document) -> bool:
 
 
 def hits(node: Node, doc: Document) -> tuple[str, ...]:
-    """Labels of the terms in positive positions that occur in ``doc``, first seen first."""
-    return tuple(dict.fromkeys(t.label for t, positive in terms(node) if positive and term_occurs(t, doc)))
+    """Labels of the terms that made ``node`` match ``doc`` (``reasons``), first seen first."""
+    found = {id(t) for t in reasons(node, lambda t: term_occurs(t, doc))}
+    return tuple(dict.fromkeys(t.label for t, _ in terms(node) if id(t) in found))
+
+
+def reasons(node: Node, holds: Callable[[Term], bool], truth: bool = True) -> list[Term]:
+    """The terms that occur and make ``node`` come out ``truth``: what a match is explained by.
+
+    Only the branches that decided count: in ``AI基本計画 OR (政府 -閣議)`` over 政府、AI基本計画を
+    閣議決定, 政府 occurs but its branch is false, so it explains nothing. A NOT turns the
+    question round: ``ai -(dubai -mumbai)`` holds on "AI in Dubai and Mumbai" because of ai and
+    mumbai. A term that is absent, or sits under a NOT that held, is never a reason.
+    """
+    if isinstance(node, Term):
+        return [node] if truth and holds(node) else []
+    if isinstance(node, Not):
+        return reasons(node.child, holds, not truth)
+    decisive = isinstance(node, And) != truth  # an AND that failed, an OR that held: some children
+    children = [c for c in node.children if _value(c, holds) == truth] if decisive else node.children
+    return [t for child in children for t in reasons(child, holds, truth)]
+
+
+def _value(node: Node, holds: Callable[[Term], bool]) -> bool:
+    if isinstance(node, Term):
+        return holds(node)
+    if isinstance(node, Not):
+        return not _value(node.child, holds)
+    if isinstance(node, And):
+        return all(_value(c, holds) for c in node.children)
+    return any(_value(c, holds) for c in node.children)
 
 
 _Leaf = tuple[tuple[str, ...], bool, str | None]  # tokens, prefix, field: what a Term means
@@ -122,8 +150,10 @@ class Matcher:
 
     def __init__(self, topics: Mapping[str, Node]) -> None:
         self._names = list(topics)
+        self._trees = list(topics.values())
         self._leaves: list[_Leaf] = []
         ids: dict[_Leaf, int] = {}
+        self._ids = ids
         self._tests: list[_Test] = []
         self._positive: list[list[tuple[int, str]]] = []
         self._topics_of: dict[int, list[int]] = {}
@@ -190,9 +220,20 @@ class Matcher:
         result: dict[str, tuple[str, ...]] = {}
         for index in sorted(candidates):
             if self._tests[index](true):
-                labels = (label for lid, label in self._positive[index] if lid in true)
+                why = self._reasons(index, true)
+                labels = (label for lid, label in self._positive[index] if lid in why)
                 result[self._names[index]] = tuple(dict.fromkeys(labels))
         return result
+
+    def _reasons(self, index: int, true: set[int]) -> set[int]:
+        """The leaf ids that made topic ``index`` match (``reasons``): worked out for the few
+        topics that match an entry, by walking their trees."""
+        ids = self._ids
+
+        def holds(term: Term) -> bool:
+            return ids[(term.tokens, term.prefix, term.field)] in true
+
+        return {ids[(t.tokens, t.prefix, t.field)] for t in reasons(self._trees[index], holds)}
 
     def explain(self, doc: Document) -> dict[str, tuple[Hit, ...]]:
         """Like ``match``, with where each term hit: topic -> (term label, fields) per term.
@@ -208,8 +249,9 @@ class Matcher:
             if not self._tests[index](true):
                 continue
             hits: dict[str, list[str]] = {}
+            why = self._reasons(index, true)
             for lid, label in self._positive[index]:
-                if lid in true and label not in hits:
+                if lid in why and label not in hits:
                     hits[label] = self._fields_of(lid, doc)
             result[self._names[index]] = tuple(Hit(label, tuple(fields)) for label, fields in hits.items())
         return result

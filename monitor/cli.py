@@ -21,7 +21,7 @@ import click
 
 from monitor import config as config_module
 from monitor.app import App
-from monitor.core.query import parse
+from monitor.core.query import parse, terms
 from monitor.errors import MonitorError, QuerySyntaxError
 from monitor.render import results
 from monitor.render.markdown import render
@@ -271,7 +271,8 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
     elif fmt == "csv":
         click.echo(results.as_csv(rows, tz, story, sizes), nl=False)
     else:
-        click.echo(results.as_table(rows, tz))
+        asked = [t.label for t, positive in terms(tree) if positive] if tree else []
+        click.echo(results.as_table(rows, tz, asked=asked))
 
 
 @cli.group(invoke_without_command=True)
@@ -376,9 +377,9 @@ def topics_test(obj: Context, topic_or_query: tuple[str, ...], since: str | None
     tz = app.config.tz
     for row, hits in found:
         when = (row.published or row.first_seen).astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        terms = ", ".join(f"{h.term} ({'/'.join(h.fields)})" for h in hits)
+        said = ", ".join(f"{h.term} ({'/'.join(h.fields)})" for h in hits)
         click.echo(f"{when}  {results.highlight(results.printable(row.title), [h.term for h in hits])}")
-        click.echo(f"{'':16}  matched: {results.printable(terms)}  [{row.source}]")
+        click.echo(f"{'':16}  matched: {results.printable(said)}  [{row.source}]")
     click.echo(f"{total} entries match" + (f" (showing {len(found)})" if total > len(found) else ""))
 
 

@@ -290,6 +290,11 @@ def test_matched_terms_in_json_digest_and_highlighted_table(polled: Workspace) -
     assert "\x1b[1mSB OAI Japan\x1b[0m" in result.stdout and "matched: SB OAI Japan" in result.stdout
     plain = CliRunner().invoke(cli, ["--config", str(polled.config_path), "search", "--topic", "jv"])
     assert "\x1b" not in plain.stdout
+    # the search's own terms are bold too, not only the topics' (an exploratory test's find)
+    asked = CliRunner().invoke(cli, ["--config", str(polled.config_path), "search", "smart OR 石破 -nothing"],
+                               color=True)
+    assert "\x1b[1msmart\x1b[0m city" in asked.stdout and "\x1b[1m石破\x1b[0m首相" in asked.stdout
+    assert "nothing" not in asked.stdout
 
 
 def test_library_loggers_follow_the_level_both_ways() -> None:

@@ -25,6 +25,14 @@ def bold(text: str) -> str:
         ("高市首相、ソフトバンクと会談", ["ソフトバンク"], f"高市首相、{bold('ソフトバンク')}と会談"),
         ("openai and OPENAI", ["OpenAI"], f"{bold('openai')} and {bold('OPENAI')}"),
         ("nothing to mark", ["", " ", "*"], "nothing to mark"),
+        # where the matcher finds a term, it is bold (an exploratory test's finds): full width,
+        # half width, with or without the middle dot, an ideographic space inside Japanese
+        ("ＳＢ ＯＡＩ Ｊａｐａｎが始動", ["SB OAI Japan"], f"{bold('ＳＢ ＯＡＩ Ｊａｐａｎ')}が始動"),
+        ("ｿﾌﾄﾊﾞﾝｸとｵｰﾌﾟﾝAI", ["ソフトバンク", "オープンAI"], f"{bold('ｿﾌﾄﾊﾞﾝｸ')}と{bold('ｵｰﾌﾟﾝAI')}"),
+        ("クリスタルインテリジェンス開始", ["クリスタル・インテリジェンス"], f"{bold('クリスタルインテリジェンス')}開始"),
+        ("クリスタル・インテリジェンス開始", ["クリスタルインテリジェンス"], f"{bold('クリスタル・インテリジェンス')}開始"),
+        ("クリスタル　インテリジェンス", ["クリスタルインテリジェンス"], bold("クリスタル　インテリジェンス")),
+        ("Ｉｎｖｅｓｔｓ in Café", ["invest*", "cafe"], f"{bold('Ｉｎｖｅｓｔｓ')} in {bold('Café')}"),
     ],
 )
 def test_highlight(text: str, terms: list[str], expected: str) -> None:

@@ -94,6 +94,34 @@ def normalize(text: str) -> str:
     return text
 
 
+# A character with the combining marks that follow it (a half-width ﾊ with its ﾞ): normalised
+# as one, since NFKC composes them.
+_CLUSTER = re.compile("(?s).[\u0300-\u036f\u3099\u309a\uff9e\uff9f]*")
+
+
+def fold(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` as the matcher reads it (``normalize``, joiners inside CJK runs dropped), with
+    where in ``text`` each of its characters came from, as (start, end): so what is found in
+    the folded form (ＳＢ ＯＡＩ, ｿﾌﾄﾊﾞﾝｸ, クリスタル・インテリジェンス) can be marked in the original."""
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for m in _CLUSTER.finditer(text):
+        for char in normalize(m.group()):
+            chars.append(char)
+            spans.append(m.span())
+    folded = "".join(chars)
+    dropped = {i for m in _JOINED.finditer(folded) for i in range(*m.span())}
+    if dropped:
+        folded = "".join(c for i, c in enumerate(folded) if i not in dropped)
+        spans = [s for i, s in enumerate(spans) if i not in dropped]
+    return folded, spans
+
+
+def fold_term(term: str) -> str:
+    """A query term folded as ``fold`` folds the text it is looked for in."""
+    return _JOINED.sub("", normalize(term))
+
+
 def cjk_tokens(run: str) -> list[str]:
     """The index tokens of one CJK run: its bigrams, then its last character alone."""
     return [run[i : i + 2] for i in range(len(run))]

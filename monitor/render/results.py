@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from monitor.core.health import Flag
+from monitor.core.text import fold, fold_term
 from monitor.store.reading import EntryRow, SourceRow
 
 FIELDS = ("title", "url", "source", "sources", "published", "first_seen", "topics", "matched_terms")
@@ -115,30 +116,41 @@ BOLD, RESET = "\x1b[1m", "\x1b[0m"  # click.echo drops these when the output is 
 
 
 def highlight(text: str, terms: Sequence[str]) -> str:
-    """Matched terms in bold where they appear as written (case-insensitive), in one pass so
-    that no bold nests in another. A Latin term is bold as a whole word, as the matcher reads it
-    (AI is not bold inside Takaichi); a prefix term (``invest*``) with the rest of its word;
-    Japanese terms wherever they stand."""
-    patterns = [_term_pattern(printable(t)) for t in sorted(set(terms), key=len, reverse=True) if t.strip(" *")]
+    """Terms in bold wherever the matcher would find them: in the folded text (``text.fold``:
+    case, full and half width, ・ and spaces inside Japanese), marked in the original, in one
+    pass so that no bold nests in another. A Latin term is bold as a whole word (AI is not bold
+    inside Takaichi); a prefix term (``invest*``) with the rest of its word; Japanese terms
+    wherever they stand."""
+    folded_terms = {(fold_term(t.rstrip("*").strip()), t.rstrip().endswith("*")) for t in terms}
+    patterns = [_term_pattern(core, prefix)
+                for core, prefix in sorted(folded_terms, key=lambda p: len(p[0]), reverse=True) if core]
     if not patterns:
         return text
-    return re.sub("|".join(patterns), lambda m: f"{BOLD}{m.group(0)}{RESET}", text, flags=re.IGNORECASE)
+    folded, spans = fold(text)
+    out, last = [], 0
+    for m in re.finditer("|".join(patterns), folded):
+        start, end = spans[m.start()][0], spans[m.end() - 1][1]
+        if start < last:  # two finds in one character that folds to several (㈱ -> (株))
+            continue
+        out += [text[last:start], BOLD, text[start:end], RESET]
+        last = end
+    return "".join([*out, text[last:]])
 
 
-def _term_pattern(term: str) -> str:
-    prefix = term.endswith("*")
-    core = term.rstrip("*").strip()
+def _term_pattern(core: str, prefix: bool) -> str:
     pattern = re.escape(core)
     if core[0].isascii() and core[0].isalnum():
-        pattern = r"(?<![A-Za-z0-9])" + pattern
+        pattern = r"(?<![a-z0-9])" + pattern
     if prefix:
-        return pattern + r"[A-Za-z0-9]*"
+        return pattern + r"[a-z0-9]*"
     if core[-1].isascii() and core[-1].isalnum():
-        pattern += r"(?![A-Za-z0-9])"
+        pattern += r"(?![a-z0-9])"
     return pattern
 
 
-def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120) -> str:
+def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120, asked: Sequence[str] = ()) -> str:
+    """Two or three lines per entry; in the title, its matched terms and ``asked`` (the search
+    query's own terms) in bold."""
     if not rows:
         return "no entries found"
     lines = []
@@ -146,7 +158,7 @@ def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120) -> str:
     for r in rows:
         when = (r.published or r.first_seen).astimezone(tz).strftime("%Y-%m-%d %H:%M")
         lines.append(f"{when}  {_clip(r.source, 16)}  {_clip(','.join(r.topics) or '-', 20)}  "
-                     f"{highlight(_clip(r.title, title_width), r.matched_terms)}")
+                     f"{highlight(_clip(r.title, title_width), [*r.matched_terms, *asked])}")
         lines.append(f"{'':16}  {printable(_http(r.url) or '(no link)')}")
         if r.matched_terms:
             lines.append(f"{'':16}  matched: {printable(', '.join(r.matched_terms))}")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.ingest.charset import codec_for_label, decode_html
+from monitor.ingest.charset import codec_for_label, decode_html, read_html
 from tests.corpus import corpus_path
 
 HARDSOFT = "real/hardsoft.at.webry.info/index.html"
@@ -98,6 +98,10 @@ def test_wrong_utf8_label_is_detected_but_a_stray_byte_is_not() -> None:
     assert "日本語" in text  # declared UTF-8 but mostly invalid: the better Japanese reading wins
     damaged = ("<p>" + "日本語のページです。" * 50).encode() + b"\xff" + "続きの文章".encode()
     assert decode_html(damaged, "text/html; charset=utf-8").endswith("です。\ufffd続きの文章")
+    assert read_html(damaged, "text/html; charset=utf-8")[1] == (
+        "its declared charset utf-8 does not fit its bytes; bytes it cannot decode became U+FFFD")
+    assert read_html("<p>日本語</p>".encode(), "text/html; charset=utf-8")[1] == ""
+    assert read_html("<meta charset=euc-jp><p>日本語</p>".encode("euc_jp"), None)[1] == ""
 
 
 LABELS = [("Shift_JIS", "cp932"), ("sjis", "cp932"), ("x-sjis", "cp932"), ("Windows-31J", "cp932"),

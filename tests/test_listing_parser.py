@@ -163,6 +163,20 @@ def test_undeclared_euc_jp_page() -> None:
     assert result.drafts[0].published == datetime(2025, 2, 3, tzinfo=TOKYO)
 
 
+def test_a_page_whose_declared_charset_does_not_fit_is_read_and_warned_of() -> None:
+    """An exploratory test's find: a Shift_JIS listing page served as UTF-8 was read right, by
+    detection, but silently; the same fault on a feed warns, as the README's fault table says."""
+    items = "".join(f"<li><a href='/n{n}'>人工知能戦略本部の会合について（第{n}回）</a></li>" for n in range(5))
+    body = f"<html><body><ul class=n>{items}</ul></body></html>".encode("cp932")
+    result = parse_listing(body, url="https://example.jp/", content_type="text/html; charset=utf-8", tz=TOKYO,
+                           item="ul.n li")
+    assert [d.title for d in result.drafts][:1] == ["人工知能戦略本部の会合について（第0回）"]
+    assert result.warnings == ["its declared charset utf-8 does not fit its bytes; decoded them by detection"]
+    right = parse_listing(body, url="https://example.jp/", content_type="text/html; charset=Shift_JIS", tz=TOKYO,
+                          item="ul.n li")
+    assert right.warnings == [] and right.drafts == result.drafts
+
+
 def test_selector_matching_nothing_is_a_warning() -> None:
     result = listing(*METI, item="ul.x li")
     assert result.drafts == [] and result.warnings == ["selector 'ul.x li' matched nothing"]

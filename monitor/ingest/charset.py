@@ -58,16 +58,26 @@ _XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9
 
 def decode_html(body: bytes, content_type: str | None) -> str:
     """The text of an HTML page; see the module docstring for the order of evidence."""
+    return read_html(body, content_type)[0]
+
+
+def read_html(body: bytes, content_type: str | None) -> tuple[str, str]:
+    """``decode_html``, and what went wrong on the way: empty when the page's declaration (or
+    detection, without one) read every byte, else a note for the source's warnings (a Shift_JIS
+    page served as UTF-8 is read right, by detection, and the note says so)."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
-            return body[len(bom):].decode(codec, errors="replace")
+            return body[len(bom):].decode(codec, errors="replace"), ""
     header = _HEADER_CHARSET.search(content_type or "")
     declared = _codec(header.group(1)) if header else None
+    label = header.group(1) if header and declared else None
     if declared is None:
         declared = _sniffed_declaration(body[:_SNIFF_BYTES])
+        label = declared
     if declared is not None:
-        return _decode_as(body, declared)
-    return _detect(body)
+        text, how = _decoded_as(body, declared)
+        return text, f"its declared charset {label} does not fit its bytes; {how}" if how else ""
+    return _detect(body), ""
 
 
 def feed_as_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str, str] | None:
@@ -176,10 +186,15 @@ def _sniffed_declaration(head: bytes) -> str | None:
 
 def _decode_as(body: bytes, codec: str) -> str:
     """Decode with the declared codec, trying its supersets before accepting replacements."""
+    return _decoded_as(body, codec)[0]
+
+
+def _decoded_as(body: bytes, codec: str) -> tuple[str, str]:
+    """``_decode_as``, and how it had to read the bytes when the codec failed on them."""
     candidates = _JAPANESE.get(codec, (codec,))
     for name in candidates:
         try:
-            return body.decode(name)
+            return body.decode(name), ""
         except UnicodeDecodeError:
             continue
     lenient = body.decode(_LENIENT.get(codec, candidates[0]), errors="replace")
@@ -187,8 +202,8 @@ def _decode_as(body: bytes, codec: str) -> str:
         # Not a stray bad byte but many: often a Japanese legacy page with a wrong label.
         detected = _detect(body)
         if _japanese_score(detected) > _japanese_score(lenient):
-            return detected
-    return lenient
+            return detected, "decoded them by detection"
+    return lenient, "bytes it cannot decode became U+FFFD"
 
 
 def _detect(body: bytes) -> str:

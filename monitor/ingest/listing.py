@@ -32,7 +32,7 @@ from monitor.core.entry import EntryDraft, ParseResult
 from monitor.core.intake import FUTURE_SLACK
 from monitor.core.urls import is_http_url
 from monitor.errors import ParseError
-from monitor.ingest.charset import decode_html
+from monitor.ingest.charset import read_html
 from monitor.ingest.html_tree import parse_html
 from monitor.ingest.markup import cap, collapse
 
@@ -49,7 +49,9 @@ def parse_listing(
     `now`, the poll's time, places a month and day written without a year (see the module doc)."""
     if not body or not body.strip():
         raise ParseError("empty response")
-    tree = parse_html(decode_html(body, content_type))
+    text, encoding_note = read_html(body, content_type)
+    tree = parse_html(text)
+    warnings = [encoding_note] if encoding_note else []
     items = _select(tree, item, "item")
     for selector, role in ((title, "title"), (link, "link"), (date, "date")):
         if selector is not None:
@@ -57,7 +59,7 @@ def parse_listing(
     head = tree.css_first("title")
     page_title = collapse(head.text()) if head is not None else None
     if not items:
-        return ParseResult(title=page_title or None, warnings=[f"selector {item!r} matched nothing"])
+        return ParseResult(title=page_title or None, warnings=[*warnings, f"selector {item!r} matched nothing"])
 
     base = page_base(tree, url)
     before = now + FUTURE_SLACK if now is not None else None
@@ -78,7 +80,7 @@ def parse_listing(
             text = collapse(link_node.text()) or collapse(link_node.attributes.get("title") or "")
         published = _item_date(node, date, text, tz, ctx_date, ctx_year, before)
         drafts.append(EntryDraft(title=cap(text or absolute, TITLE_LIMIT), link=absolute, published=published))
-    return ParseResult(drafts=drafts, skipped=skipped, title=page_title or None)
+    return ParseResult(drafts=drafts, skipped=skipped, title=page_title or None, warnings=warnings)
 
 
 def page_base(tree: LexborHTMLParser, url: str) -> str:

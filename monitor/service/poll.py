@@ -157,9 +157,9 @@ class Poller:
 
     def _logged(self, source: SourceConfig, outcome: Outcome, started: datetime) -> Outcome:
         seconds = (self.clock() - started).total_seconds()
-        log.info("event=poll source=%s status=%s duration=%.2f bytes=%s new=%d matched=%d error=%r",
+        log.info("event=poll source=%s status=%s duration=%.2f bytes=%s new=%d matched=%d%s",
                  source.name, outcome.status, seconds, outcome.bytes if outcome.bytes is not None else "-",
-                 outcome.new, outcome.matched, outcome.error)
+                 outcome.new, outcome.matched, f" error={outcome.error!r}" if outcome.error else "")
         for warning in outcome.warnings:
             log.warning("event=poll_warning source=%s warning=%r", source.name, warning)
         return outcome

@@ -137,6 +137,9 @@ def test_digest_is_multipart_alternative_with_the_markdown_and_html_of_the_same_
     assert [h for h, _ in page.links if "example" in h] == [
         "https://example.jp/jv?id=1&lang=ja", "https://example.com/crystal", "http://example.org/s",
         "https://example.org/t"], "the entry without a URL is not a link"
+    # a Japanese title says so, and nothing claims the page is English (kanji drawn as Chinese)
+    assert ("lang", "ja") in page.attrs and ("lang", "en") not in page.attrs
+    assert page.attrs.count(("lang", "ja")) == 1
 
 
 def test_the_other_reports_of_a_story_are_links_in_both_parts() -> None:

@@ -41,6 +41,7 @@ from monitor.render.markdown import (
 POLICY = policy.SMTP.clone(cte_type="7bit")
 # C0 and C1 controls (CR, LF, NUL, ESC, NEL...), line and paragraph separators, bidi overrides and isolates.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_KANA = re.compile("[\u3041-\u309f\u30a1-\u30fa\u30fc-\u30ff\uff66-\uff9f]")
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
@@ -54,6 +55,7 @@ class _Entry:
     when: str
     terms: str = ""
     also: tuple[tuple[str, str | None], ...] = ()  # the story's other reports: (outlet, http(s) link or None)
+    lang: str | None = None  # "ja" for a title with kana: mail clients then draw its kanji as Japanese
 
 
 def compose_digest(
@@ -163,5 +165,6 @@ def _digest(parts: Sequence[str]) -> str:
 def _entry(item: Item, zone: bool) -> _Entry:
     title = _oneline(item.title) or "(untitled)"
     return _Entry(title, link_target(item.url), _oneline(", ".join(item.sources)), stamp(item.published, zone=zone),
-                  _oneline(", ".join(item.terms)), tuple((_oneline(o), link_target(u)) for o, u in item.also))
+                  _oneline(", ".join(item.terms)), tuple((_oneline(o), link_target(u)) for o, u in item.also),
+                  "ja" if _KANA.search(title) else None)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sqlite3
@@ -86,6 +87,36 @@ def test_failures_back_off_and_retry_after_is_honoured(http_server: TestServer, 
     broken = when(rows["broken"]["next_poll_at"]) - when(rows["broken"]["last_polled_at"])
     assert timedelta(minutes=40) <= broken <= timedelta(minutes=42)  # third failure: 4x
     assert rows["broken"]["consecutive_failures"] == 3
+
+
+def test_every_job_is_scheduled_none_is_added_paused(workspace: Workspace) -> None:
+    """An ops test's find: the config watch was added with next_run_time=None, which APScheduler
+    takes as paused, so event=config_changed was never logged by a running service."""
+    workspace.write(sources=[], topics=[{"name": "t", "query": "x", "alert": "immediate"}],
+                    digest={"at": "07:15", "dir": "digests", "lookback": "3d",
+                            "email": {"to": ["a@example.org"], "from": "m@example.org",
+                                      "smtp": {"host": "127.0.0.1", "port": 2525, "security": "none"}}})
+    app = workspace.app()
+
+    async def next_runs() -> dict[str, datetime | None]:
+        from monitor.net.fetcher import Fetcher
+
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            scheduler = run.build_scheduler(app, app.worker(fetcher))
+            scheduler.start(paused=True)
+            try:
+                return {job.id: job.next_run_time for job in scheduler.get_jobs()}
+            finally:
+                scheduler.shutdown(wait=False)
+
+    try:
+        jobs = asyncio.run(next_runs())
+    finally:
+        app.close()
+    assert set(jobs) >= {"poll-ticker", "digest", "outbox", "alerts", "config-watch", "maintenance"}
+    assert all(jobs.values()), jobs
+    watch = jobs["config-watch"]
+    assert watch is not None and watch > app.clock()  # after a minute, not at start
 
 
 def test_sigterm_ends_an_in_flight_poll_within_the_grace_and_exits_0(http_server: TestServer,
@@ -562,3 +593,21 @@ def test_a_poll_that_outlasts_its_lease_keeps_it(http_server: TestServer, worksp
     assert others == [[]]
     row = source_rows(workspace)["s"]
     assert row["last_status"] == "ok" and row["lease_owner"] is None
+
+
+def test_a_database_error_in_a_job_is_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """An ops test's find: with another process holding SQLite's write lock, the outbox and alert
+    jobs logged a 60-line traceback each run. A database error is expected in a service's life:
+    one line, and the job runs again at its next time."""
+    from sqlalchemy.exc import OperationalError
+
+    from monitor.service.scheduler import _guarded
+
+    async def locked() -> None:
+        raise OperationalError("UPDATE outbox ...", {}, Exception("database is locked"))
+
+    with caplog.at_level(logging.ERROR, logger="monitor.run"):
+        asyncio.run(_guarded(locked, "outbox")())
+    assert [r.getMessage() for r in caplog.records] == [
+        "event=job_failed job=outbox error='database: database is locked'"]
+    assert all(r.exc_info is None for r in caplog.records)

@@ -17,11 +17,13 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.app import App
 from monitor.errors import MonitorError
@@ -69,8 +71,10 @@ def build_scheduler(app: App, worker: Worker) -> AsyncIOScheduler:
     now = app.clock()
 
     def every(seconds: float, job: Callable[[], Awaitable[object]], name: str, first: bool = True) -> None:
+        # next_run_time=None would add the job paused (APScheduler 3): the config watch never ran
+        first_run = now if first else now + timedelta(seconds=seconds)
         scheduler.add_job(_guarded(job, name), IntervalTrigger(seconds=seconds, timezone=config.tz), id=name,
-                          max_instances=1, coalesce=True, next_run_time=now if first else None)
+                          max_instances=1, coalesce=True, next_run_time=first_run)
 
     every(TICK_SECONDS, worker.tick, "poll-ticker")
     digests = app.digest_service()
@@ -125,13 +129,17 @@ def _read(path: Path) -> bytes | None:
 
 
 def _guarded(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awaitable[None]]:
-    """A job whose failure is logged as one line and never stops the scheduler."""
+    """A job whose failure is logged as one line and never stops the scheduler. A database error
+    is one line too (a writer holding SQLite's lock for 30 s, PostgreSQL restarting): expected
+    in a service's life, retried at the job's next run, and no bug to show a traceback for."""
 
     async def run() -> None:
         try:
             await job()
         except MonitorError as exc:
             log.error("event=job_failed job=%s error=%r", name, str(exc))
+        except SQLAlchemyError as exc:
+            log.error("event=job_failed job=%s error=%r", name, f"database: {getattr(exc, 'orig', None) or exc}")
         except Exception:
             log.exception("event=job_crashed job=%s", name)
 

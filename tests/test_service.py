@@ -142,6 +142,36 @@ def test_sigterm_ends_an_in_flight_poll_within_the_grace_and_exits_0(http_server
     assert "event=" in err and " apscheduler" not in err and "Running job" not in err
 
 
+def test_sigterm_while_another_process_holds_the_write_lock_still_exits_0(http_server: TestServer,
+                                                                         workspace: Workspace) -> None:
+    """An ops test's find: with a sqlite3 shell holding the write lock, giving back the leases
+    waited out the 30 s busy timeout and the service exited 1 with a traceback. Now it waits
+    what is left of the grace, says it kept them (they expire by themselves) and exits 0."""
+    http_server.handler("/slow", lambda _r: Response(200, {"Content-Type": "application/xml"},
+                                                     dribble(b"<rss>", every=1.0, forever=True)))
+    workspace.write(sources=[{"name": "slow", "url": http_server.url("/slow"), "every": "1h"}],
+                    fetch={"timeout": 60, "max_bytes": 1_000_000, "user_agent": "t/1"})
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(workspace.config_path), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(r.path == "/slow" for r in http_server.requests):
+        time.sleep(0.1)
+    shell = sqlite3.connect(workspace.db_path, isolation_level=None)
+    try:
+        shell.execute("BEGIN IMMEDIATE")  # what `sqlite3 monitor.db` does for a write
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        shell.rollback()
+        shell.close()
+    assert proc.returncode == 0, err
+    assert elapsed < 20, elapsed
+    assert "event=leases_kept" in err and "database is locked" in err and "Traceback" not in err
+    assert source_rows(workspace)["slow"]["lease_owner"] is not None  # kept: it expires by itself
+
+
 def test_after_sigkill_the_source_in_flight_is_polled_again_within_30s(http_server: TestServer,
                                                                        workspace: Workspace) -> None:
     calls = []

@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 
 from monitor.config import Config, SourceConfig
 from monitor.core.schedule import after_failure, after_success
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, StoreError
 from monitor.service.poll import Outcome, Poller
 from monitor.store.schedule import Claim, Schedule
 
 log = logging.getLogger("monitor.worker")
+CLAIM_WAIT = 5.0  # seconds a claim waits for another writer's lock: the next tick (2 s on) tries again
 
 
 def next_poll(source: SourceConfig, outcome: Outcome, failures: int, now: datetime) -> datetime:
@@ -67,7 +68,8 @@ class Worker:
             if self.stopping or free <= 0:
                 return 0
             claiming = asyncio.ensure_future(asyncio.to_thread(
-                self.schedule.claim_due, self.owner, self.names, self.clock(), limit=free, lease=self.lease))
+                self.schedule.claim_due, self.owner, self.names, self.clock(), limit=free, lease=self.lease,
+                wait=CLAIM_WAIT))
             try:
                 claims = await asyncio.shield(claiming)
             except asyncio.CancelledError:
@@ -150,4 +152,8 @@ class Worker:
             if pending:
                 await asyncio.wait(pending, timeout=2)
                 log.warning("event=abandoned polls=%d", len(pending))
-        await asyncio.to_thread(self.schedule.release, self.owner)
+        try:  # within what is left of the grace, at least a second
+            await asyncio.to_thread(self.schedule.release, self.owner, max(1.0, end - loop.time()))
+        except StoreError as exc:
+            log.warning("event=leases_kept error=%r: they expire by themselves, and another worker "
+                        "or the next start polls those sources then", str(exc))

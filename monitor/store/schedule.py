@@ -8,15 +8,16 @@ twice. A lease that expires (a killed worker) frees the source again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
-from monitor.store.db import writer
+from monitor.store.db import BUSY_TIMEOUT_MS, writer
 from monitor.store.schema import entry_sources, sources
 
 
@@ -35,8 +36,9 @@ class Schedule:
         self._writer = writer(engine)
 
     def claim_due(self, owner: str, names: Sequence[str], now: datetime, *, limit: int,
-                  lease: timedelta) -> list[Claim]:
-        """Lease up to `limit` of the named sources that are due and not leased by anyone."""
+                  lease: timedelta, wait: float | None = None) -> list[Claim]:
+        """Lease up to `limit` of the named sources that are due and not leased by anyone;
+        ``wait``: at most this many seconds for another writer's lock (the next tick retries)."""
         if limit <= 0 or not names:
             return []
         due = (
@@ -50,7 +52,7 @@ class Schedule:
             .with_for_update(skip_locked=True)
         )
         try:
-            with self._writer.begin() as conn:
+            with self._write(wait) as conn:
                 rows = list(conn.execute(due))
                 if rows:
                     conn.execute(update(sources).where(sources.c.id.in_([r.id for r in rows]))
@@ -83,11 +85,25 @@ class Schedule:
             raise StoreError(f"database error while renewing a lease: {getattr(exc, 'orig', exc)}") from exc
         return bool(done.rowcount)
 
-    def release(self, owner: str) -> None:
-        """Give back every lease this worker holds (a clean shutdown)."""
-        with self._writer.begin() as conn:
-            conn.execute(update(sources).where(sources.c.lease_owner == owner)
-                         .values(lease_owner=None, lease_until=None))
+    def release(self, owner: str, wait: float | None = None) -> None:
+        """Give back every lease this worker holds (a clean shutdown), waiting at most ``wait``
+        seconds for another writer's lock (default: the usual busy timeout, 30 s): a stopping
+        service must not outlive its grace behind a sqlite3 shell's write, and leases it cannot
+        give back expire by themselves."""
+        try:
+            with self._write(wait) as conn:
+                conn.execute(update(sources).where(sources.c.lease_owner == owner)
+                             .values(lease_owner=None, lease_until=None))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while giving back leases: {getattr(exc, 'orig', exc)}") from exc
+
+    @contextmanager
+    def _write(self, wait: float | None) -> Iterator[Connection]:
+        """A write transaction that waits at most ``wait`` seconds for a lock (None: as usual)."""
+        with self._writer.connect() as conn, _lock_wait(conn, wait), conn.begin():
+            if wait is not None and conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'"))
+            yield conn
 
     def failures(self, names: Sequence[str]) -> dict[str, int]:
         """Failed polls in a row of these sources (for the back-off after a one-shot poll)."""
@@ -101,3 +117,19 @@ class Schedule:
             return [r[0] for r in conn.execute(
                 select(entry_sources.c.first_seen).where(entry_sources.c.source_id == source_id)
                 .group_by(entry_sources.c.first_seen).order_by(entry_sources.c.first_seen.desc()).limit(limit))]
+
+
+@contextmanager
+def _lock_wait(conn: Connection, wait: float | None) -> Iterator[None]:
+    """On SQLite, ``wait`` seconds of busy timeout for this connection's next transaction (set on
+    the driver's connection, before BEGIN IMMEDIATE waits for the lock), then the usual again."""
+    if wait is None or conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

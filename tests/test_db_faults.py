@@ -11,6 +11,7 @@ search during a poll are in tests/test_concurrency.py.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
@@ -196,3 +198,28 @@ def test_a_sqlite_path_with_a_percent_sign_opens(http_server: TestServer, tmp_pa
     http_server.route("/feed", rss(("Stargate Abilene", "https://example.com/1")))
     ws.write(sources=[{"name": "s", "url": http_server.url("/feed")}], database=f"sqlite:///{folder / 'a%b.db'}")
     assert poll(ws, Clock())["s"].new == 1
+
+
+def test_a_database_on_a_read_only_mount_says_why_it_cannot_be_opened(workspace: Workspace, tmp_path: Path) -> None:
+    """An ops test's find: on read-only media every command said only "unable to open database
+    file". SQLite writes its -wal and -shm files beside the database even to read; the error
+    now says so. A real read-only mount (tmpfs): root only, so skipped elsewhere."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a read-only file system needs root")
+    workspace.write(sources=[])
+    assert CliRunner().invoke(cli, ["--config", str(workspace.config_path), "sources"]).exit_code == 0
+    media = tmp_path / "media"
+    media.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(media)], check=False).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        shutil.copy(workspace.db_path, media / "monitor.db")
+        subprocess.run(["mount", "-o", "remount,ro", str(media)], check=True)
+        config = tmp_path / "ro.yaml"
+        config.write_text(f"database: sqlite:///{media / 'monitor.db'}\nsources: []\n", encoding="utf-8")
+        result = CliRunner().invoke(cli, ["--config", str(config), "search", "stargate"])
+    finally:
+        subprocess.run(["umount", str(media)], check=True)
+    assert result.exit_code == 2
+    assert "unable to open database file" in result.stderr
+    assert f"its folder {media} is read-only" in result.stderr and "-wal and -shm" in result.stderr

@@ -205,9 +205,28 @@ def ensure_current(engine: Engine) -> None:
     try:
         current = current_revision(engine)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open the database {engine.url.render_as_string()}: {exc}") from exc
+        raise StoreError(f"cannot open the database {engine.url.render_as_string()}: "
+                         f"{getattr(exc, 'orig', None) or exc}{_read_only_hint(engine)}") from exc
     if current != head_revision():
         upgrade(engine)
+
+
+def _read_only_hint(engine: Engine) -> str:
+    """Why SQLite could not open a file that is there: its folder cannot be written. SQLite keeps
+    its -wal and -shm files beside the database and needs them even to read (a backup on
+    read-only media, a read-only mount), and says only "unable to open database file"."""
+    name = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not name or name.startswith("file:") or not Path(name).exists():
+        return ""
+    folder = Path(name).resolve().parent
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+    except OSError:
+        return ""
+    if not read_only:
+        return ""
+    return (f" (its folder {folder} is read-only, and SQLite writes its -wal and -shm files beside "
+            "the database even to read it: copy the database to a writable folder)")
 
 
 def _refuse_unknown(engine: Engine, current: str | None) -> None:

@@ -113,6 +113,10 @@ def test_search_csv_has_the_same_columns(polled: Workspace) -> None:
     assert len(rows) == 1
     assert {"title", "url", "source", "published", "first_seen", "topics"} <= set(rows[0])
     assert rows[0]["topics"] == "jv"
+    # the entry's id, as in JSON: a row joins back to the database and to --stories' story_id
+    [entry] = json.loads(invoke(polled, "search", "SoftBank", "--format", "json")[1])
+    assert rows[0]["id"] == str(entry["id"]) and isinstance(entry["id"], int) and entry["publisher"] is None
+    assert rows[0]["publisher"] == ""
 
 
 def test_search_csv_cells_are_not_spreadsheet_formulas(http_server: TestServer, workspace: Workspace) -> None:

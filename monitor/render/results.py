@@ -18,7 +18,9 @@ from monitor.core.health import Flag
 from monitor.core.text import fold, fold_term
 from monitor.store.reading import EntryRow, SourceRow
 
-FIELDS = ("title", "url", "source", "sources", "published", "first_seen", "topics", "matched_terms")
+# id (entries.id, what story_id points at) and publisher came last, so CSV columns kept their places
+FIELDS = ("title", "url", "source", "sources", "published", "first_seen", "topics", "matched_terms", "id",
+          "publisher")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -45,6 +47,8 @@ def record(row: EntryRow, tz: tzinfo) -> dict[str, object]:
         "first_seen": _iso(row.first_seen, tz),
         "topics": list(row.topics),
         "matched_terms": row.matched_terms,
+        "id": row.id,
+        "publisher": row.publisher,
         "why": row.why,
     }
 

@@ -46,6 +46,16 @@ def polled(http_server: TestServer, workspace: Workspace) -> Workspace:
     return workspace
 
 
+def test_a_feed_moved_for_good_says_to_update_its_url(http_server: TestServer, workspace: Workspace) -> None:
+    http_server.redirect("/old-feed", "/feed", status=301)
+    http_server.route("/feed", FEED)
+    workspace.write(sources=[{"name": "moved", "url": http_server.url("/old-feed")}])
+    code, out, _ = invoke(workspace, "poll")
+    assert code == 0
+    assert out.strip() == (f"moved: 4 new, 0 matched; warning: moved permanently to {http_server.url('/feed')}: "
+                           "update the source's url")
+
+
 def test_poll_exit_codes(http_server: TestServer, workspace: Workspace) -> None:
     http_server.route("/feed", FEED)
     workspace.write(sources=[{"name": "ok", "url": http_server.url("/feed")},

@@ -152,6 +152,17 @@ def test_follows_relative_and_absolute_redirects_to_the_final_url(http_server: T
     result = fetch(http_server.url("/old/feed"))
     assert (result.url, result.body) == (http_server.url("/final"), RSS)
     assert [r.path for r in http_server.requests] == ["/old/feed", "/old/new", "/moved?x=1", "/final"]
+    assert result.moved_to is None  # a 302 on the way: moved for now, not for good
+
+
+def test_an_address_moved_for_good_is_told(http_server: TestServer) -> None:
+    """301 and 308 all the way: the feed lives at the new address now (an ops test asked that
+    the source say so, rather than follow it silently for months)."""
+    http_server.redirect("/old", "/newer", status=301)
+    http_server.redirect("/newer", "/feed", status=308)
+    http_server.route("/feed", RSS)
+    assert fetch(http_server.url("/old")).moved_to == http_server.url("/feed")
+    assert fetch(http_server.url("/feed")).moved_to is None
 
 
 def test_follows_a_redirect_to_another_host(http_server: TestServer) -> None:

@@ -13,6 +13,7 @@ back-off. ``HTTPStatusError.retry_after`` only reports what the server asked for
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import functools
 import socket
@@ -75,6 +76,7 @@ class FetchResult:
     headers: dict[str, str] = field(repr=False)
     validators: Validators  # to send next time
     elapsed: float  # seconds, first byte sent to last byte read
+    moved_to: str | None = None  # the final URL when every redirect to it was permanent (301/308)
 
     @property
     def not_modified(self) -> bool:
@@ -143,6 +145,7 @@ class Fetcher:
         sent = validators or Validators()
         current = _parse_url(url)
         chain = [current]
+        permanent = True  # every hop so far was a 301 or 308: the address has moved for good
         headers = {
             k: v for k, v in (("If-None-Match", sent.etag), ("If-Modified-Since", sent.last_modified)) if v
         }
@@ -157,8 +160,11 @@ class Fetcher:
                             deadline.reschedule(asyncio.get_running_loop().time() + self._settings.timeout)
                         try:
                             async with client.stream("GET", current, headers=headers) as response:
-                                return await self._result(response, sent, started)
+                                result = await self._result(response, sent, started)
+                            moved = permanent and len(chain) > 1
+                            return dataclasses.replace(result, moved_to=str(current)) if moved else result
                         except _Redirect as hop:
+                            permanent = permanent and hop.status in (301, 308)
                             current = self._next_hop(hop, chain)
                             if before_hop is not None:
                                 await before_hop(str(current))
@@ -264,15 +270,16 @@ def _tls_context() -> ssl.SSLContext:
 class _Redirect(Exception):
     """Raised by the response hook to hand a redirect (301/302/303/307/308 with a Location) to fetch()."""
 
-    def __init__(self, url: httpx.URL, location: str) -> None:
+    def __init__(self, url: httpx.URL, location: str, status: int) -> None:
         super().__init__(f"redirect from {url} to {location}")
         self.url = url
         self.location = location
+        self.status = status
 
 
 async def _stop_at_redirect(response: httpx.Response) -> None:
     if response.status_code in _REDIRECTS and "location" in response.headers:
-        raise _Redirect(response.url, response.headers["location"])
+        raise _Redirect(response.url, response.headers["location"], response.status_code)
 
 
 class _PinnedTransport(httpx.AsyncHTTPTransport):

@@ -95,6 +95,9 @@ class Poller:
                 await self._articles(source, source_id)  # what an earlier poll left queued
                 return self._logged(source, Outcome(source.name, "not_modified"), started)
             parsed = await asyncio.to_thread(self._parse, source, fetched)
+            if fetched.moved_to is not None:
+                parsed = dataclasses.replace(parsed, warnings=[
+                    *parsed.warnings, f"moved permanently to {fetched.moved_to}: update the source's url"])
             if source.type == "google_news" and self.google is not None:
                 parsed = dataclasses.replace(parsed, drafts=await self.google.rewrite(parsed.drafts))
             record = PollRecord("ok", etag=fetched.validators.etag, last_modified=fetched.validators.last_modified,

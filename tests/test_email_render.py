@@ -14,6 +14,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -285,3 +286,30 @@ def test_times_carry_their_zone_on_the_day_clocks_go_back() -> None:
         assert "2025-11-02 01:10 EST" in text and "2025-11-02 01:25 EDT" in text
     plain, _ = parts(wire(compose(TWO_TOPICS)))
     assert plain.count("JST") == 2 and "Window: 2025-02-03 08:00 JST to 2025-02-04 08:00 JST." in plain
+
+
+
+def test_templates_are_read_once_so_an_upgrade_under_a_service_cannot_mix_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ops test's find: code upgraded under a running service had the old process read the
+    new templates at its first alert; they asked for a field its objects lacked, and every
+    alert failed until a restart. Templates are read at the start (load_templates) and never
+    again, even when the files change under it."""
+    import os
+    import shutil
+
+    from monitor.render import email
+
+    copy = tmp_path / "templates"
+    shutil.copytree(email.TEMPLATES, copy)
+    monkeypatch.setattr(email, "TEMPLATES", copy)
+    email._environment.cache_clear()
+    try:
+        email.load_templates()
+        for name in ("alert.html.j2", "_entries.html.j2"):  # what a newer version might ship
+            (copy / name).write_text("{{ e.field_this_version_lacks }}", encoding="utf-8")
+            os.utime(copy / name, (2_000_000_000, 2_000_000_000))
+        _, html = parts(wire(alert("Stargate", [item("Stargate Japan data centre")])))
+        assert "Stargate Japan data centre" in Page(html).all_text()
+    finally:
+        email._environment.cache_clear()

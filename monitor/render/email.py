@@ -41,6 +41,7 @@ from monitor.render.markdown import (
 POLICY = policy.SMTP.clone(cte_type="7bit")
 # C0 and C1 controls (CR, LF, NUL, ESC, NEL...), line and paragraph separators, bidi overrides and isolates.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+TEMPLATES = Path(__file__).with_name("templates")
 _KANA = re.compile("[\u3041-\u309f\u30a1-\u30fa\u30fc-\u30ff\uff66-\uff9f]")
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
@@ -111,12 +112,23 @@ def compose_alert(
 @cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+        loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # every template here is HTML; never turned off per value
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # a template is read once: see load_templates
     )
+
+
+def load_templates() -> None:
+    """Read every mail template now (``monitor run`` does at its start). A service runs for
+    months; an upgrade of the code under it used to have the old process read the new
+    templates at its first alert, which asked its objects for fields they did not have, and
+    every alert failed until a restart."""
+    env = _environment()
+    for name in env.list_templates():
+        env.get_template(name)
 
 
 def _message(text: str, html: str) -> EmailMessage:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.app import App
 from monitor.errors import MonitorError
 from monitor.net.fetcher import Fetcher
+from monitor.render.email import load_templates
 from monitor.service import maintenance
 from monitor.service.worker import Worker
 
@@ -49,6 +50,7 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
+    load_templates()  # before anything can replace them on disk (an upgrade under the service)
     for done in await asyncio.to_thread(app.topic_service().sync):
         log.info("event=topic_rematched topic=%s matched=%d", done.topic, done.matched)
     async with Fetcher(app.fetch_settings()) as fetcher:

@@ -223,3 +223,22 @@ def test_a_database_on_a_read_only_mount_says_why_it_cannot_be_opened(workspace:
     assert result.exit_code == 2
     assert "unable to open database file" in result.stderr
     assert f"its folder {media} is read-only" in result.stderr and "-wal and -shm" in result.stderr
+
+
+def test_run_refuses_at_its_start_a_database_it_cannot_write(workspace: Workspace) -> None:
+    """An ops test's find: on a database file made immutable, run started as if healthy (reads
+    work) and then failed every poll and digest for as long as it ran. It now says so at its
+    start and exits 2; search, which only reads, still works. chattr needs root."""
+    workspace.write(sources=[])
+    assert CliRunner().invoke(cli, ["--config", str(workspace.config_path), "sources"]).exit_code == 0
+    if os.geteuid() != 0 or subprocess.run(["chattr", "+i", str(workspace.db_path)], check=False,
+                                           capture_output=True).returncode != 0:
+        pytest.skip("making a file immutable needs root and a file system with chattr")
+    try:
+        result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "run"])
+        search = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "search", "stargate"])
+    finally:
+        subprocess.run(["chattr", "-i", str(workspace.db_path)], check=True)
+    assert result.exit_code == 2, result.output
+    assert "cannot be written" in result.stderr and "readonly database" in result.stderr
+    assert search.exit_code == 0, search.stderr

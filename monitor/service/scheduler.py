@@ -31,6 +31,7 @@ from monitor.net.fetcher import Fetcher
 from monitor.render.email import load_templates
 from monitor.service import maintenance
 from monitor.service.worker import Worker
+from monitor.store.db import ensure_writable
 
 log = logging.getLogger("monitor.run")
 TICK_SECONDS = 2
@@ -51,6 +52,7 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
     load_templates()  # before anything can replace them on disk (an upgrade under the service)
+    await asyncio.to_thread(ensure_writable, app.engine)  # not a failed poll every minute for months
     for done in await asyncio.to_thread(app.topic_service().sync):
         log.info("event=topic_rematched topic=%s matched=%d", done.topic, done.matched)
     async with Fetcher(app.fetch_settings()) as fetcher:

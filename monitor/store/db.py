@@ -211,6 +211,23 @@ def ensure_current(engine: Engine) -> None:
         upgrade(engine)
 
 
+def ensure_writable(engine: Engine) -> None:
+    """StoreError unless this process can write the database (SQLite: a file made read-only or
+    immutable opens and reads fine, and only the first write fails). ``monitor run`` checks at
+    its start rather than fail every poll for as long as it runs. Rewrites the header's
+    user_version, which monitor does not use, with its own value: nothing changes."""
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with writer(engine).begin() as conn:
+            version = conn.exec_driver_sql("PRAGMA user_version").scalar()
+            conn.exec_driver_sql(f"PRAGMA user_version = {int(version or 0)}")
+    except SQLAlchemyError as exc:
+        raise StoreError(f"the database {engine.url.render_as_string()} cannot be written "
+                         f"({getattr(exc, 'orig', None) or exc}): monitor run stores what it polls; "
+                         "make the file writable (or search it with monitor search, which only reads)") from exc
+
+
 def _read_only_hint(engine: Engine) -> str:
     """Why SQLite could not open a file that is there: its folder cannot be written. SQLite keeps
     its -wal and -shm files beside the database and needs them even to read (a backup on

@@ -145,8 +145,9 @@ def test_hits_skip_negated_terms() -> None:
     [("AI基本計画 OR (政府 -閣議)", "政府、AI基本計画を閣議決定", ("AI基本計画",)),  # 政府's branch failed
      ('"basic plan" OR (高市 AI)', "Japan cabinet approves AI Basic Plan", ("basic plan",)),  # 高市 absent
      ("(stargate OR openai) (japan OR 日本)", "OpenAI and Stargate in Japan", ("stargate", "openai", "japan")),
-     ("-(dubai -ai)", "AI in Dubai", ("ai",))],
-    ids=["not-in-failed-branch", "half-an-and", "every-true-or-branch", "double-negation"],
+     ("-(dubai -ai)", "AI in Dubai", ("ai",)),
+     ("(OpenAI -rumor) OR (openai deal)", "OpenAI deal rumor", ("openai", "deal"))],  # one leaf, two terms
+    ids=["not-in-failed-branch", "half-an-and", "every-true-or-branch", "double-negation", "shared-leaf"],
 )
 def test_only_the_terms_that_decided_the_match_explain_it(query: str, title: str, why: tuple[str, ...]) -> None:
     """An exploratory test's find: "matched:" listed 政府 for a query whose 政府 branch a NOT had

@@ -155,7 +155,7 @@ class Matcher:
         ids: dict[_Leaf, int] = {}
         self._ids = ids
         self._tests: list[_Test] = []
-        self._positive: list[list[tuple[int, str]]] = []
+        self._positive: list[list[tuple[int, str, Term]]] = []
         self._topics_of: dict[int, list[int]] = {}
 
         def leaf_id(node: Term) -> int:
@@ -168,7 +168,7 @@ class Matcher:
         for index, node in enumerate(topics.values()):
             self._tests.append(_compile(node, leaf_id))
             leaf_terms = [(leaf_id(t), t, positive) for t, positive in terms(node)]
-            self._positive.append([(lid, t.label) for lid, t, positive in leaf_terms if positive])
+            self._positive.append([(lid, t.label, t) for lid, t, positive in leaf_terms if positive])
             for lid, _, _ in leaf_terms:
                 self._topics_of.setdefault(lid, []).append(index)
         # Topics true on a document with no true leaf (``-foo``) are always evaluated.
@@ -221,19 +221,20 @@ class Matcher:
         for index in sorted(candidates):
             if self._tests[index](true):
                 why = self._reasons(index, true)
-                labels = (label for lid, label in self._positive[index] if lid in why)
+                labels = (label for _, label, term in self._positive[index] if id(term) in why)
                 result[self._names[index]] = tuple(dict.fromkeys(labels))
         return result
 
     def _reasons(self, index: int, true: set[int]) -> set[int]:
-        """The leaf ids that made topic ``index`` match (``reasons``): worked out for the few
+        """The terms (by ``id``: two terms may share a leaf, OpenAI and openai, and only one of
+        them decide) that made topic ``index`` match (``reasons``): worked out for the few
         topics that match an entry, by walking their trees."""
         ids = self._ids
 
         def holds(term: Term) -> bool:
             return ids[(term.tokens, term.prefix, term.field)] in true
 
-        return {ids[(t.tokens, t.prefix, t.field)] for t in reasons(self._trees[index], holds)}
+        return {id(t) for t in reasons(self._trees[index], holds)}
 
     def explain(self, doc: Document) -> dict[str, tuple[Hit, ...]]:
         """Like ``match``, with where each term hit: topic -> (term label, fields) per term.
@@ -250,8 +251,8 @@ class Matcher:
                 continue
             hits: dict[str, list[str]] = {}
             why = self._reasons(index, true)
-            for lid, label in self._positive[index]:
-                if lid in why and label not in hits:
+            for lid, label, term in self._positive[index]:
+                if id(term) in why and label not in hits:
                     hits[label] = self._fields_of(lid, doc)
             result[self._names[index]] = tuple(Hit(label, tuple(fields)) for label, fields in hits.items())
         return result

@@ -302,6 +302,7 @@ def test_sharing_a_word_beside_the_names_is_evidence() -> None:
         ("Sam Altman and Donald Trump meet", "| | and | | meet"),  # given names go with the surname
         ("ソフトバンクグループとソフトバンクG", "|と|"),
         ("Stargate site in Abilene", "| site in abilene"),  # a product or programme is a name; places stay
+        ("AI法案を閣議決定", "ai法案を閣議決定"),  # a law, a plan: what happened, not a name
         ("クリスタル・インテリジェンス、大阪に新拠点", "|、大阪に新拠点"),
     ],
 )
@@ -538,3 +539,26 @@ def test_one_outlets_items_on_one_product_are_not_one_story(a: str, b: str) -> N
     alone made them alike past SAME_OUTLET; what is left besides the names must be alike too."""
     assert not same_story(fp(a, outlet="example.jp"), fp(b, hours=1, outlet="example.jp"))
     assert similarity(fp(a, outlet="example.jp"), fp(b, hours=1, outlet="example.jp")) == 0.0
+
+
+def test_one_outlets_items_under_one_boilerplate_summary_are_still_told_apart() -> None:
+    """Review find: with the same press-release summary under both, the words besides names
+    were counted in the summary too, and the two items joined again."""
+    blurb = "SB OAI Japanは、法人向けAIエージェント「クリスタル・インテリジェンス」を提供する会社です。"
+    a = fp("クリスタル・インテリジェンス、大阪に新拠点", blurb, outlet="example.jp")
+    b = fp("クリスタル・インテリジェンス、新社長に山田氏", blurb, hours=1, outlet="example.jp")
+    assert not same_story(a, b)
+
+
+def test_one_outlets_reports_that_are_only_names_can_still_be_one_story() -> None:
+    """Review find: titles that are nothing but names have nothing left to compare; they are
+    judged by their words alone, as from two outlets."""
+    a = fp("Stargate: SoftBank, OpenAI and Oracle", outlet="Reuters")
+    b = fp("Stargate: SoftBank, OpenAI, Oracle", hours=1, outlet="Reuters")
+    assert same_story(a, b)
+
+
+def test_the_things_without_names_cuts_are_in_the_table() -> None:
+    from monitor.core import aliases
+
+    assert {k.split(":", 1)[1] for k in aliases._NAMED_THINGS} <= set(aliases.TABLE["thing"])

@@ -146,14 +146,26 @@ _ROLES_LATIN = frozenset(
     ["prime minister", "president", "chairman", "ceo", "chief executive", "founder", "minister", "pm", "mr", "ms"]
 )
 _ROLES_OTHER = ("首相", "総理", "大統領", "会長", "社長", "代表")  # 氏 only after a name: 氏名, 源氏
-_NAMING = ("org:", "person:", "thing:")  # what without_names cuts
+# What without_names cuts: companies, people, and the things that are names (products,
+# programmes, bodies), not those that say what happened (a law, a plan, a golden share).
+_NAMING_KINDS = ("org:", "person:")
+_NAMED_THINGS = frozenset(
+    f"thing:{k}" for k in ("stargate", "sb-openai-japan", "sb-oai-japan", "cristal", "gennai", "ai-hq",
+                           "openai-for-countries", "gb200", "chie-4", "hpl-mxp")
+)
+
+
+def _naming(key: str) -> bool:
+    return key.startswith(_NAMING_KINDS) or key in _NAMED_THINGS
+
+
 # Names in Japanese or Chinese script, and titles, longest first (ソフトバンクグループ before ソフトバンク).
 _NAME_FORMS = sorted(
-    [form for form, key in _OTHER.items() if key.startswith(_NAMING)] + list(_ROLES_OTHER), key=len, reverse=True
+    [form for form, key in _OTHER.items() if _naming(key)] + list(_ROLES_OTHER), key=len, reverse=True
 )
 _BREAK = "|"  # not a joiner: the shingles on either side of a removed name stay apart
 _DOTS = re.compile("[\u30fb\uff65\u00b7\u2027]")
-_NAMING_LATIN = frozenset(gram for gram, key in _LATIN.items() if key.startswith(_NAMING)) | _ROLES_LATIN
+_NAMING_LATIN = frozenset(gram for gram, key in _LATIN.items() if _naming(key)) | _ROLES_LATIN
 _NAMING_FIRST = frozenset(gram.split()[0] for gram in _NAMING_LATIN if " " in gram)
 
 

@@ -161,6 +161,7 @@ class Fingerprint:
     stage: int  # 0 the event, 1 ahead of it (preview, notice, draft), 2 after it (results, minutes)
     outlet: int = 0  # 32-bit hash of the outlet that published it; 0 unknown or an aggregator
     plain: frozenset[int] = frozenset()  # its shingles without companies, people, products, titles
+    plain_title: frozenset[int] = frozenset()  # the same of its title alone
     terms: frozenset[int] = field(init=False, repr=False, compare=False)  # title | body | anchors
     places: frozenset[int] = field(init=False, repr=False, compare=False)  # the place anchors
     bag: tuple[int, ...] = field(init=False, repr=False, compare=False)  # terms, title ones twice
@@ -233,6 +234,7 @@ def fingerprint(title: str, summary: str, time: datetime, outlet: str | None = N
     said = frozenset(map(_h, shingles(summary))) if summary else frozenset()
     in_title = aliases.anchors(head)
     found = in_title | aliases.anchors(summary) if summary else in_title
+    plain_title = _without_names(head)
     return Fingerprint(
         time=int(time.timestamp()),
         lang="ja" if len(_CJK.findall(head)) >= 2 else "en",
@@ -243,7 +245,8 @@ def fingerprint(title: str, summary: str, time: datetime, outlet: str | None = N
         marks=frozenset(_coded(a) for a in in_title if a.split(":", 1)[0] in _MARK_KINDS),
         stage=_stage(normalize(head)),
         outlet=outlet_key(outlet),
-        plain=_without_names(head) | _without_names(summary),
+        plain=plain_title | _without_names(summary),
+        plain_title=plain_title,
     )
 
 
@@ -396,8 +399,14 @@ def adjust(score: float, a: Fingerprint, b: Fingerprint, df: DocFreq | None = No
 def _plain_similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None) -> float:
     """``text_similarity`` of what is left without names (``Fingerprint.plain``): one outlet's
     items on one product share its long name (クリスタル・インテリジェンス、大阪に新拠点 /
-    クリスタル・インテリジェンス、新社長に山田氏), which alone made them alike past SAME_OUTLET."""
-    return _overlap(_mass(a.plain & b.plain, df), _mass(a.plain, df), _mass(b.plain, df))
+    クリスタル・インテリジェンス、新社長に山田氏), which alone made them alike past SAME_OUTLET.
+    Titles alone when the summary is the same boilerplate (as ``text_similarity``); 1 when
+    neither says more than names (Stargate: SoftBank, OpenAI and Oracle, twice)."""
+    same_summary = a.summary and a.summary == b.summary
+    mine, theirs = (a.plain_title, b.plain_title) if same_summary else (a.plain, b.plain)
+    if not mine and not theirs:
+        return 1.0
+    return _overlap(_mass(mine & theirs, df), _mass(mine, df), _mass(theirs, df))
 
 
 def similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0) -> float:

@@ -454,13 +454,24 @@ def run(obj: Context) -> None:
 def _quiet_libraries() -> None:
     """Below debug, APScheduler's and httpx's own info lines (a job run every 2 seconds, each
     request) are left out: the service's key=value events say what happened, and a log of
-    months stays readable. httpx's warnings still show; APScheduler's only errors: its
-    warnings are a job still running at its next run time ("skipped: maximum number of running
-    instances"), two a second while the database is locked, which the job's own line reports."""
+    months stays readable. Their warnings still show, but for APScheduler's "skipped: maximum
+    number of running instances" (a job still running at its next time), two a second while
+    the database is locked, which the job's own line reports."""
     quiet = logging.getLogger().getEffectiveLevel() > logging.DEBUG
-    for name, level in (("apscheduler", logging.ERROR), ("httpx", logging.WARNING)):
-        # at debug (-vv, or log_level: debug) they follow the root again
-        logging.getLogger(name).setLevel(level if quiet else logging.NOTSET)
+    for name in ("apscheduler", "httpx"):  # at debug (-vv, or log_level: debug) they follow the root again
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if quiet and _SKIPPED not in scheduler_log.filters:
+        scheduler_log.addFilter(_SKIPPED)
+    elif not quiet:
+        scheduler_log.removeFilter(_SKIPPED)
+
+
+def _not_a_skip(record: logging.LogRecord) -> bool:
+    return "maximum number of running instances" not in str(record.msg)
+
+
+_SKIPPED = _not_a_skip
 
 
 def main() -> None:

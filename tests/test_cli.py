@@ -48,12 +48,15 @@ def polled(http_server: TestServer, workspace: Workspace) -> Workspace:
 
 def test_a_feed_moved_for_good_says_to_update_its_url(http_server: TestServer, workspace: Workspace) -> None:
     http_server.redirect("/old-feed", "/feed", status=301)
-    http_server.route("/feed", FEED)
+    http_server.route("/feed", FEED, etag='"v1"')
     workspace.write(sources=[{"name": "moved", "url": http_server.url("/old-feed")}])
     code, out, _ = invoke(workspace, "poll")
     assert code == 0
-    assert out.strip() == (f"moved: 4 new, 0 matched; warning: moved permanently to {http_server.url('/feed')}: "
-                           "update the source's url")
+    warning = f"warning: moved permanently to {http_server.url('/feed')}: update the source's url"
+    assert out.strip() == f"moved: 4 new, 0 matched; {warning}"
+    # and still at the next poll, answered 304 by the new address (a review find: it was told once)
+    assert invoke(workspace, "poll")[1].strip() == f"moved: not modified; {warning}"
+    assert "moved permanently to" in invoke(workspace, "sources")[1]
 
 
 def test_poll_exit_codes(http_server: TestServer, workspace: Workspace) -> None:
@@ -323,8 +326,14 @@ def test_library_loggers_follow_the_level_both_ways() -> None:
     try:
         root.setLevel(logging.INFO)
         _quiet_libraries()
-        assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.ERROR  # not a skip a second
+        assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.WARNING
         assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+        scheduler_log = logging.getLogger("apscheduler.scheduler")
+        # a skip twice a second while the database is locked is left out; a missed run is not
+        skip = logging.makeLogRecord({"msg": 'Execution of job "%s" skipped: maximum number of running '
+                                             "instances reached (%d)", "levelno": logging.WARNING})
+        missed = logging.makeLogRecord({"msg": 'Run time of job "%s" was missed by %s', "levelno": logging.WARNING})
+        assert not scheduler_log.filter(skip) and scheduler_log.filter(missed)
         root.setLevel(logging.DEBUG)
         _quiet_libraries()
         assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.DEBUG

@@ -629,7 +629,7 @@ def test_a_database_error_in_a_job_is_one_line(caplog: pytest.LogCaptureFixture)
     """An ops test's find: with another process holding SQLite's write lock, the outbox and alert
     jobs logged a 60-line traceback each run. A database error is expected in a service's life:
     one line, and the job runs again at its next time."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from monitor.service.scheduler import _guarded
 
@@ -641,3 +641,12 @@ def test_a_database_error_in_a_job_is_one_line(caplog: pytest.LogCaptureFixture)
     assert [r.getMessage() for r in caplog.records] == [
         "event=job_failed job=outbox error='database: database is locked'"]
     assert all(r.exc_info is None for r in caplog.records)
+
+    async def buggy() -> None:  # a bug is not the weather: it keeps its traceback
+        raise ProgrammingError("SELECT nope FROM outbox", {}, Exception("no such column: nope"))
+
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="monitor.run"):
+        asyncio.run(_guarded(buggy, "outbox")())
+    assert [r.getMessage() for r in caplog.records] == ["event=job_crashed job=outbox"]
+    assert caplog.records[0].exc_info is not None

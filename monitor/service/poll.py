@@ -48,7 +48,7 @@ class Outcome:
         if self.status == "error":
             return f"{self.source}: error: {self.error}"
         if self.status == "not_modified":
-            return f"{self.source}: not modified"
+            return f"{self.source}: not modified" + "".join(f"; warning: {w}" for w in self.warnings)
         if self.status == "disabled":
             return f"{self.source}: skipped, disabled: {self.error}"
         extra = f", {self.skipped} skipped" if self.skipped else ""
@@ -90,14 +90,14 @@ class Poller:
                 await self.robots.check(source.url)  # feeds are meant for machines; pages ask first
             etag, modified = await asyncio.to_thread(archive.validators, source_id)
             fetched = await self.fetcher.fetch(source.url, Validators(etag, modified), verify=source.verify)
-            if fetched.not_modified:
-                await self._record(source_id, PollRecord("not_modified"))
+            moved = [f"moved permanently to {fetched.moved_to}: update the source's url"] if fetched.moved_to else []
+            if fetched.not_modified:  # a move is still told: a 304 from the new address is the common case
+                await self._record(source_id, PollRecord("not_modified", error="; ".join(moved) or None))
                 await self._articles(source, source_id)  # what an earlier poll left queued
-                return self._logged(source, Outcome(source.name, "not_modified"), started)
+                return self._logged(source, Outcome(source.name, "not_modified", warnings=tuple(moved)), started)
             parsed = await asyncio.to_thread(self._parse, source, fetched)
-            if fetched.moved_to is not None:
-                parsed = dataclasses.replace(parsed, warnings=[
-                    *parsed.warnings, f"moved permanently to {fetched.moved_to}: update the source's url"])
+            if moved:
+                parsed = dataclasses.replace(parsed, warnings=[*parsed.warnings, *moved])
             if source.type == "google_news" and self.google is not None:
                 parsed = dataclasses.replace(parsed, drafts=await self.google.rewrite(parsed.drafts))
             record = PollRecord("ok", etag=fetched.validators.etag, last_modified=fetched.validators.last_modified,

@@ -23,7 +23,7 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from monitor.app import App
 from monitor.errors import MonitorError
@@ -133,16 +133,17 @@ def _read(path: Path) -> bytes | None:
 
 
 def _guarded(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awaitable[None]]:
-    """A job whose failure is logged as one line and never stops the scheduler. A database error
-    is one line too (a writer holding SQLite's lock for 30 s, PostgreSQL restarting): expected
-    in a service's life, retried at the job's next run, and no bug to show a traceback for."""
+    """A job whose failure is logged as one line and never stops the scheduler. A database that
+    cannot be reached or locked (a writer holding SQLite's lock for 30 s, PostgreSQL
+    restarting) is one line too: expected in a service's life, retried at the job's next run.
+    Any other error, a database's "no such column" included, is a bug: logged with its traceback."""
 
     async def run() -> None:
         try:
             await job()
         except MonitorError as exc:
             log.error("event=job_failed job=%s error=%r", name, str(exc))
-        except SQLAlchemyError as exc:
+        except (OperationalError, InterfaceError) as exc:  # not a ProgrammingError: that is a bug
             log.error("event=job_failed job=%s error=%r", name, f"database: {getattr(exc, 'orig', None) or exc}")
         except Exception:
             log.exception("event=job_crashed job=%s", name)

@@ -102,7 +102,7 @@ class Schedule:
         """A write transaction that waits at most ``wait`` seconds for a lock (None: as usual)."""
         with self._writer.connect() as conn, _lock_wait(conn, wait), conn.begin():
             if wait is not None and conn.dialect.name == "postgresql":
-                conn.execute(text(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'"))
+                conn.execute(text(f"SET LOCAL lock_timeout = '{max(1, int(wait * 1000))}ms'"))  # 0: no limit
             yield conn
 
     def failures(self, names: Sequence[str]) -> dict[str, int]:

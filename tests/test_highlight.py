@@ -33,6 +33,14 @@ def bold(text: str) -> str:
         ("クリスタル・インテリジェンス開始", ["クリスタルインテリジェンス"], f"{bold('クリスタル・インテリジェンス')}開始"),
         ("クリスタル　インテリジェンス", ["クリスタルインテリジェンス"], bold("クリスタル　インテリジェンス")),
         ("Ｉｎｖｅｓｔｓ in Café", ["invest*", "cafe"], f"{bold('Ｉｎｖｅｓｔｓ')} in {bold('Café')}"),
+        # words apart as the matcher reads them (a review's finds): any break between words,
+        # none needed between Latin and Japanese; a whole word in any script
+        ("SB-OAI Japan starts", ["SB OAI Japan"], f"{bold('SB-OAI Japan')} starts"),
+        ("SB  OAI Japan starts", ["SB OAI Japan"], f"{bold('SB  OAI Japan')} starts"),
+        ("SBOAI Japan", ["SB OAI Japan"], "SBOAI Japan"),
+        ("政府、AI 基本計画を決定", ["AI基本計画"], f"政府、{bold('AI 基本計画')}を決定"),
+        ("aiсистема and AI", ["AI"], f"aiсистема and {bold('AI')}"),
+        ("政府のAI政策", ["AI"], f"政府の{bold('AI')}政策"),
     ],
 )
 def test_highlight(text: str, terms: list[str], expected: str) -> None:

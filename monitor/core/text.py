@@ -37,6 +37,8 @@ _JOINER = re.compile(f"[{_JOINERS}]+")
 _JOINED = re.compile(f"(?<=[{_CJK}])[{_JOINERS}]+(?=[{_CJK}])")
 _TOKEN = re.compile(f"(?=([{_CJK}][{_CJK}]?|[^\\W_{_CJK}]+))(?:[{_CJK}]|[^\\W_{_CJK}]+)")
 _HAS_CJK = re.compile(f"[{_CJK}]")
+_UNITS = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+")  # runs of one kind: what tokens are made of
+_WORD_CHAR = f"[^\\W_{_CJK}]"  # a letter or digit of a non-CJK word
 _WORD = re.compile("[^\\W_]+")
 _ASCII_WORD = re.compile("[a-z0-9]+")
 
@@ -117,9 +119,25 @@ def fold(text: str) -> tuple[str, list[tuple[int, int]]]:
     return folded, spans
 
 
-def fold_term(term: str) -> str:
-    """A query term folded as ``fold`` folds the text it is looked for in."""
-    return _JOINED.sub("", normalize(term))
+def find_pattern(term: str, prefix: bool = False) -> str | None:
+    """A regular expression that finds ``term`` in ``fold``ed text where the matcher would:
+    its words in order with anything but letters and digits between them (SB-OAI Japan, SB  OAI
+    for ``SB OAI``; AI 基本計画 for ``AI基本計画``), a word of Latin (or any non-CJK) script
+    whole (not ai inside aiсистема), a ``prefix`` term's last word with the rest of it. None
+    for a term without letters or digits."""
+    units = _UNITS.findall(_JOINED.sub("", normalize(term)))
+    if not units:
+        return None
+    cjk = [bool(_HAS_CJK.match(u)) for u in units]
+    pattern = re.escape(units[0])
+    for i in range(1, len(units)):
+        gap = "[\\W_]*" if cjk[i - 1] or cjk[i] else "[\\W_]+"  # two Latin words need a break
+        pattern += gap + re.escape(units[i])
+    if not cjk[0]:
+        pattern = f"(?<!{_WORD_CHAR})" + pattern
+    if not cjk[-1]:
+        pattern += f"{_WORD_CHAR}*" if prefix else f"(?!{_WORD_CHAR})"
+    return pattern
 
 
 def cjk_tokens(run: str) -> list[str]:

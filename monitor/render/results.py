@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from monitor.core.health import Flag
-from monitor.core.text import fold, fold_term
+from monitor.core.text import find_pattern, fold
 from monitor.store.reading import EntryRow, SourceRow
 
 # id (entries.id, what story_id points at) and publisher came last, so CSV columns kept their places
@@ -125,9 +125,9 @@ def highlight(text: str, terms: Sequence[str]) -> str:
     pass so that no bold nests in another. A Latin term is bold as a whole word (AI is not bold
     inside Takaichi); a prefix term (``invest*``) with the rest of its word; Japanese terms
     wherever they stand."""
-    folded_terms = {(fold_term(t.rstrip("*").strip()), t.rstrip().endswith("*")) for t in terms}
-    patterns = [_term_pattern(core, prefix)
-                for core, prefix in sorted(folded_terms, key=lambda p: len(p[0]), reverse=True) if core]
+    asked = {(t.rstrip().rstrip("*"), t.rstrip().endswith("*")) for t in terms}
+    found = [find_pattern(core, prefix) for core, prefix in sorted(asked, key=lambda p: len(p[0]), reverse=True)]
+    patterns = [p for p in found if p]
     if not patterns:
         return text
     folded, spans = fold(text)
@@ -140,16 +140,6 @@ def highlight(text: str, terms: Sequence[str]) -> str:
         last = end
     return "".join([*out, text[last:]])
 
-
-def _term_pattern(core: str, prefix: bool) -> str:
-    pattern = re.escape(core)
-    if core[0].isascii() and core[0].isalnum():
-        pattern = r"(?<![a-z0-9])" + pattern
-    if prefix:
-        return pattern + r"[a-z0-9]*"
-    if core[-1].isascii() and core[-1].isalnum():
-        pattern += r"(?![a-z0-9])"
-    return pattern
 
 
 def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120, asked: Sequence[str] = ()) -> str:

@@ -102,6 +102,9 @@ def test_wrong_utf8_label_is_detected_but_a_stray_byte_is_not() -> None:
         "its declared charset utf-8 does not fit its bytes; bytes it cannot decode became U+FFFD")
     assert read_html("<p>日本語</p>".encode(), "text/html; charset=utf-8")[1] == ""
     assert read_html("<meta charset=euc-jp><p>日本語</p>".encode("euc_jp"), None)[1] == ""
+    # the note names the label the page wrote, not the codec it maps to (a review nit)
+    assert read_html("<meta charset=Shift_JIS><p>日本語</p>".encode() + b"\xff\xfe", None)[1].startswith(
+        "its declared charset Shift_JIS does not fit")
 
 
 LABELS = [("Shift_JIS", "cp932"), ("sjis", "cp932"), ("x-sjis", "cp932"), ("Windows-31J", "cp932"),

@@ -286,6 +286,13 @@ def test_times_carry_their_zone_on_the_day_clocks_go_back() -> None:
         assert "2025-11-02 01:10 EST" in text and "2025-11-02 01:25 EDT" in text
     plain, _ = parts(wire(compose(TWO_TOPICS)))
     assert plain.count("JST") == 2 and "Window: 2025-02-03 08:00 JST to 2025-02-04 08:00 JST." in plain
+    # a source failing since before the change (for months, maybe) dates its trouble with its
+    # zone, and does not put zones on every entry (a review's doubt)
+    later = window_for(date(2025, 12, 1), time(8, 0), ny)
+    failing = Failure("kantei-en", "HTTP 503", datetime(2025, 10, 20, 9, 0, tzinfo=ny))
+    d = Digest(later, (Section("stargate", "Stargate", (item("Later", published=later.start),)),), (failing,), 1)
+    plain = render(d)
+    assert "(since 2025-10-20 09:00 EDT)" in plain and "Later](https://example.com/a) — japan-times, 2025-11-30 08:00\n" in plain
 
 
 

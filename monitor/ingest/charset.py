@@ -72,8 +72,7 @@ def read_html(body: bytes, content_type: str | None) -> tuple[str, str]:
     declared = _codec(header.group(1)) if header else None
     label = header.group(1) if header and declared else None
     if declared is None:
-        declared = _sniffed_declaration(body[:_SNIFF_BYTES])
-        label = declared
+        label, declared = _sniffed_declaration(body[:_SNIFF_BYTES]) or (None, None)
     if declared is not None:
         text, how = _decoded_as(body, declared)
         return text, f"its declared charset {label} does not fit its bytes; {how}" if how else ""
@@ -174,13 +173,15 @@ def _codec(label: str) -> str | None:
     return "utf-8" if info.name.startswith("utf-16") or info.name.startswith("utf-32") else info.name
 
 
-def _sniffed_declaration(head: bytes) -> str | None:
+def _sniffed_declaration(head: bytes) -> tuple[str, str] | None:
+    """The (label, codec) an XML declaration or a <meta> in the page's head declares."""
     for pattern in (_XML_ENCODING, _META_CHARSET):
         m = pattern.search(head)
         if m:
-            codec = _codec(m.group(1).decode("ascii"))
+            label = m.group(1).decode("ascii")
+            codec = _codec(label)
             if codec is not None:
-                return codec
+                return label, codec
     return None
 
 

@@ -34,6 +34,7 @@ from monitor.render.markdown import (
     list_item,
     needs_zone,
     render,
+    since_stamp,
     stamp,
 )
 
@@ -73,7 +74,7 @@ def compose_digest(
         entries=digest.entries,
         window=f"{stamp(digest.window.start, zone=True)} to {stamp(digest.window.end, zone=True)}",
         sections=[(_oneline(s.heading), [_entry(i, zone) for i in s.items]) for s in digest.sections],
-        failures=[(_oneline(f.source), _oneline(f.error), stamp(f.since, zone=zone) if f.since else None)
+        failures=[(_oneline(f.source), _oneline(f.error), since_stamp(digest, f.since, zone) if f.since else None)
                   for f in digest.failures],
     )
     plain = render(digest)

@@ -86,10 +86,17 @@ def _also(entry: Item) -> str:
 
 
 def digest_needs_zone(digest: Digest) -> bool:
-    """``needs_zone`` over everything a digest dates: its window and its entries and failures."""
+    """``needs_zone`` over what a digest lists: its window and its entries' times. Not the
+    failures' "since", which may date from before the last change for months: each of those
+    carries its zone when its offset is not the window end's (``since_stamp``)."""
     items = (i.published for s in digest.sections for i in s.items)
-    since = (f.since for f in digest.failures)
-    return needs_zone(chain((digest.window.start, digest.window.end), items, since))
+    return needs_zone(chain((digest.window.start, digest.window.end), items))
+
+
+def since_stamp(digest: Digest, since: datetime, zone: bool) -> str:
+    """When a source's trouble began, with its zone when the digest's times carry theirs or its
+    offset is not the window end's."""
+    return stamp(since, zone=zone or since.utcoffset() != digest.window.end.utcoffset())
 
 
 def render(digest: Digest) -> str:
@@ -108,7 +115,7 @@ def render(digest: Digest) -> str:
     if digest.failures:
         lines += ["", "## Sources with errors", ""]
         for f in digest.failures:
-            since = f" (since {stamp(f.since, zone=zone)})" if f.since else ""
+            since = f" (since {since_stamp(digest, f.since, zone)})" if f.since else ""
             lines.append(f"- {escape(f.source)}: {escape(f.error)}{since}")
     return "\n".join(lines) + "\n"
 

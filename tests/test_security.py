@@ -170,6 +170,12 @@ BUILT_SQL = {
     ("store/reading.py", "clause"): "fts/pg_search.where_clause: every query value is a bind parameter "
                                     "(tests/test_fts_agreement.py::test_where_clause_binds_every_value)",
     ("service/topics.py", "clause"): "the same where_clause",
+    ("store/schedule.py", 'f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"'): "a module constant (int)",
+    ("store/schedule.py", 'f"PRAGMA busy_timeout={int(wait * 1000)}"'): "int() of a float from our code",
+    ("store/schedule.py", "f\"SET LOCAL lock_timeout = '{max(1, int(wait * 1000))}ms'\""):
+        "int() of a float from our code (SET takes no bind parameters)",
+    ("store/db.py", 'f"PRAGMA user_version = {int(version or 0)}"'):
+        "int() of the value SQLite itself returned (PRAGMA takes no bind parameters)",
 }
 
 

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -179,7 +179,15 @@ class App:
         return DigestLog(self.engine)
 
     def current_day(self) -> date:
-        return day_being_gathered(self.clock(), self.config.digest.at, self.config.tz)
+        """The date whose digest is being gathered: the next one not yet made (after `digest.at`
+        moved later in the day, today's was made at the old time and the next day's gathers)."""
+        day = day_being_gathered(self.clock(), self.config.digest.at, self.config.tz)
+        log = self.digest_log()
+        for _ in range(2):
+            if log.window(day) is None:
+                break
+            day += timedelta(days=1)
+        return day
 
     def digest(self, day: date) -> Digest:
         self.source_ids  # noqa: B018 - sources must exist for the health section

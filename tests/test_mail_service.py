@@ -544,3 +544,33 @@ def test_one_failing_day_does_not_hold_back_the_catch_up(workspace: Workspace, m
         assert [m.day for m in app.digest_service().run_due()] == [date(2025, 2, 6), date(2025, 2, 7)]
     finally:
         app.close()
+
+
+def test_a_day_made_after_the_next_one_with_a_changed_digest_time_sends_nothing_twice(
+        workspace: Workspace) -> None:
+    """A first-run exploratory test's find: 11-27 was sent at 08:00; digest.at moved to 21:00;
+    at 20:00 `digest --send` made 11-26 (never made) with the window 11-25 21:00 to 11-26 21:00,
+    which overlaps 11-27's (from 11-26 08:00): the same entries were mailed twice. A day made
+    after the next one ends where the next began. And the day now gathering is 11-28, not the
+    11-27 already sent."""
+    workspace.write(sources=[], digest={"at": "08:00", "dir": "digests", "lookback": "3d"})
+    clock = Clock(datetime(2026, 11, 26, 23, 30, tzinfo=UTC))  # 08:30 on the 27th in Tokyo
+    app = workspace.app(clock)
+    try:
+        assert app.digest_service().make(date(2026, 11, 27)) is not None
+    finally:
+        app.close()
+    workspace.write(sources=[], digest={"at": "21:00", "dir": "digests", "lookback": "3d"})
+    clock.now = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)  # 20:00 on the 27th
+    app = workspace.app(clock)
+    try:
+        service = app.digest_service()
+        earlier = service.window(date(2026, 11, 26))
+        assert earlier.start.strftime("%m-%d %H:%M") == "11-25 21:00"
+        assert earlier.end.strftime("%m-%d %H:%M") == "11-26 08:00"  # where 11-27's began
+        assert app.current_day() == date(2026, 11, 28)
+        gathering = service.window(date(2026, 11, 28))
+        assert gathering.start.strftime("%m-%d %H:%M") == "11-27 08:00"
+        assert gathering.end.strftime("%m-%d %H:%M") == "11-28 21:00"
+    finally:
+        app.close()

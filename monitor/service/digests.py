@@ -179,12 +179,13 @@ class DigestService:
 
     def window(self, day: date) -> Window:
         """The window of `day`'s digest: the one recorded when it was made (a forced resend and a
-        preview show what was mailed), else the configured one, after the previous day's."""
+        preview show what was mailed), else the configured one, after the previous day's and
+        before the next day's when those were made."""
         recorded = self.log.window(day)
         if recorded is not None:
             tz = self.config.tz
             return Window(day, recorded[0].astimezone(tz), recorded[1].astimezone(tz))
-        return self._after_previous(window_for(day, self.config.digest.at, self.config.tz))
+        return self._before_next(self._after_previous(window_for(day, self.config.digest.at, self.config.tz)))
 
     def _after_previous(self, window: Window) -> Window:
         """The window starts where the previous day's digest ended, when that is within a day of
@@ -195,6 +196,17 @@ class DigestService:
         if previous is None or previous >= window.end or abs(previous - window.start) >= timedelta(days=1):
             return window
         return Window(window.day, previous.astimezone(self.config.tz), window.end)
+
+    def _before_next(self, window: Window) -> Window:
+        """The window ends where the next day's digest began, when that one was made first (sent
+        by hand, or before a catch-up) and its start is within a day of this end: with
+        `digest.at` changed between them, this day would otherwise send again what the next one
+        sent (08:00 to 21:00), or leave a gap before it."""
+        recorded = self.log.window(window.day + timedelta(days=1))
+        following = recorded[0] if recorded else None
+        if following is None or following <= window.start or abs(following - window.end) >= timedelta(days=1):
+            return window
+        return Window(window.day, window.start, following.astimezone(self.config.tz))
 
     def _mail(self, digest: Digest, now: datetime) -> tuple[Mail | None, str]:
         email = self.config.digest.email

@@ -96,7 +96,7 @@ def _transact(
             # RFC 3207 §4: a client that wants TLS must not carry on in plaintext (a stripping attack looks
             # exactly like this).
             raise DeliveryError(f"{where}: the server does not offer STARTTLS; set security to ssl, or to "
-                                "none if plaintext is intended", temporary=False)
+                                "none if plaintext is intended", temporary=True)  # setup: kept, retried
         client.starttls(context=context)
         client.ehlo()
     if settings.username is not None:
@@ -125,14 +125,17 @@ def _classify(exc: OSError, where: str, settings: SmtpSettings) -> DeliveryError
         if isinstance(exc.__context__, OSError) and not isinstance(exc.__context__, smtplib.SMTPException):
             return _classify(exc.__context__, where, settings)
         return DeliveryError(f"{where}: the server closed the connection", temporary=True)
+    # What follows is a setup problem (no AUTH or STARTTLS offered, an untrusted certificate, the
+    # wrong port), not a refusal of this message: it is kept and tried again (at most every 15
+    # minutes, each time saying why), so an alert is not lost while someone fixes the config.
     if isinstance(exc, smtplib.SMTPException):  # no AUTH offered, no common AUTH mechanism, no SMTPUTF8
-        return DeliveryError(f"{where}: {_scrub(str(exc), settings)}", temporary=False)
+        return DeliveryError(f"{where}: {_scrub(str(exc), settings)}", temporary=True)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return DeliveryError(f"{where}: the server's certificate is not trusted ({exc.verify_message}); "
-                             "check the host name and the server's certificate", temporary=False)
+                             "check the host name and the server's certificate", temporary=True)
     if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
         return DeliveryError(f"{where}: TLS failed ({exc.reason}); check the port and security "
-                             "(465 is usually ssl, 587 starttls)", temporary=False)
+                             "(465 is usually ssl, 587 starttls)", temporary=True)
     if isinstance(exc, TimeoutError):
         return DeliveryError(f"{where}: no answer within {settings.timeout:g} s", temporary=True)
     # Refused, reset, unreachable, DNS, a TLS handshake cut short.

@@ -229,3 +229,22 @@ def test_format_parse_round_trip(tree: Node) -> None:
 
 def test_trees_are_hashable() -> None:
     assert len({parse("a OR b"), parse("a OR b"), parse("a b")}) == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "same_as"),
+    [("“Stargate Norway”", '"Stargate Norway"'), ("「Stargate Norway」", '"Stargate Norway"'),
+     ("Stargate −SG-1", "Stargate -SG-1")],
+    ids=["curly-quotes", "corner-brackets", "minus-sign"],
+)
+def test_what_word_processors_put_for_the_operators_is_read_as_them(query: str, same_as: str) -> None:
+    """A topic-tuning exploratory test pasted these: “…” and 「…」 were two words ANDed, and
+    Stargate −SG-1 (a minus sign) found only the SG-1 entries, the opposite of what was meant."""
+    assert parse(query) == parse(same_as)
+
+
+def test_a_misspelt_field_is_an_error_not_a_word_nothing_holds() -> None:
+    with pytest.raises(QuerySyntaxError, match=r"unknown field titel: \(the fields are title:, summary:, text:\)"):
+        parse("titel:Stargate")
+    kept = parse("note:x")  # a word with a colon that is no near field stays a word
+    assert isinstance(kept, Term) and kept.tokens == ("note", "x") and kept.field is None

@@ -18,6 +18,7 @@ consecutive positions of one field. A term with several script runs (``AI-driven
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from difflib import get_close_matches
 
 from monitor.core.text import cjk_tokens, runs
 from monitor.errors import QuerySyntaxError
@@ -32,6 +33,10 @@ MAX_TERMS = 400
 _TERMS = frozenset(("word", "word*", "phrase", "phrase*"))
 # Full-width ASCII (U+FF01..U+FF5E) -> ASCII, one character for one, so positions survive.
 _HALF = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+# What a word processor or a Japanese keyboard puts for the ASCII operators, read as them: curly
+# and corner quotes around a phrase, the minus sign (U+2212) for NOT. One character for one, so
+# positions in error messages stay right.
+_HALF |= {ord(c): ord('"') for c in "\u201c\u201d\u300c\u300d"} | {0x2212: ord("-")}
 
 
 def pattern(text: str) -> tuple[tuple[str, ...], bool]:
@@ -167,6 +172,7 @@ def _lex(query: str) -> list[_Token]:
                 out.append(("field", field, i, i + len(field) + 1))
                 i += len(field) + 1
                 continue
+            _refuse_misspelt_field(word, query, i)
             if word in _KEYWORDS:
                 out.append((word, word, i, j))
             elif word.endswith("*"):
@@ -175,6 +181,15 @@ def _lex(query: str) -> list[_Token]:
                 out.append(("word", query[i:j], i, j))
             i = j
     return out
+
+
+def _refuse_misspelt_field(word: str, query: str, at: int) -> None:
+    """``titel:Stargate`` would be a word that no document holds, so the topic would match
+    nothing and say nothing: a prefix close to a field name is an error that names the fields."""
+    prefix, colon, rest = word.partition(":")
+    if colon and rest and prefix.isascii() and prefix.isalpha() and get_close_matches(prefix.lower(), FIELDS, 1, 0.7):
+        fields = ", ".join(f"{f}:" for f in FIELDS)
+        raise QuerySyntaxError(f"unknown field {prefix}: (the fields are {fields})", query, at)
 
 
 def _meant(word: str) -> str | None:
@@ -367,5 +382,5 @@ def _bare(text: str) -> bool:
         and not s.startswith("-")
         and not s.endswith("*")
         and not any(c.isspace() or c in _SPECIAL for c in s)
-        and not any(s.startswith(f + ":") for f in FIELDS)
+        and ":" not in s  # a field, or a word a misspelt field name would start (titel:)
     )

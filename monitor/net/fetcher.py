@@ -391,7 +391,8 @@ def _transport_error(exc: Exception, url: httpx.URL, timeout: float) -> FetchErr
         if any(isinstance(c, ConnectionRefusedError) for c in causes):
             return FetchConnectError(f"connection refused: {where}")
         if any(isinstance(c, socket.gaierror) for c in causes):
-            return FetchConnectError(f"host not found: {url.host} (check the source URL)")
+            return FetchConnectError(f"host not found: {url.host} (check the source URL, or this machine's "
+                                     "network and DNS when every source says so)")
         if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes) or "certificate" in text.lower():
             return FetchConnectError(f"TLS certificate did not verify: {where} ({text}); "
                                      "`verify: false` on the source accepts it")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from datetime import UTC, date, datetime
+
+import pytest
 
 from tests.corpus import corpus_path
 from tests.support.httpserver import TestServer
@@ -391,3 +394,16 @@ def test_a_revision_counts_as_matched_only_when_it_matches_anew(http_server: Tes
     assert (again.new, again.matched) == (0, 0)
     with db(workspace) as conn:
         assert conn.execute("select count(*) from entries where published_at like '2025-02-03%'").fetchone() == (3,)
+
+
+def test_a_failed_poll_is_logged_as_a_warning(http_server: TestServer, workspace: Workspace,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A first-run exploratory test ran with -q (log_level warning): six failing sources left
+    nothing in the log. A failed poll is a warning; a good one stays info."""
+    http_server.route("/feed", rss(("Stargate", "https://example.com/s")))
+    workspace.write(sources=[{"name": "good", "url": http_server.url("/feed")},
+                             {"name": "bad", "url": http_server.url("/missing")}])
+    with caplog.at_level(logging.INFO, logger="monitor.poll"):
+        poll(workspace, Clock())
+    levels = {r.getMessage().split()[1]: r.levelname for r in caplog.records if r.getMessage().startswith("event=poll ")}
+    assert levels == {"source=good": "INFO", "source=bad": "WARNING"}

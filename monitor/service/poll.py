@@ -160,9 +160,11 @@ class Poller:
 
     def _logged(self, source: SourceConfig, outcome: Outcome, started: datetime) -> Outcome:
         seconds = (self.clock() - started).total_seconds()
-        log.info("event=poll source=%s status=%s duration=%.2f bytes=%s new=%d matched=%d%s",
-                 source.name, outcome.status, seconds, outcome.bytes if outcome.bytes is not None else "-",
-                 outcome.new, outcome.matched, f" error={outcome.error!r}" if outcome.error else "")
+        # a failed poll is a warning: with log_level warning (or -q) a failing source still shows
+        log.log(logging.WARNING if outcome.status == "error" else logging.INFO,
+                "event=poll source=%s status=%s duration=%.2f bytes=%s new=%d matched=%d%s",
+                source.name, outcome.status, seconds, outcome.bytes if outcome.bytes is not None else "-",
+                outcome.new, outcome.matched, f" error={outcome.error!r}" if outcome.error else "")
         for warning in outcome.warnings:
             log.warning("event=poll_warning source=%s warning=%r", source.name, warning)
         return outcome

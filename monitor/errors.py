@@ -38,7 +38,23 @@ class QuerySyntaxError(MonitorError):
         self.query = query
         self.position = position
         self.reason = message
-        super().__init__(f"{message} at position {position + 1}: {query!r}")
+        super().__init__(f"{message} at position {position + 1}{_excerpt(query, position)}")
+
+
+_EXCERPT = 30  # characters shown either side of the problem in a long query
+
+
+def _excerpt(query: str, position: int) -> str:
+    """The query as written when short; a long one (a topic's query of 20 lines) as its line
+    and the words around the problem, marked ⟨here⟩: not 1,600 characters of it."""
+    if len(query) <= 2 * _EXCERPT and "\n" not in query:
+        return f": {query!r}"
+    line = query.count("\n", 0, position) + 1
+    before = " ".join(query[max(0, position - _EXCERPT):position].split())
+    after = " ".join(query[position:position + _EXCERPT].split())
+    lead = "…" if position > _EXCERPT else ""
+    tail = "…" if position + _EXCERPT < len(query) else ""
+    return f" (line {line}): {lead}{before} ⟨here⟩ {after}{tail}".replace(":  ⟨", ": ⟨")
 
 
 class FetchError(MonitorError):

@@ -248,3 +248,17 @@ def test_a_misspelt_field_is_an_error_not_a_word_nothing_holds() -> None:
         parse("titel:Stargate")
     kept = parse("note:x")  # a word with a colon that is no near field stays a word
     assert isinstance(kept, Term) and kept.tokens == ("note", "x") and kept.field is None
+
+
+def test_an_error_in_a_long_topic_query_shows_its_line_and_the_words_around_it() -> None:
+    """A topic-tuning exploratory test dropped one ')' from a 20-line topic: the error was one
+    line of 1,629 characters repeating the whole query. It now says the line and shows the
+    words around the problem; a short query is still shown whole."""
+    long = "(\n" + "\n".join(f"  word{n} OR" for n in range(60)) + "\n  last\n" + "  AND x -\n"
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse(long + '"unterminated')
+    message = str(caught.value)
+    assert len(message) < 160, message
+    assert "(line 64)" in message and '⟨here⟩ "unterminated' in message
+    with pytest.raises(QuerySyntaxError, match=r"at position 10: 'stargate \(openai'"):
+        parse("stargate (openai")

@@ -220,3 +220,13 @@ def test_a_login_to_a_server_without_auth_is_a_setup_problem_kept_for_later(serv
         send(message(), settings(server, "none", username=USER, password=PASSWORD))
     assert caught.value.temporary is True and caught.value.code is None
     assert server.received == []
+
+
+def test_a_short_password_is_scrubbed_where_it_stands_alone_not_inside_words() -> None:
+    """A first-run exploratory test with the password "on" saw "extensi*** not supported": the
+    garbled word also told what the password was."""
+    from monitor.deliver.smtp import _scrub
+
+    short = SmtpSettings("h", 25, "none", "u", "on", timeout=1.0)
+    assert _scrub("SMTP AUTH extension not supported", short) == "SMTP AUTH extension not supported"
+    assert _scrub("535 bad password 'on' for u", short) == "535 bad password '***' for u"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -153,14 +154,16 @@ def _reply_error(
 
 
 def _scrub(text: str, settings: SmtpSettings) -> str:
-    """The text with the password, and the base64 forms it travels in, replaced by ***."""
+    """The text with the password, and the base64 forms it travels in, replaced by ***: where
+    they stand alone, not inside a longer word (a password "on" made "extensi*** not supported"
+    of an error, and told what the password was)."""
     secret = settings.password
     if not secret:
         return text
     user = settings.username or ""
     forms = [secret, _b64(secret), _b64(f"\0{user}\0{secret}"), _b64(f"{user}\0{user}\0{secret}")]
-    for form in forms:
-        text = text.replace(form, "***")
+    for form in sorted(forms, key=len, reverse=True):
+        text = re.sub(f"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", "***", text)
     return text
 
 

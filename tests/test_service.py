@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from monitor.app import App
 from monitor.service import scheduler as run
 from tests.support.httpserver import Response, TestServer, dribble
 from tests.support.workspace import Clock, Workspace
@@ -89,18 +90,11 @@ def test_failures_back_off_and_retry_after_is_honoured(http_server: TestServer, 
     assert rows["broken"]["consecutive_failures"] == 3
 
 
-def test_every_job_is_scheduled_none_is_added_paused(workspace: Workspace) -> None:
-    """An ops test's find: the config watch was added with next_run_time=None, which APScheduler
-    takes as paused, so event=config_changed was never logged by a running service."""
-    workspace.write(sources=[], topics=[{"name": "t", "query": "x", "alert": "immediate"}],
-                    digest={"at": "07:15", "dir": "digests", "lookback": "3d",
-                            "email": {"to": ["a@example.org"], "from": "m@example.org",
-                                      "smtp": {"host": "127.0.0.1", "port": 2525, "security": "none"}}})
-    app = workspace.app()
+def next_runs(app: App) -> dict[str, datetime | None]:
+    """Each job of the service's scheduler and its next run time (None: added paused); closes app."""
+    from monitor.net.fetcher import Fetcher
 
-    async def next_runs() -> dict[str, datetime | None]:
-        from monitor.net.fetcher import Fetcher
-
+    async def jobs() -> dict[str, datetime | None]:
         async with Fetcher(app.fetch_settings()) as fetcher:
             scheduler = run.build_scheduler(app, app.worker(fetcher))
             scheduler.start(paused=True)
@@ -110,17 +104,28 @@ def test_every_job_is_scheduled_none_is_added_paused(workspace: Workspace) -> No
                 scheduler.shutdown(wait=False)
 
     try:
-        jobs = asyncio.run(next_runs())
+        return asyncio.run(jobs())
     finally:
         app.close()
+
+
+def test_every_job_is_scheduled_none_is_added_paused(workspace: Workspace) -> None:
+    """An ops test's find: the config watch was added with next_run_time=None, which APScheduler
+    takes as paused, so event=config_changed was never logged by a running service."""
+    workspace.write(sources=[], topics=[{"name": "t", "query": "x", "alert": "immediate"}],
+                    digest={"at": "07:15", "dir": "digests", "lookback": "3d",
+                            "email": {"to": ["a@example.org"], "from": "m@example.org",
+                                      "smtp": {"host": "127.0.0.1", "port": 2525, "security": "none"}}})
+    app = workspace.app()
+    jobs = next_runs(app)
     assert set(jobs) >= {"poll-ticker", "digest", "outbox", "alerts", "config-watch", "maintenance"}
     assert all(jobs.values()), jobs
     watch = jobs["config-watch"]
     assert watch is not None and watch > app.clock()  # after a minute, not at start
 
 
-def test_sigterm_ends_an_in_flight_poll_within_the_grace_and_exits_0(http_server: TestServer,
-                                                                     workspace: Workspace) -> None:
+def run_with_a_poll_in_flight(http_server: TestServer, workspace: Workspace) -> subprocess.Popen[str]:
+    """`monitor run` in a subprocess, once its one source's poll (a feed that never ends) is under way."""
     http_server.handler("/slow", lambda _r: Response(200, {"Content-Type": "application/xml"},
                                                      dribble(b"<rss>", every=1.0, forever=True)))
     workspace.write(sources=[{"name": "slow", "url": http_server.url("/slow"), "every": "1h"}],
@@ -130,6 +135,12 @@ def test_sigterm_ends_an_in_flight_poll_within_the_grace_and_exits_0(http_server
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not any(r.path == "/slow" for r in http_server.requests):
         time.sleep(0.1)
+    return proc
+
+
+def test_sigterm_ends_an_in_flight_poll_within_the_grace_and_exits_0(http_server: TestServer,
+                                                                     workspace: Workspace) -> None:
+    proc = run_with_a_poll_in_flight(http_server, workspace)
     time.sleep(0.5)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -147,15 +158,7 @@ def test_sigterm_while_another_process_holds_the_write_lock_still_exits_0(http_s
     """An ops test's find: with a sqlite3 shell holding the write lock, giving back the leases
     waited out the 30 s busy timeout and the service exited 1 with a traceback. Now it waits
     what is left of the grace, says it kept them (they expire by themselves) and exits 0."""
-    http_server.handler("/slow", lambda _r: Response(200, {"Content-Type": "application/xml"},
-                                                     dribble(b"<rss>", every=1.0, forever=True)))
-    workspace.write(sources=[{"name": "slow", "url": http_server.url("/slow"), "every": "1h"}],
-                    fetch={"timeout": 60, "max_bytes": 1_000_000, "user_agent": "t/1"})
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(workspace.config_path), "run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not any(r.path == "/slow" for r in http_server.requests):
-        time.sleep(0.1)
+    proc = run_with_a_poll_in_flight(http_server, workspace)
     shell = sqlite3.connect(workspace.db_path, isolation_level=None)
     try:
         shell.execute("BEGIN IMMEDIATE")  # what `sqlite3 monitor.db` does for a write
@@ -245,23 +248,8 @@ def test_missed_digests_are_made_when_the_service_comes_back(workspace: Workspac
 
 def test_the_digest_job_fires_at_digest_time_in_the_zone(workspace: Workspace) -> None:
     workspace.write(sources=[], digest={"at": "07:15", "dir": "digests", "lookback": "3d"})
-    app = workspace.app()
-
-    async def next_digest() -> datetime:
-        from monitor.net.fetcher import Fetcher
-
-        async with Fetcher(app.fetch_settings()) as fetcher:
-            scheduler = run.build_scheduler(app, app.worker(fetcher))
-            scheduler.start(paused=True)
-            try:
-                return scheduler.get_job("digest").next_run_time
-            finally:
-                scheduler.shutdown(wait=False)
-
-    try:
-        moment = asyncio.run(next_digest())
-    finally:
-        app.close()
+    moment = next_runs(workspace.app())["digest"]
+    assert moment is not None
     assert (moment.hour, moment.minute) == (7, 15) and moment.utcoffset() == timedelta(hours=9)
 
 

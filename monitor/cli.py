@@ -461,17 +461,14 @@ def _quiet_libraries() -> None:
     for name in ("apscheduler", "httpx"):  # at debug (-vv, or log_level: debug) they follow the root again
         logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
     scheduler_log = logging.getLogger("apscheduler.scheduler")
-    if quiet and _SKIPPED not in scheduler_log.filters:
-        scheduler_log.addFilter(_SKIPPED)
+    if quiet and _not_a_skip not in scheduler_log.filters:
+        scheduler_log.addFilter(_not_a_skip)
     elif not quiet:
-        scheduler_log.removeFilter(_SKIPPED)
+        scheduler_log.removeFilter(_not_a_skip)
 
 
 def _not_a_skip(record: logging.LogRecord) -> bool:
     return "maximum number of running instances" not in str(record.msg)
-
-
-_SKIPPED = _not_a_skip
 
 
 def main() -> None:

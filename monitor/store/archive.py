@@ -286,10 +286,11 @@ class Archive:
                 self._record(conn, source_id, record, now, new=len(new_ids))
                 if queries is not None:
                     _disown_changed_topics(conn, queries)
-                _queue_articles(conn, [(i, decided.new[e.key].topics) for i, e in zip(new_ids, intents.new, strict=True)
-                                       if e.key in decided.articles], source_id, now)
+                stored = list(zip(new_ids, intents.new, strict=True))  # (entry id, draft) of each new entry
+                _queue_articles(conn, [(i, decided.new[e.key].topics) for i, e in stored if e.key in decided.articles],
+                                source_id, now)
                 if alert_topics:
-                    _queue_alerts(conn, [(i, decided.new[e.key].topics) for i, e in zip(new_ids, intents.new, strict=True)
+                    _queue_alerts(conn, [(i, decided.new[e.key].topics) for i, e in stored
                                          if _fresh(e.published, now, alert_lookback)], alert_topics, now)
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing a poll") from exc

@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.errors import StoreError
-from monitor.store.db import writer
+from monitor.store.db import database_error, writer
 from monitor.store.schema import article_queue, entries
 
 MAX_TRIES = 3
@@ -52,7 +51,7 @@ class ArticleQueue:
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while reading the article queue: {getattr(exc, 'orig', exc)}") from exc
+            raise database_error(exc, "reading the article queue") from exc
         return [Pending(r.entry_id, r.url or "", r.title, r.summary, r.published_at, r.tries) for r in rows]
 
     def failed(self, pending: Pending, now: datetime) -> bool:
@@ -67,7 +66,7 @@ class ArticleQueue:
                     conn.execute(update(article_queue).where(row).values(
                         tries=tries, next_try_at=now + FIRST_RETRY * 2 ** (tries - 1)))
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while writing the article queue: {getattr(exc, 'orig', exc)}") from exc
+            raise database_error(exc, "writing the article queue") from exc
         return tries >= MAX_TRIES
 
     def expire(self, now: datetime) -> int:
@@ -76,7 +75,7 @@ class ArticleQueue:
             with self._writer.begin() as conn:
                 return int(conn.execute(delete(article_queue).where(article_queue.c.queued_at < now - MAX_AGE)).rowcount)
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while writing the article queue: {getattr(exc, 'orig', exc)}") from exc
+            raise database_error(exc, "writing the article queue") from exc
 
     def drop(self, entry_id: int) -> None:
         """The page has nothing to give (no text in it): not wanted any more."""
@@ -84,4 +83,4 @@ class ArticleQueue:
             with self._writer.begin() as conn:
                 conn.execute(delete(article_queue).where(article_queue.c.entry_id == entry_id))
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while writing the article queue: {getattr(exc, 'orig', exc)}") from exc
+            raise database_error(exc, "writing the article queue") from exc

@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, and_, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.errors import StoreError
-from monitor.store.db import BUSY_TIMEOUT_MS, writer
+from monitor.store.db import BUSY_TIMEOUT_MS, database_error, writer
 from monitor.store.schema import entry_sources, sources
 
 
@@ -58,7 +57,7 @@ class Schedule:
                     conn.execute(update(sources).where(sources.c.id.in_([r.id for r in rows]))
                                  .values(lease_owner=owner, lease_until=now + lease))
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while claiming sources: {getattr(exc, 'orig', exc)}") from exc
+            raise database_error(exc, "claiming sources") from exc
         return [Claim(r.id, r.name, r.consecutive_failures) for r in rows]
 
     def finish(self, source_id: int, owner: str, *, next_poll_at: datetime, now: datetime | None = None) -> None:
@@ -73,7 +72,7 @@ class Schedule:
             with self._writer.begin() as conn:
                 conn.execute(update(sources).where(and_(sources.c.id == source_id, free)).values(**values))
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while scheduling: {getattr(exc, 'orig', exc)}") from exc
+            raise database_error(exc, "scheduling") from exc
 
     def renew(self, source_id: int, owner: str, until: datetime) -> bool:
         """Extend our lease on a source still being polled; False when it is no longer ours."""
@@ -82,7 +81,7 @@ class Schedule:
                 done = conn.execute(update(sources).where(sources.c.id == source_id, sources.c.lease_owner == owner)
                                     .values(lease_until=until))
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while renewing a lease: {getattr(exc, 'orig', exc)}") from exc
+            raise database_error(exc, "renewing a lease") from exc
         return bool(done.rowcount)
 
     def release(self, owner: str, wait: float | None = None) -> None:
@@ -95,7 +94,7 @@ class Schedule:
                 conn.execute(update(sources).where(sources.c.lease_owner == owner)
                              .values(lease_owner=None, lease_until=None))
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error while giving back leases: {getattr(exc, 'orig', exc)}") from exc
+            raise database_error(exc, "giving back leases") from exc
 
     @contextmanager
     def _write(self, wait: float | None) -> Iterator[Connection]:

@@ -61,9 +61,15 @@ DOCS: list[tuple[str, str]] = [
     ("経済安全保障", "半導体"),
     ("Mumbai AI summit", "said Dubai AI"),
     ("", ""),
+    ("Stargate site of 1.5GW in Milam", "200MW first phase"),
+    ("A 1.5 GW campus", "G7 leaders, H100 chips"),
 ]
 
 QUERIES = [
+    ("unit-alone", "gw"),
+    ("number-and-unit-phrase", '"1.5 GW"'),
+    ("number-and-unit-written-together", "1.5GW"),
+    ("letter-digits-whole", "g7 OR h100"),
     ("and", "openai japan"),
     ("or", "stargate OR スターゲート"),
     ("precedence", "ai said OR dubai"),

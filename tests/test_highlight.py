@@ -41,6 +41,11 @@ def bold(text: str) -> str:
         ("政府、AI 基本計画を決定", ["AI基本計画"], f"政府、{bold('AI 基本計画')}を決定"),
         ("aiсистема and AI", ["AI"], f"aiсистема and {bold('AI')}"),
         ("政府のAI政策", ["AI"], f"政府の{bold('AI')}政策"),
+        # a number runs into its unit, as the tokens split them: 1.5GW is 1.5 GW
+        ("a 1.5GW campus", ["GW"], f"a 1.5{bold('GW')} campus"),
+        ("a 1.5GW campus", ["1.5 GW"], f"a {bold('1.5GW')} campus"),
+        ("a 1.5 GW campus", ["1.5GW"], f"a {bold('1.5 GW')} campus"),
+        ("GPT4o and H100", ["o", "100"], "GPT4o and H100"),
     ],
 )
 def test_highlight(text: str, terms: list[str], expected: str) -> None:

@@ -116,6 +116,12 @@ RULES: list[tuple[str, str, str, str, bool]] = [
     ("japanese-two-chars-absent", "米価", "コメ価格", "", False),
     ("japanese-two-chars-name", "石破", "石破首相が表明", "", True),
     ("japanese-two-chars-title", "title:石破", "首相談話", "石破氏", False),
+    # a number and its unit, written together or apart (an exploratory test's find)
+    ("unit-after-number", "GW", "Stargate site of 1.5GW in Milam", "", True),
+    ("number-unit-phrase-written-together", '"1.5 GW"', "Stargate site of 1.5GW", "", True),
+    ("number-unit-together-written-apart", "1.5GW", "a 1.5 GW campus", "", True),
+    ("number-unit-in-japanese", '"4.5 GW"', "オラクルと4.5GW追加", "", True),
+    ("letter-digits-stay-whole", "100", "Nvidia H100 chips", "", False),
 ]
 
 

@@ -97,3 +97,33 @@ def test_going_down_to_the_first_revision_keeps_the_archive(http_server: TestSer
         engine.dispose()
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute(counts).fetchone() == before
+
+
+def test_unit_tokens_reindex_what_was_indexed_before(http_server: TestServer, workspace: Workspace) -> None:
+    """0008: an archive indexed when 1.5GW was the tokens `1 5gw` is indexed again (found by
+    GW), and every topic is matched again at the next start."""
+    http_server.route("/feed", rss(("Stargate adds a 1.5GW campus", "https://example.com/a"),
+                                   ("Weather", "https://example.com/b")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "dc", "query": "campus"}])
+    poll(workspace, Clock())
+    engine = open_engine(f"sqlite:///{workspace.db_path}")
+    try:
+        cfg = _alembic_config()
+        with writer(engine).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0007")
+        with sqlite3.connect(workspace.db_path) as raw:  # what 0007's tokenizer had written
+            raw.execute("UPDATE entry_fts SET title = 'stargate adds a 1 5gw campus' WHERE title LIKE '%gw%'")
+            assert raw.execute("SELECT count(*) FROM entry_fts WHERE entry_fts MATCH 'gw'").fetchone() == (0,)
+            assert raw.execute("SELECT name FROM topics").fetchall() == [("dc",)]
+        assert upgrade(engine) == ("0007", head_revision())
+    finally:
+        engine.dispose()
+    with sqlite3.connect(workspace.db_path) as raw:
+        found = raw.execute("SELECT e.title FROM entry_fts JOIN entries e ON e.id = entry_fts.rowid "
+                            "WHERE entry_fts MATCH '\"1 5 gw\"'").fetchall()
+        assert found == [("Stargate adds a 1.5GW campus",)]
+        assert raw.execute("SELECT count(*) FROM entry_fts").fetchone() == (2,)
+        assert raw.execute("SELECT count(*) FROM topics").fetchone() == (0,)
+        assert raw.execute("SELECT count(*) FROM matches").fetchone() == (1,)  # kept until matched again

@@ -268,6 +268,33 @@ def test_a_revised_title_is_indexed_again(http_server: TestServer, workspace: Wo
         app.close()
 
 
+def test_reindex_rebuilds_tsvectors_and_spills(http_server: TestServer, workspace: Workspace,
+                                              pg_url: str) -> None:  # noqa: F811
+    """monitor.store.reindex (migration 0008) on PostgreSQL: every entry indexed again, a spilled
+    field spilled again, and the topics to be matched again."""
+    from monitor.store import reindex
+
+    http_server.route("/feed", rss(("Stargate adds a 1.5GW campus", "https://example.com/a", "y" * 3000),
+                                   ("Weather", "https://example.com/b")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "dc", "query": "campus"}], database=pg_url)
+    poll(workspace, Clock())
+    app = workspace.app(Clock())
+    try:
+        with app.engine.begin() as conn:
+            conn.execute(text("UPDATE entry_fts SET title = CAST('stale' AS tsvector)"))
+            assert reindex.rebuild(conn) == 2
+        assert [r.title for r in app.reader.search(parse('"1.5 GW"'))] == ["Stargate adds a 1.5GW campus"]
+        assert app.reader.search(parse("stale")) == []
+        assert len(app.reader.search(parse("yyy*"))) == 1
+        with app.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM entry_fts")).scalar() == 2
+            assert conn.execute(text("SELECT count(*) FROM entry_fts_spill")).scalar() == 1
+            assert conn.execute(text("SELECT count(*) FROM topics")).scalar() == 0
+    finally:
+        app.close()
+
+
 # --- two workers at once --------------------------------------------------------------------------
 
 def _counts(engine: Engine) -> tuple[int, int, int]:

@@ -57,6 +57,12 @@ TOKENIZE = [
     ("hangul-is-a-word", "삼성 AI", ["삼성", "ai"]),
     ("cyrillic-is-a-word", "Россия", ["россия"]),
     ("separators-only", "!!! — ...", []),
+    # a number ends where letters follow it, so 1.5GW is found as 1.5 GW and GW; a letter's
+    # digits stay in its word (an exploratory test's find: "GW" did not match 1.5GW)
+    ("number-then-unit-splits", "1.5GW 200MW $22.5bn", ["1", "5", "gw", "200", "mw", "22", "5", "bn"]),
+    ("letter-then-digits-stays", "G7 H100 GPT4o", ["g7", "h100", "gpt4o"]),
+    ("number-unit-in-japanese", "出力1.5GWの拠点", ["出力", "力", "1", "5", "gw", "の拠", "拠点", "点"]),
+    ("number-unit-cyrillic", "5гвт", ["5", "гвт"]),
 ]
 
 

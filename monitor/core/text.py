@@ -5,7 +5,9 @@ matcher and SQLite FTS5) see exactly the tokens made here, so they agree by cons
 
 - ``normalize``: NFKC, casefold, Latin diacritics dropped (``é`` -> ``e``); Japanese untouched.
 - A WORD run (letters/digits that are not Japanese: Latin, Cyrillic, Hangul, digits...) is one
-  token. A change of script is a boundary: ``政府のAI政策`` -> ``政府の`` | ``ai`` | ``政策``.
+  token, except that a number ends where letters follow it: ``1.5GW`` -> ``1`` | ``5`` | ``gw``,
+  as ``1.5 GW`` (``G7`` and ``H100`` stay whole). A change of script is a boundary:
+  ``政府のAI政策`` -> ``政府の`` | ``ai`` | ``政策``.
 - A CJK run (Han, hiragana, katakana) continues across whitespace and middle dots, since
   Japanese writes ``クリスタル・インテリジェンス`` with or without them. A run c0..c(n-1) gives
   n tokens, the bigrams c0c1 .. c(n-2)c(n-1) and the unigram c(n-1), so every character
@@ -29,18 +31,23 @@ _CJK = (
 # What may sit inside a CJK run without breaking it: spaces and the middle dots.
 _JOINERS = "\\s\u30fb\uff65\u00b7\u2027"
 
-_RUN = re.compile(f"([{_CJK}]+(?:[{_JOINERS}]+[{_CJK}]+)*)|([^\\W_{_CJK}]+)")
+# A word: a number, or a letter and the letters and digits after it (5GW is 5 | gw, G7 is g7).
+_WORDS = f"\\d+|[^\\W\\d_{_CJK}][^\\W_{_CJK}]*"
+_RUN = re.compile(f"([{_CJK}]+(?:[{_JOINERS}]+[{_CJK}]+)*)|({_WORDS})")
 _JOINER = re.compile(f"[{_JOINERS}]+")
 # tokenize() does the same as runs() + cjk_tokens() in one pass of the regex engine, which is
 # several times faster than slicing bigrams in Python: joiners between CJK characters are
 # dropped first, then every CJK character yields the (one or two character) token it starts.
 _JOINED = re.compile(f"(?<=[{_CJK}])[{_JOINERS}]+(?=[{_CJK}])")
-_TOKEN = re.compile(f"(?=([{_CJK}][{_CJK}]?|[^\\W_{_CJK}]+))(?:[{_CJK}]|[^\\W_{_CJK}]+)")
+_TOKEN = re.compile(f"(?=([{_CJK}][{_CJK}]?|{_WORDS}))(?:[{_CJK}]|{_WORDS})")
 _HAS_CJK = re.compile(f"[{_CJK}]")
-_UNITS = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+")  # runs of one kind: what tokens are made of
+_UNITS = re.compile(f"[{_CJK}]+|{_WORDS}")  # runs of one kind: what tokens are made of
 _WORD_CHAR = f"[^\\W_{_CJK}]"  # a letter or digit of a non-CJK word
-_WORD = re.compile("[^\\W_]+")
-_ASCII_WORD = re.compile("[a-z0-9]+")
+_LETTER = f"[^\\W\\d_{_CJK}]"  # a letter of a non-CJK word
+# Not inside a word: no letter before, nor a letter and up to four digits (the o of GPT4o).
+_AFTER_NUMBER = "".join(f"(?<!{_LETTER}{digits})" for digits in ("", "\\d", "\\d\\d", "\\d\\d\\d", "\\d\\d\\d\\d"))
+_WORD = re.compile("\\d+|[^\\W\\d_][^\\W_]*")
+_ASCII_WORD = re.compile("[0-9]+|[a-z][a-z0-9]*")
 
 # Latin letters that carry a diacritic, and loose combining marks (casefold("İ") leaves one).
 _MARKED = re.compile("[\u00c0-\u024f\u1e00-\u1eff\u0300-\u036f]")
@@ -131,12 +138,16 @@ def find_pattern(term: str, prefix: bool = False) -> str | None:
     cjk = [bool(_HAS_CJK.match(u)) for u in units]
     pattern = re.escape(units[0])
     for i in range(1, len(units)):
-        gap = "[\\W_]*" if cjk[i - 1] or cjk[i] else "[\\W_]+"  # two Latin words need a break
-        pattern += gap + re.escape(units[i])
+        # two Latin words need a break, but a number may run into the word after it (1.5GW)
+        joined = cjk[i - 1] or cjk[i] or (units[i - 1].isdecimal() and not units[i][0].isdecimal())
+        pattern += ("[\\W_]*" if joined else "[\\W_]+") + re.escape(units[i])
     if not cjk[0]:
-        pattern = f"(?<!{_WORD_CHAR})" + pattern
+        # a word may follow a number (gw in 1.5GW), not a letter or a word's digits (o in GPT4o);
+        # a number may not follow a letter (100 in H100)
+        pattern = (_AFTER_NUMBER if not units[0][0].isdecimal() else f"(?<!{_WORD_CHAR})") + pattern
     if not cjk[-1]:
-        pattern += f"{_WORD_CHAR}*" if prefix else f"(?!{_WORD_CHAR})"
+        ending = "\\d" if units[-1].isdecimal() else _WORD_CHAR  # 5 ends before gw in 5GW
+        pattern += f"{_WORD_CHAR}*" if prefix else f"(?!{ending})"
     return pattern
 
 

@@ -207,7 +207,7 @@ def _send_digest(app: App, day: date | None, force: bool) -> None:
     elif made.email == "skipped":
         click.echo(f"{made.path}\nnothing new on {chosen} and digest.send_empty is off; nothing sent")
         return
-    deliveries = mailer.deliver_due(keys=[key])
+    deliveries = mailer.deliver_due(keys=[key], at_once=True)  # asked for now: not at its next retry
     if made is not None:
         click.echo(str(made.path))
     for r in deliveries:

@@ -22,6 +22,8 @@ specific class here and keep the original as ``__cause__``.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 class MonitorError(Exception):
     """Base of every error this project raises on purpose."""
@@ -96,10 +98,16 @@ class StoreError(MonitorError):
 
 class DeliveryError(MonitorError):
     """The SMTP server did not take a message. ``temporary``: a retry may succeed (down, 4xx,
-    dropped connection); otherwise a human must act (5xx, bad credentials, no STARTTLS, an
-    untrusted certificate). ``code`` is the SMTP reply code when there was one."""
+    dropped connection, a setup problem someone may fix), not sooner than ``retry_after`` when
+    set (a refused login: retrying a wrong password often could lock the account); otherwise
+    the message itself was refused for good (5xx). ``server``: the server or the login failed,
+    not this message, so the next message would fail alike. ``code`` is the SMTP reply code
+    when there was one."""
 
-    def __init__(self, message: str, *, temporary: bool, code: int | None = None) -> None:
+    def __init__(self, message: str, *, temporary: bool, code: int | None = None, server: bool = False,
+                 retry_after: timedelta | None = None) -> None:
         super().__init__(message)
         self.temporary = temporary
         self.code = code
+        self.server = server
+        self.retry_after = retry_after

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -574,3 +575,116 @@ def test_a_day_made_after_the_next_one_with_a_changed_digest_time_sends_nothing_
         assert gathering.end.strftime("%m-%d %H:%M") == "11-28 21:00"
     finally:
         app.close()
+
+
+def _queue(app, clock: Clock, n: int) -> None:  # type: ignore[no-untyped-def]
+    """``n`` alert messages in the outbox, due now."""
+    for i in range(n):
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "monitor@example.org", "analyst@example.org", f"alert {i}"
+        msg.set_content(f"alert {i}")
+        assert app.outbox().put(key=f"alert:t:{i}", kind="alert", recipients=["analyst@example.org"],
+                                message=msg.as_bytes(), now=clock.now)
+
+
+def _outbox(ws: Workspace) -> list[tuple[str, int]]:
+    with sqlite3.connect(ws.db_path) as conn:
+        return conn.execute("select state, attempts from outbox order by id").fetchall()
+
+
+def test_a_server_that_fails_is_tried_once_per_round_not_once_per_message(
+        http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
+    """Ten alerts to a server that does not answer waited out ten timeouts in one round; now the
+    first failure puts the rest back untried, due when it is."""
+    setup(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 1, 0, tzinfo=UTC))
+    app = workspace.app(clock)
+    try:
+        _queue(app, clock, 3)
+        smtp.stop()
+        first, *rest = app.mailer().deliver_due()
+        assert not first.sent and first.retry_at == clock.now + timedelta(seconds=30)
+        assert [(d.sent, d.retry_at) for d in rest] == [(False, first.retry_at)] * 2
+        assert all(d.error and d.error.startswith("not tried: smtp 127.0.0.1:") for d in rest)
+        assert _outbox(workspace) == [("pending", 1), ("pending", 0), ("pending", 0)]
+        smtp.start()
+        clock.advance(seconds=31)
+        assert [d.sent for d in app.mailer().deliver_due()] == [True] * 3
+    finally:
+        app.close()
+
+
+def test_a_refused_recipient_does_not_hold_back_the_other_messages(
+        http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
+    setup(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 1, 0, tzinfo=UTC))
+    app = workspace.app(clock)
+    try:
+        _queue(app, clock, 2)
+        smtp.fail("552 5.3.4 message too big", at="data")
+        assert [d.sent for d in app.mailer().deliver_due()] == [False, False]  # each tried: about the message
+        assert _outbox(workspace) == [("failed", 1), ("failed", 1)]
+    finally:
+        app.close()
+
+
+def test_a_refused_login_keeps_the_mail_and_tries_again_hourly(
+        http_server: TestServer, workspace: Workspace, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong password lost every alert and digest mail for good (535 was permanent). Now the mail
+    waits: one login per round, an hour apart, so the account is not locked."""
+    setup(workspace, http_server, smtp)
+    monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", "wrong")
+    clock = Clock(datetime(2025, 2, 3, 1, 0, tzinfo=UTC))
+    app = workspace.app(clock)
+    try:
+        _queue(app, clock, 3)
+        first, *rest = app.mailer().deliver_due()
+        assert "refused the login of 'monitor'" in (first.error or "")
+        assert first.retry_at == clock.now + timedelta(hours=1) and len(rest) == 2
+        assert {user for _, user in smtp.logins} == {"monitor"} and len(smtp.logins) <= 2  # one send: PLAIN, LOGIN
+        assert _outbox(workspace) == [("pending", 1), ("pending", 0), ("pending", 0)]
+        clock.advance(minutes=59)
+        assert app.mailer().deliver_due() == []
+    finally:
+        app.close()
+    monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", SECRET)  # fixed
+    clock.advance(minutes=2)
+    app = workspace.app(clock)
+    try:
+        assert [d.sent for d in app.mailer().deliver_due()] == [True] * 3
+    finally:
+        app.close()
+    assert len(smtp.received) == 3
+
+
+def test_digest_send_tries_a_waiting_digest_at_once(http_server: TestServer, workspace: Workspace,
+                                                    smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After fixing the password, `digest --send` sends now, not at the next hourly try."""
+    setup(workspace, http_server, smtp, send_empty=True)
+    args = ["--config", str(workspace.config_path), "digest", "--send"]
+    monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", "wrong")
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code != 0 and "refused the login" in refused.stderr and "retries it from" in refused.stderr
+    monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", SECRET)
+    sent = CliRunner().invoke(cli, args)
+    assert sent.exit_code == 0, sent.stderr
+    assert "sent the digest of " in sent.stdout and len(smtp.received) == 1
+
+
+def test_run_tries_waiting_mail_at_its_start(http_server: TestServer, workspace: Workspace,
+                                             smtp: SmtpServer) -> None:
+    """A restart is how a fixed password takes effect: what waited for its next try goes at once."""
+    from tests.test_service import serve_for
+
+    setup(workspace, http_server, smtp)
+    app = workspace.app()
+    try:
+        _queue(app, Clock(datetime.now(UTC)), 1)
+        with sqlite3.connect(workspace.db_path) as conn:
+            conn.execute("update outbox set attempts = 1, next_attempt_at = ?",
+                         ((datetime.now(UTC) + timedelta(minutes=50)).strftime("%Y-%m-%d %H:%M:%S.%f"),))
+    finally:
+        app.close()
+    serve_for(workspace, 2.0)
+    assert [r.message()["Subject"] for r in smtp.received] == ["alert 0"]
+    assert _outbox(workspace) == [("sent", 2)]

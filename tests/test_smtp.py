@@ -11,7 +11,7 @@ import logging
 import socket
 import time as clock
 from collections.abc import Iterator
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -86,7 +86,7 @@ def test_login_over_plaintext_when_security_is_none() -> None:
         assert [r.login for r in server.received] == [USER]
 
 
-def test_failed_login_is_permanent_and_never_shows_the_password(
+def test_failed_login_is_kept_for_an_hour_later_and_never_shows_the_password(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -96,7 +96,9 @@ def test_failed_login_is_permanent_and_never_shows_the_password(
             send(message(), config, ssl_context=server.client_context())
         assert server.received == []
     error = caught.value
-    assert error.temporary is False and error.code == 535
+    # kept, not lost, while someone fixes the password; tried hourly, which locks no account
+    assert error.temporary is True and error.code == 535 and error.server is True
+    assert error.retry_after == timedelta(hours=1)
     assert "refused the login of 'monitor'" in str(error)
     seen = [str(error), repr(error), str(error.__cause__), repr(config), str(config), caplog.text,
             *capsys.readouterr()]

@@ -18,6 +18,7 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Literal
 
@@ -26,6 +27,7 @@ from monitor.errors import DeliveryError
 log = logging.getLogger("monitor.deliver")
 
 Security = Literal["starttls", "ssl", "none"]
+LOGIN_RETRY = timedelta(hours=1)  # a refused login is tried again this long after, not sooner
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,13 @@ def send(message: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.SSLC
     try:
         client = _connect(settings, context)
     except OSError as exc:  # smtplib.SMTPException, ssl.SSLError and socket errors are all OSErrors
-        raise _classify(exc, where, settings) from exc
+        raise _classify(exc, where, settings, server=True) from exc
     try:
-        refused = _transact(client, message, settings, context, where)
+        _open(client, settings, context, where)
+        refused = client.send_message(message)
     except OSError as exc:
         client.close()
-        raise _classify(exc, where, settings) from exc
+        raise _classify(exc, where, settings, server=not _refuses_this_message(exc)) from exc
     except BaseException:
         client.close()
         raise
@@ -88,21 +91,30 @@ def send(message: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.SSLC
         f"{rcpt} ({code} {reply.decode('utf-8', 'replace').strip()})" for rcpt, (code, reply) in sorted(refused.items()))
 
 
-def _transact(
-    client: smtplib.SMTP, message: EmailMessage, settings: SmtpSettings, context: ssl.SSLContext, where: str
-) -> dict[str, tuple[int, bytes]]:
+def _open(client: smtplib.SMTP, settings: SmtpSettings, context: ssl.SSLContext, where: str) -> None:
+    """Greet, start TLS and log in: what every message needs before its envelope."""
     if settings.security == "starttls":
         client.ehlo()
         if not client.has_extn("starttls"):
             # RFC 3207 §4: a client that wants TLS must not carry on in plaintext (a stripping attack looks
             # exactly like this).
             raise DeliveryError(f"{where}: the server does not offer STARTTLS; set security to ssl, or to "
-                                "none if plaintext is intended", temporary=True)  # setup: kept, retried
+                                "none if plaintext is intended", temporary=True, server=True)  # kept, retried
         client.starttls(context=context)
         client.ehlo()
     if settings.username is not None:
         client.login(settings.username, settings.password or "")
-    return client.send_message(message)
+
+
+def _refuses_this_message(exc: OSError) -> bool:
+    """A refusal of this message's envelope or content (its recipients, its size), which the next
+    message may not meet; not a refusal of the session (421 closing, the login, TLS), nor trouble
+    on the line."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return False
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code != 421
 
 
 def _connect(settings: SmtpSettings, context: ssl.SSLContext) -> smtplib.SMTP:
@@ -111,20 +123,32 @@ def _connect(settings: SmtpSettings, context: ssl.SSLContext) -> smtplib.SMTP:
     return smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
 
 
-def _classify(exc: OSError, where: str, settings: SmtpSettings) -> DeliveryError:
-    """smtplib/socket/ssl exception -> DeliveryError; 4xx, network trouble and timeouts are temporary."""
+def _classify(exc: OSError, where: str, settings: SmtpSettings, *, server: bool) -> DeliveryError:
+    """smtplib/socket/ssl exception -> DeliveryError; ``server``: it concerns the session, not the message."""
+    error = _classified(exc, where, settings)
+    error.server = server
+    return error
+
+
+def _classified(exc: OSError, where: str, settings: SmtpSettings) -> DeliveryError:
+    """4xx, network trouble, timeouts and setup problems are temporary; a refused login too, at
+    most hourly (LOGIN_RETRY): the mail waits for the password to be fixed rather than be lost,
+    and an hour apart the failures do not lock the account."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):  # every recipient refused; keep the first reason
         code, reply = next(iter(exc.recipients.values()), (0, b""))
         return _reply_error(where, "refused the recipients", code, reply, settings)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return _reply_error(where, f"refused the login of {settings.username!r}; check the user name and the "
-                            "password variable", exc.smtp_code, exc.smtp_error, settings)
+        error = _reply_error(where, f"refused the login of {settings.username!r}; check the user name and the "
+                             "password variable", exc.smtp_code, exc.smtp_error, settings)
+        if not error.temporary:
+            error.temporary, error.retry_after = True, LOGIN_RETRY
+        return error
     if isinstance(exc, smtplib.SMTPResponseException):  # sender refused, data refused, connect refused (421)
         return _reply_error(where, "refused the message", exc.smtp_code, exc.smtp_error, settings)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         # smtplib turns a read timeout or a reset into "disconnected"; the socket error is the context.
         if isinstance(exc.__context__, OSError) and not isinstance(exc.__context__, smtplib.SMTPException):
-            return _classify(exc.__context__, where, settings)
+            return _classified(exc.__context__, where, settings)
         return DeliveryError(f"{where}: the server closed the connection", temporary=True)
     # What follows is a setup problem (no AUTH or STARTTLS offered, an untrusted certificate, the
     # wrong port), not a refusal of this message: it is kept and tried again (at most every 15

@@ -1,8 +1,9 @@
 """Sending what the outbox holds: claim due messages, hand them to SMTP, record the answer.
 
-A temporary failure (server down, 4xx) is retried by the outbox's schedule (30 s, then
-doubling, at most 15 minutes) by `monitor run`, and for alerts by the next `monitor poll`
-too; a permanent one (5xx) is recorded and not retried. Runs in a worker thread: smtplib blocks.
+A temporary failure (server down, 4xx, a setup problem) is retried by the outbox's schedule
+(30 s, then doubling, at most 15 minutes; a refused login hourly) by `monitor run`, and for
+alerts by the next `monitor poll` too; a permanent one (5xx to the message) is recorded and
+not retried. Runs in a worker thread: smtplib blocks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from email import message_from_bytes, policy
 
 from monitor.deliver.smtp import SmtpSettings, send
 from monitor.errors import DeliveryError
-from monitor.store.outbox import Outbox
+from monitor.store.outbox import Outbox, Outgoing, retry_delay
 
 log = logging.getLogger("monitor.mail")
 
@@ -34,20 +35,35 @@ class Mailer:
         self.settings = settings
         self.clock = clock
 
-    def deliver_due(self, keys: Sequence[str] | None = None, kind: str | None = None) -> list[Delivery]:
-        """Send what is due (of ``keys``, of ``kind``: "digest" or "alert"); a failure is retried later."""
-        results = []
-        for item in self.outbox.claim_due(self.clock(), keys=keys, kind=kind):
+    def deliver_due(self, keys: Sequence[str] | None = None, kind: str | None = None, *,
+                    at_once: bool = False) -> list[Delivery]:
+        """Send what is due (of ``keys``, of ``kind``: "digest" or "alert"; ``at_once``: also what
+        waits for its next try); a failure is retried later. When the server or the login fails,
+        the rest is put back untried: ten queued alerts to a server that does not answer would
+        otherwise wait out ten timeouts, or try a wrong password ten times."""
+        results: list[Delivery] = []
+        claimed = self.outbox.claim_due(self.clock(), keys=keys, kind=kind, waiting_too=at_once)
+        for n, item in enumerate(claimed):
             message = message_from_bytes(item.message, policy=policy.SMTP)
             try:
                 partly = send(message, self.settings)  # type: ignore[arg-type]
             except DeliveryError as exc:
-                retry_at = self.outbox.failed(item.id, self.clock(), str(exc), temporary=exc.temporary)
+                retry_at = self.outbox.failed(item.id, self.clock(), str(exc), temporary=exc.temporary,
+                                              at_least=exc.retry_after)
                 log.warning("event=mail_failed key=%s temporary=%s attempts=%d error=%r retry_at=%s", item.key,
                             exc.temporary, item.attempts + 1, str(exc), retry_at.isoformat() if retry_at else None)
                 results.append(Delivery(item.key, False, str(exc), retry_at))
+                if exc.server and claimed[n + 1:]:
+                    results += self._put_back(claimed[n + 1:], exc, retry_at)
+                    break
                 continue
             self.outbox.sent(item.id, self.clock(), note=partly)
             log.info("event=mail_sent key=%s recipients=%d", item.key, len(item.recipients))
             results.append(Delivery(item.key, True, partly))
         return results
+
+    def _put_back(self, rest: Sequence[Outgoing], exc: DeliveryError, retry_at: datetime | None) -> list[Delivery]:
+        when = retry_at or self.clock() + retry_delay(1)
+        self.outbox.put_back([item.id for item in rest], when)
+        log.info("event=mail_deferred count=%d retry_at=%s", len(rest), when.isoformat())
+        return [Delivery(item.key, False, f"not tried: {exc}", when) for item in rest]

@@ -55,6 +55,8 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
     await asyncio.to_thread(ensure_writable, app.engine)  # not a failed poll every minute for months
     for done in await asyncio.to_thread(app.topic_service().sync):
         log.info("event=topic_rematched topic=%s matched=%d", done.topic, done.matched)
+    if app.config.digest.email is not None and (waiting := await asyncio.to_thread(app.outbox().due_now, app.clock())):
+        log.info("event=mail_due_now count=%d reason=restart", waiting)  # a fixed password is tried at once
     async with Fetcher(app.fetch_settings()) as fetcher:
         worker = app.worker(fetcher)
         scheduler = build_scheduler(app, worker)

@@ -85,8 +85,12 @@ class Outbox:
             raise StoreError(f"database error while queuing mail: {getattr(exc, 'orig', exc)}") from exc
 
     def claim_due(self, now: datetime, *, limit: int = 10, lease: timedelta = timedelta(minutes=2),
-                  keys: Sequence[str] | None = None, kind: str | None = None) -> list[Outgoing]:
-        query = (select(outbox).where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+                  keys: Sequence[str] | None = None, kind: str | None = None,
+                  waiting_too: bool = False) -> list[Outgoing]:
+        """Lease pending messages that are due; ``waiting_too``: also those waiting for their
+        next try (someone asked for them by name, now)."""
+        due = outbox.c.next_attempt_at <= now if not waiting_too else outbox.c.next_attempt_at.is_not(None)
+        query = (select(outbox).where(outbox.c.state == "pending", due)
                  .where(or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now))
                  .order_by(outbox.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
         if keys is not None:
@@ -106,15 +110,31 @@ class Outbox:
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(
                 state="sent", sent_at=now, lease_until=None, attempts=outbox.c.attempts + 1, last_error=note))
 
-    def failed(self, message_id: int, now: datetime, error: str, *, temporary: bool) -> datetime | None:
-        """Record a failed attempt; a temporary one is retried later (returned), a permanent one stops."""
+    def failed(self, message_id: int, now: datetime, error: str, *, temporary: bool,
+               at_least: timedelta | None = None) -> datetime | None:
+        """Record a failed attempt; a temporary one is retried later (returned; not sooner than
+        ``at_least``), a permanent one stops."""
         with self._writer.begin() as conn:
             attempts = conn.execute(select(outbox.c.attempts).where(outbox.c.id == message_id)).scalar_one() + 1
-            retry_at = now + retry_delay(attempts) if temporary else None
+            retry_at = now + max(retry_delay(attempts), at_least or timedelta(0)) if temporary else None
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(
                 attempts=attempts, last_error=error, lease_until=None,
                 state="pending" if temporary else "failed", next_attempt_at=retry_at or now))
         return retry_at
+
+    def put_back(self, ids: Sequence[int], retry_at: datetime) -> None:
+        """Give back claimed messages untried, due at ``retry_at`` (the server failed another one)."""
+        if ids:
+            with self._writer.begin() as conn:
+                conn.execute(update(outbox).where(outbox.c.id.in_(list(ids)), outbox.c.state == "pending")
+                             .values(lease_until=None, next_attempt_at=retry_at))
+
+    def due_now(self, now: datetime) -> int:
+        """Make every waiting message due (``monitor run`` at its start: a restart is how a fixed
+        password or server setting takes effect, so what waited for it is tried at once)."""
+        with self._writer.begin() as conn:
+            return conn.execute(update(outbox).where(outbox.c.state == "pending", outbox.c.next_attempt_at > now)
+                                .values(next_attempt_at=now)).rowcount
 
     def state(self, key: str) -> str | None:
         with self.engine.connect() as conn:

@@ -164,13 +164,26 @@ def digest(obj: Context, day: str | None, out: str | None, send: bool, force: bo
         _send_digest(app, given, force)
         return
     chosen = given or app.current_day()
+    path = Path(out) if out and out != "-" else app.config.digest_dir / f"{chosen.isoformat()}.md"
+    if out is None and _made_file(app, chosen, path):
+        click.echo(str(path))
+        click.echo(f"note: the digest of {chosen} was already made (and mailed, if mail is set up); its file is "
+                   "kept as it was: --out PATH or --out - writes it as it would be now", err=True)
+        return
     text = render(app.digest(chosen))
     if out == "-":
         click.echo(text, nl=False)
         return
-    path = Path(out) if out else app.config.digest_dir / f"{chosen.isoformat()}.md"
     write_atomically(path, text, mode=app.config.file_mode)
     click.echo(str(path))
+
+
+def _made_file(app: App, day: date, path: Path) -> bool:
+    """Whether ``path`` is the file of a digest already made: the record of what was mailed,
+    which a preview made later (other topics, later matches) must not overwrite."""
+    record = app.digest_log().get(day)
+    return record is not None and record.state == "made" and path.exists() and (
+        record.path is None or Path(record.path).resolve() == path.resolve())
 
 
 def _match_changed_topics(app: App) -> None:

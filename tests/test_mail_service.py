@@ -688,3 +688,27 @@ def test_run_tries_waiting_mail_at_its_start(http_server: TestServer, workspace:
     serve_for(workspace, 2.0)
     assert [r.message()["Subject"] for r in smtp.received] == ["alert 0"]
     assert _outbox(workspace) == [("sent", 2)]
+
+
+def test_a_preview_keeps_the_file_of_a_digest_already_made(http_server: TestServer, workspace: Workspace,
+                                                           smtp: SmtpServer) -> None:
+    """`monitor digest --date D` rewrote digests/D.md, the record of what was mailed, with what D
+    would hold now (other topics, later matches)."""
+    setup(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 1, 0, tzinfo=UTC))
+    poll(workspace, clock)
+    clock.now = datetime(2025, 2, 3, 23, 0, 5, tzinfo=UTC)  # 08:00:05 JST, 4 Feb: the 4th is made
+    app = workspace.app(clock)
+    try:
+        [made] = app.digest_service().run_due()
+    finally:
+        app.close()
+    mailed = made.path.read_text(encoding="utf-8")
+    made.path.write_text(mailed + "<!-- as mailed -->\n", encoding="utf-8")
+    args = ["--config", str(workspace.config_path), "digest", "--date", made.day.isoformat()]
+    kept = CliRunner().invoke(cli, args)
+    assert kept.exit_code == 0, kept.stderr
+    assert kept.stdout == f"{made.path}\n" and "already made" in kept.stderr
+    assert made.path.read_text(encoding="utf-8").endswith("<!-- as mailed -->\n")
+    shown = CliRunner().invoke(cli, [*args, "--out", "-"])
+    assert shown.exit_code == 0 and "Stargate Abilene expands" in shown.stdout and "as mailed" not in shown.stdout

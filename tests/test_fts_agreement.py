@@ -63,6 +63,8 @@ DOCS: list[tuple[str, str]] = [
     ("", ""),
     ("Stargate site of 1.5GW in Milam", "200MW first phase"),
     ("A 1.5 GW campus", "G7 leaders, H100 chips"),
+    ("Visitors totaled 13,251", "5,000億円を投資"),
+    ("Star\u00adgate and Soft\u200bBank", "ソフト\u200bバンク"),
 ]
 
 QUERIES = [
@@ -70,6 +72,8 @@ QUERIES = [
     ("number-and-unit-phrase", '"1.5 GW"'),
     ("number-and-unit-written-together", "1.5GW"),
     ("letter-digits-whole", "g7 OR h100"),
+    ("grouped-number", "13251 OR 5000億円"),
+    ("invisible-characters", "stargate softbank ソフトバンク"),
     ("and", "openai japan"),
     ("or", "stargate OR スターゲート"),
     ("precedence", "ai said OR dubai"),

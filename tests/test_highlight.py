@@ -46,6 +46,10 @@ def bold(text: str) -> str:
         ("a 1.5GW campus", ["1.5 GW"], f"a {bold('1.5GW')} campus"),
         ("a 1.5 GW campus", ["1.5GW"], f"a {bold('1.5 GW')} campus"),
         ("GPT4o and H100", ["o", "100"], "GPT4o and H100"),
+        ("Model ABC12345x launched", ["x"], "Model ABC12345x launched"),
+        ("totaled 13,251 this year", ["13251", "251", "13"], f"totaled {bold('13,251')} this year"),
+        ("totaled 13251 this year", ["13,251"], f"totaled {bold('13251')} this year"),
+        ("Star\u00adgate grows", ["Stargate"], f"{bold('Star' + chr(0xad) + 'gate')} grows"),
     ],
 )
 def test_highlight(text: str, terms: list[str], expected: str) -> None:

@@ -122,6 +122,12 @@ RULES: list[tuple[str, str, str, str, bool]] = [
     ("number-unit-together-written-apart", "1.5GW", "a 1.5 GW campus", "", True),
     ("number-unit-in-japanese", '"4.5 GW"', "オラクルと4.5GW追加", "", True),
     ("letter-digits-stay-whole", "100", "Nvidia H100 chips", "", False),
+    ("grouped-number-without-commas", "13251", "totaled 13,251 this year", "", True),
+    ("number-without-commas-grouped-query", "13,251", "totaled 13251 this year", "", True),
+    ("grouped-number-japanese", "5000億円", "5,000億円を投資", "", True),
+    ("part-of-grouped-number", "251", "totaled 13,251 this year", "", False),
+    ("soft-hyphen-inside-word", "Stargate", "Star\u00adgate expands", "", True),
+    ("zero-width-space-inside-japanese", "ソフトバンク", "ソフト\u200bバンク、新サービス", "", True),
 ]
 
 

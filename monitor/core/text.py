@@ -6,7 +6,9 @@ matcher and SQLite FTS5) see exactly the tokens made here, so they agree by cons
 - ``normalize``: NFKC, casefold, Latin diacritics dropped (``é`` -> ``e``); Japanese untouched.
 - A WORD run (letters/digits that are not Japanese: Latin, Cyrillic, Hangul, digits...) is one
   token, except that a number ends where letters follow it: ``1.5GW`` -> ``1`` | ``5`` | ``gw``,
-  as ``1.5 GW`` (``G7`` and ``H100`` stay whole). A change of script is a boundary:
+  as ``1.5 GW`` (``G7`` and ``H100`` stay whole). A number in groups of three is one token of
+  its digits (``13,251`` -> ``13251``; ``5,000億円`` as ``5000億円``), and characters that show
+  nothing (soft hyphen, zero-width space) are dropped, not word breaks. A change of script is a boundary:
   ``政府のAI政策`` -> ``政府の`` | ``ai`` | ``政策``.
 - A CJK run (Han, hiragana, katakana) continues across whitespace and middle dots, since
   Japanese writes ``クリスタル・インテリジェンス`` with or without them. A run c0..c(n-1) gives
@@ -44,8 +46,9 @@ _HAS_CJK = re.compile(f"[{_CJK}]")
 _UNITS = re.compile(f"[{_CJK}]+|{_WORDS}")  # runs of one kind: what tokens are made of
 _WORD_CHAR = f"[^\\W_{_CJK}]"  # a letter or digit of a non-CJK word
 _LETTER = f"[^\\W\\d_{_CJK}]"  # a letter of a non-CJK word
-# Not inside a word: no letter before, nor a letter and up to four digits (the o of GPT4o).
-_AFTER_NUMBER = "".join(f"(?<!{_LETTER}{digits})" for digits in ("", "\\d", "\\d\\d", "\\d\\d\\d", "\\d\\d\\d\\d"))
+# Not inside a word: no letter before, nor a letter and up to sixteen digits (the o of GPT4o).
+_DIGIT = "\\d"
+_AFTER_NUMBER = "".join(f"(?<!{_LETTER}{_DIGIT * n})" for n in range(17))
 _WORD = re.compile("\\d+|[^\\W\\d_][^\\W_]*")
 _ASCII_WORD = re.compile("[0-9]+|[a-z][a-z0-9]*")
 
@@ -82,6 +85,17 @@ def _strip_mark(match: re.Match[str]) -> str:
     return _LATIN_BASE.get(char, char)
 
 
+# Characters that show nothing and break no word (soft hyphen, zero-width space and joiners,
+# word joiner, BOM): NFKC keeps them, and they would split a word in two.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
+# A number written in groups of three (13,251; 5,000億円) is one number: one token of its digits.
+_GROUPED = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?!\d)")
+
+
+def _ungroup(text: str) -> str:
+    return _GROUPED.sub(lambda m: m.group().replace(",", ""), text) if "," in text else text
+
+
 def normalize(text: str) -> str:
     """Fold ``text`` for comparison: NFKC, casefold, Latin diacritics dropped.
 
@@ -91,6 +105,8 @@ def normalize(text: str) -> str:
     """
     if text.isascii():
         return text.lower()
+    if _INVISIBLE.search(text):  # Star\u00adgate is Stargate, Soft\u200bBank is SoftBank
+        text = _INVISIBLE.sub("", text)
     if not unicodedata.is_normalized("NFKC", text):
         # CPython's full NFKC is slow (~0.2 us a character); in Japanese text it is mostly
         # needed for full-width ASCII and the ideographic space, which map one to one.
@@ -132,23 +148,32 @@ def find_pattern(term: str, prefix: bool = False) -> str | None:
     for ``SB OAI``; AI 基本計画 for ``AI基本計画``), a word of Latin (or any non-CJK) script
     whole (not ai inside aiсистема), a ``prefix`` term's last word with the rest of it. None
     for a term without letters or digits."""
-    units = _UNITS.findall(_JOINED.sub("", normalize(term)))
+    units = _UNITS.findall(_JOINED.sub("", _ungroup(normalize(term))))
     if not units:
         return None
     cjk = [bool(_HAS_CJK.match(u)) for u in units]
-    pattern = re.escape(units[0])
+    pattern = _unit_pattern(units[0])
     for i in range(1, len(units)):
         # two Latin words need a break, but a number may run into the word after it (1.5GW)
         joined = cjk[i - 1] or cjk[i] or (units[i - 1].isdecimal() and not units[i][0].isdecimal())
-        pattern += ("[\\W_]*" if joined else "[\\W_]+") + re.escape(units[i])
+        pattern += ("[\\W_]*" if joined else "[\\W_]+") + _unit_pattern(units[i])
     if not cjk[0]:
         # a word may follow a number (gw in 1.5GW), not a letter or a word's digits (o in GPT4o);
-        # a number may not follow a letter (100 in H100)
-        pattern = (_AFTER_NUMBER if not units[0][0].isdecimal() else f"(?<!{_WORD_CHAR})") + pattern
+        # a number may not follow a letter (100 in H100) nor a group of digits (251 in 13,251)
+        pattern = (_AFTER_NUMBER if not units[0][0].isdecimal() else f"(?<!{_WORD_CHAR})(?<!\\d,)") + pattern
     if not cjk[-1]:
-        ending = "\\d" if units[-1].isdecimal() else _WORD_CHAR  # 5 ends before gw in 5GW
+        # 5 ends before gw in 5GW, not before a group of digits (13 in 13,251)
+        ending = "\\d|,\\d{3}(?!\\d)" if units[-1].isdecimal() else _WORD_CHAR
         pattern += f"{_WORD_CHAR}*" if prefix else f"(?!{ending})"
     return pattern
+
+
+def _unit_pattern(unit: str) -> str:
+    """A unit of a term as it may be written: a number of four digits or more with or without
+    its group commas (5000 and 5,000)."""
+    if unit.isdecimal() and len(unit) > 3:
+        return ",?".join(unit)
+    return re.escape(unit)
 
 
 def cjk_tokens(run: str) -> list[str]:
@@ -162,7 +187,8 @@ def runs(text: str) -> list[tuple[bool, str]]:
     Joiners (spaces, middle dots) inside a CJK run are removed.
     """
     return [
-        (True, _JOINER.sub("", cjk)) if cjk else (False, word) for cjk, word in _RUN.findall(normalize(text))
+        (True, _JOINER.sub("", cjk)) if cjk else (False, word)
+        for cjk, word in _RUN.findall(_ungroup(normalize(text)))
     ]
 
 
@@ -171,7 +197,7 @@ def tokenize(text: str) -> list[str]:
 
     Equal to flattening ``runs(text)`` (``cjk_tokens`` for CJK runs), only faster.
     """
-    text = normalize(text)
+    text = _ungroup(normalize(text))
     if text.isascii():
         return _ASCII_WORD.findall(text)
     if not _HAS_CJK.search(text):

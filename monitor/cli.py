@@ -375,10 +375,14 @@ def topics_test(obj: Context, topic_or_query: tuple[str, ...], since: str | None
     app = obj.app()
     configured = {t.name: t for t in app.config.topics}
     query = configured[text_].query if text_ in configured else text_
-    near = difflib.get_close_matches(text_, list(configured), n=1, cutoff=0.8) if text_ not in configured else []
+    name_like = text_ not in configured and not any(c in text_ for c in '"()「“ ')  # not a query written as one
+    near = difflib.get_close_matches(text_, list(configured), n=1, cutoff=0.8) if name_like else []
     if near:  # a mistyped topic name would otherwise run quietly as a query
         click.echo(results.printable(f"note: no topic named {text_!r} (did you mean {near[0]}?); "
                                      "running it as a query"), err=True)
+    elif text_ in configured:  # a one-word draft that is also a topic's name would run the topic quietly
+        click.echo(results.printable(f"note: running the topic {text_}'s query; to try the word itself, "
+                                     f"write it in quotes: '\"{text_}\"'"), err=True)
     try:
         tree = parse(query)
     except QuerySyntaxError as exc:
@@ -390,7 +394,7 @@ def topics_test(obj: Context, topic_or_query: tuple[str, ...], since: str | None
     tz = app.config.tz
     for row, hits in found:
         when = (row.published or row.first_seen).astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        said = ", ".join(f"{h.term} ({'/'.join(h.fields)})" for h in hits)
+        said = ", ".join(f"{h.term} ({'/'.join(h.fields)})" for h in hits) or "no term (the query only leaves words out)"
         click.echo(f"{when}  {results.highlight(results.printable(row.title), [h.term for h in hits])}")
         click.echo(f"{'':16}  matched: {results.printable(said)}  [{row.source}]")
     click.echo(f"{total} entries match" + (f" (showing {len(found)})" if total > len(found) else ""))

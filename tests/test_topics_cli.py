@@ -25,9 +25,14 @@ def test_topics_lists_counts_and_test_shows_terms(http_server: TestServer, works
     code, out, _ = run(workspace, "topics")
     lines = {line.split()[0]: line for line in out.splitlines()}
     assert code == 0 and "1 matches" in lines["jv"] and "0 matches" in lines["stargate"]
-    code, out, _ = run(workspace, "topics", "test", "jv")
+    code, out, err = run(workspace, "topics", "test", "jv")
     assert code == 0 and "matched: SB OAI Japan (title), Crystal intelligence (summary)" in out
     assert out.strip().endswith("1 entries match")
+    assert "note: running the topic jv's query; to try the word itself, write it in quotes" in err
+    code, out, err = run(workspace, "topics", "test", '"jv"')  # the word: no note, no topic
+    assert code == 0 and err == "" and out.strip() == "0 entries match"
+    code, out, err = run(workspace, "topics", "test", "-Dubai", "--limit", "1")  # a query that only excludes
+    assert code == 0 and "matched: no term (the query only leaves words out)" in out and err == ""
     code, out, _ = run(workspace, "topics", "test", "Dubai", "OR", "石破")
     assert code == 0 and out.strip().endswith("2 entries match")
     code, _, err = run(workspace, "topics", "test", "(broken")

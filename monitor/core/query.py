@@ -18,7 +18,6 @@ consecutive positions of one field. A term with several script runs (``AI-driven
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from difflib import get_close_matches
 
 from monitor.core.text import cjk_tokens, runs
 from monitor.errors import QuerySyntaxError
@@ -173,6 +172,7 @@ def _lex(query: str) -> list[_Token]:
                 i += len(field) + 1
                 continue
             _refuse_misspelt_field(word, query, i)
+            _refuse_inner_star(word, query, i)
             if word in _KEYWORDS:
                 out.append((word, word, i, j))
             elif word.endswith("*"):
@@ -185,11 +185,34 @@ def _lex(query: str) -> list[_Token]:
 
 def _refuse_misspelt_field(word: str, query: str, at: int) -> None:
     """``titel:Stargate`` would be a word that no document holds, so the topic would match
-    nothing and say nothing: a prefix close to a field name is an error that names the fields."""
+    nothing and say nothing: a prefix one typo away from a field name is an error that names
+    the fields (not Summer:2026 or Tiles:Art, two letters away: words of a headline)."""
     prefix, colon, rest = word.partition(":")
-    if colon and rest and prefix.isascii() and prefix.isalpha() and get_close_matches(prefix.lower(), FIELDS, 1, 0.7):
+    if colon and rest and prefix.isascii() and prefix.isalpha() and any(_one_typo(prefix.lower(), f) for f in FIELDS):
         fields = ", ".join(f"{f}:" for f in FIELDS)
-        raise QuerySyntaxError(f"unknown field {prefix}: (the fields are {fields})", query, at)
+        raise QuerySyntaxError(f'unknown field {prefix}: (the fields are {fields}; to search for the words, '
+                               f'quote them: "{word}")', query, at)
+
+
+def _one_typo(word: str, field: str) -> bool:
+    """One letter wrong, missing, extra, or two letters swapped (titel, tittle, sumary)."""
+    if word == field or abs(len(word) - len(field)) > 1:
+        return False
+    if len(word) == len(field):
+        wrong = [i for i in range(len(word)) if word[i] != field[i]]
+        return len(wrong) == 1 or (len(wrong) == 2 and wrong[1] == wrong[0] + 1
+                                   and word[wrong[0]] == field[wrong[1]] and word[wrong[1]] == field[wrong[0]])
+    short, long_ = sorted((word, field), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _refuse_inner_star(word: str, query: str, at: int) -> None:
+    """``*`` makes a prefix only at a word's end: ``st*gate`` or ``*gate`` would quietly search
+    for other words (st gate, gate), so it is an error that says so."""
+    inner = word.find("*")
+    if 0 <= inner < len(word) - 1:
+        raise QuerySyntaxError("'*' only ends a word (invest* for invest, investors...); "
+                               "it cannot stand inside or before one", query, at + inner)
 
 
 def _meant(word: str) -> str | None:
@@ -380,7 +403,7 @@ def _bare(text: str) -> bool:
         s
         and s not in _KEYWORDS
         and not s.startswith("-")
-        and not s.endswith("*")
+        and "*" not in s  # a prefix at the end, an error inside
         and not any(c.isspace() or c in _SPECIAL for c in s)
         and ":" not in s  # a field, or a word a misspelt field name would start (titel:)
     )

@@ -79,12 +79,17 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _local_date(value: str | None, option: str) -> date | None:
     if value is None:
         return None
-    try:
-        day = date.fromisoformat(value)
+    try:  # fromisoformat alone also takes 20260810 and 2026-W33, which the help does not promise
+        day = date.fromisoformat(value) if _ISO_DAY.fullmatch(value) else None
     except ValueError:
+        day = None
+    if day is None:
         raise click.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD", param_hint=option) from None
     if not 1900 <= day.year <= 2999:
         raise click.BadParameter(f"{value!r} is out of range (years 1900 to 2999)", param_hint=option)

@@ -246,11 +246,13 @@ def run_main(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     ("args", "expected"),
     [(["digest", "--date", "yesterday"], "Invalid value for --date: 'yesterday' is not a date"),
      (["search", "--since", "0001-01-01"], "out of range"),
+     (["search", "--since", "20260810"], "'20260810' is not a date; write YYYY-MM-DD"),
+     (["search", "--until", "2026-W33"], "'2026-W33' is not a date; write YYYY-MM-DD"),
      (["search", "--limit", "0"], "Invalid value for '--limit'"),
      (["search", "--bogus"], "no such option: --bogus"),
      (["search", "--since", "2025-02-04", "--until", "2025-02-03"], "--since 2025-02-04 is after --until 2025-02-03"),
      (["frobnicate"], "No such command 'frobnicate'")],
-    ids=["bad-date", "date-out-of-range", "bad-limit", "unknown-option", "since-after-until", "unknown-command"],
+    ids=["bad-date", "date-out-of-range", "basic-date", "week-date", "bad-limit", "unknown-option", "since-after-until", "unknown-command"],
 )
 def test_usage_errors_are_one_line_exit_2(workspace: Workspace, args: list[str], expected: str) -> None:
     workspace.write(sources=[])

@@ -90,7 +90,8 @@ class App:
 
     def poller(self, fetcher: Fetcher) -> Poller:
         robots = RobotsPolicy(fetcher, self.config.fetch.user_agent, clock=self.clock)
-        google = GoogleLinks(self.engine, fetcher, self.clock, hosts=self.google_hosts)
+        google = GoogleLinks(self.engine, fetcher, self.clock, hosts=self.google_hosts,
+                             allow_private=self.config.fetch.allow_private)
         pipeline = self.pipeline()
         articles = Articles(config=self.config, fetcher=fetcher, archive=self.archive,
                             topics=self.topics, clock=self.clock, alert_topics=pipeline.alert_topics)

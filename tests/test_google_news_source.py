@@ -57,7 +57,8 @@ def test_redirects_are_followed_once_and_the_publisher_copy_is_the_same_entry(
         http_server.route("/rss", google_feed)
         http_server.route("/own", rss(("Stargate Abilene expands", story)))
         workspace.write(sources=[{"name": "gn", "type": "google_news", "query": "x", "url": http_server.url("/rss")},
-                                 {"name": "own", "url": http_server.url("/own")}])
+                                 {"name": "own", "url": http_server.url("/own")}],
+                        fetch={"timeout": 5, "allow_private": True})  # the local "Google" redirects to 127.0.0.2
         clock = Clock()
         first = poll_with_google(workspace, clock, hosts=("127.0.0.1",))
         assert first["gn"].new + first["own"].new == 1
@@ -68,3 +69,40 @@ def test_redirects_are_followed_once_and_the_publisher_copy_is_the_same_entry(
         assert conn.execute("select url, title from entries").fetchall() == [(story, "Stargate Abilene expands")]
         assert conn.execute("select count(*) from entry_sources").fetchone()[0] == 2
         assert conn.execute("select publisher_url from google_links").fetchall() == [(story,)]
+
+
+def test_a_google_link_is_not_followed_to_a_private_address(http_server: TestServer, workspace: Workspace) -> None:
+    """A hostile-input test's find: Google link resolution followed any redirect, to the cloud
+    metadata address too, and stored it as the entry's URL. Its hops are guarded as article
+    pages are: without fetch.allow_private, a redirect to loopback, private, link-local or
+    metadata addresses is refused and the Google link kept."""
+    from monitor.net.fetcher import Fetcher, FetchSettings
+    from monitor.net.guard import check_public_async
+    from monitor.net.redirects import resolve_redirect
+
+    http_server.redirect("/rss/articles/meta", "http://169.254.169.254/latest/meta-data/")
+    http_server.redirect("/rss/articles/loop", "http://127.0.0.2/admin")
+
+    async def resolve(path: str, allow_private: bool) -> str | None:
+        async def public(url: str) -> None:
+            await check_public_async(url, allow_private=allow_private)
+
+        async with Fetcher(FetchSettings(user_agent="monitor-test/1", timeout=5)) as fetcher:
+            return await resolve_redirect(fetcher, http_server.url(path), before_hop=public)
+
+    assert asyncio.run(resolve("/rss/articles/meta", False)) is None
+    assert asyncio.run(resolve("/rss/articles/loop", False)) is None
+    with TestServer(host="127.0.0.2") as publisher:
+        publisher.route("/story", "<html>article</html>", content_type="text/html")
+        http_server.redirect("/rss/articles/fine", publisher.url("/story"))
+        assert asyncio.run(resolve("/rss/articles/fine", True)) == publisher.url("/story")
+        assert asyncio.run(resolve("/rss/articles/fine", False)) is None
+        assert [r.path for r in publisher.requests] == ["/story"]
+
+    # end to end: without allow_private the link is not followed at all (its own host is private)
+    http_server.route("/rss", rss(("Stargate grows - Example Times", http_server.url("/rss/articles/fine"), "x")))
+    workspace.write(sources=[{"name": "gn", "type": "google_news", "query": "x", "url": http_server.url("/rss")}])
+    assert poll_with_google(workspace, Clock(), hosts=("127.0.0.1",))["gn"].new == 1
+    assert [r.path for r in http_server.requests].count("/rss/articles/fine") == 2  # only the direct calls above
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select url from entries").fetchall() == [(http_server.url("/rss/articles/fine"),)]

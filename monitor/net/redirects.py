@@ -16,6 +16,7 @@ an error (401/403 to robots), and the redirect target is lost with it; that case
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from monitor.errors import FetchError
@@ -37,10 +38,14 @@ _JS_LOCATION = re.compile(
 _JS_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|(/))")
 
 
-async def resolve_redirect(fetcher: Fetcher, url: str) -> str | None:
+async def resolve_redirect(fetcher: Fetcher, url: str, *, before_hop: Callable[[str], Awaitable[None]] | None = None,
+                           guarded: bool = False) -> str | None:
     """The publisher URL behind ``url`` (a news.google.com article link), or None when it cannot be told.
 
-    Never raises for an unresolvable link: fetch errors, consent pages and pages naming no target are None.
+    ``before_hop`` and ``guarded`` are the fetcher's (monitor.net.guard): a feed's Google link may
+    redirect anywhere, a metadata or loopback address included, so the caller guards every hop as
+    it does for article pages. Never raises for an unresolvable link: fetch errors, a refused
+    hop, consent pages and pages naming no target are None.
     """
     origin = _host(url)
     if origin is None:
@@ -49,7 +54,7 @@ async def resolve_redirect(fetcher: Fetcher, url: str) -> str | None:
     current = url
     for _ in range(_MAX_PAGES):
         try:
-            result = await fetcher.fetch(current)
+            result = await fetcher.fetch(current, before_hop=before_hop, guarded=guarded)
         except FetchError:
             return None
         final = result.url

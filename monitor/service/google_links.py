@@ -21,6 +21,7 @@ from sqlalchemy import Engine, insert, select
 from monitor.core.entry import EntryDraft
 from monitor.ingest.google_news import google_item
 from monitor.net.fetcher import Fetcher
+from monitor.net.guard import check_public_async
 from monitor.net.redirects import resolve_redirect
 from monitor.store.db import writer
 from monitor.store.schema import google_links
@@ -30,11 +31,14 @@ GOOGLE_HOSTS = ("news.google.com",)
 
 class GoogleLinks:
     def __init__(self, engine: Engine, fetcher: Fetcher, clock: Callable[[], datetime],
-                 hosts: tuple[str, ...] = GOOGLE_HOSTS) -> None:
+                 hosts: tuple[str, ...] = GOOGLE_HOSTS, *, allow_private: bool = False) -> None:
         self.engine = engine
         self.fetcher = fetcher
         self.clock = clock
         self.hosts = hosts  # only these links are followed: a feed's links can point anywhere
+        # ... and where they redirect is guarded as for article pages: public addresses only,
+        # every hop checked, connections only to the checked addresses (fetch.allow_private lifts it)
+        self.allow_private = allow_private
 
     async def rewrite(self, drafts: list[EntryDraft]) -> list[EntryDraft]:
         items = [google_item(d, d.publisher) for d in drafts]
@@ -42,7 +46,9 @@ class GoogleLinks:
                  and (urlsplit(i.google_link).hostname or "").lower() in self.hosts]
         known = await asyncio.to_thread(self._cached, links)
         unknown = [link for link in dict.fromkeys(links) if link not in known]
-        resolved = await asyncio.gather(*(resolve_redirect(self.fetcher, link) for link in unknown))
+        guarded = not self.allow_private
+        resolved = await asyncio.gather(*(resolve_redirect(self.fetcher, link, before_hop=self._public if guarded else None,
+                                                           guarded=guarded) for link in unknown))
         fresh = dict(zip(unknown, resolved, strict=True))
         if fresh:
             await asyncio.to_thread(self._remember, list(fresh.items()))
@@ -53,6 +59,9 @@ class GoogleLinks:
             out.append(dataclasses.replace(draft, title=item.headline or draft.title, link=target or draft.link,
                                            publisher=item.publisher or draft.publisher))
         return out
+
+    async def _public(self, url: str) -> None:
+        await check_public_async(url, allow_private=self.allow_private)
 
     def _cached(self, links: list[str]) -> dict[str, str | None]:
         found: dict[str, str | None] = {}

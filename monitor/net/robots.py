@@ -125,22 +125,29 @@ def _encode(path: str) -> str:
 
 
 def _matches(pattern: str, path: str) -> bool:
-    """``*`` is any run of characters, a final ``$`` ends the path (RFC 9309 §2.2.3). Walks the set of
-    reachable positions, as Google's matcher does: no regex, so no backtracking blow-up on a hostile file."""
+    """``*`` is any run of characters, a final ``$`` ends the path (RFC 9309 §2.2.3).
+
+    The pieces between stars are found in order, each at its first place after the one before:
+    with ``*`` the only wildcard, the first place is never worse than a later one, so this is
+    exact, and it costs one ``str.find`` per piece. (Walking every reachable position cost stars
+    times path length: a hostile file of 400,000 stars blocked the event loop for minutes.)"""
     anchored = pattern.endswith("$")
     if anchored:
         pattern = pattern[:-1]
     if "*" not in pattern:
         return path == pattern if anchored else path.startswith(pattern)
-    positions = [0]
-    for char in pattern:
-        if char == "*":
-            positions = list(range(positions[0], len(path) + 1))
-        else:
-            positions = [p + 1 for p in positions if p < len(path) and path[p] == char]
-        if not positions:
+    first, *middle, last = pattern.split("*")
+    if not path.startswith(first):
+        return False
+    at = len(first)
+    for piece in middle:
+        found = path.find(piece, at)
+        if found < 0:
             return False
-    return positions[-1] == len(path) if anchored else True
+        at = found + len(piece)
+    if anchored:
+        return path.endswith(last) and len(path) - len(last) >= at
+    return path.find(last, at) >= 0
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,19 @@ def test_a_deeply_nested_page_is_refused_before_lexbor_stalls_on_it() -> None:
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.parametrize("opener", ["<div/>", "<DIV />", "<svg></svg><span/>", "<svg><div/>"])
+def test_a_self_closing_slash_on_html_elements_still_nests(opener: str) -> None:
+    """A hostile-input test's find: 100,000 <div/> passed the guard (it took the slash as closing)
+    and lexbor spent half a minute, since HTML ignores that slash; so does a <div/> that ends an
+    <svg>."""
+    with pytest.raises(ParseError, match="nests its elements too deeply"):
+        check_nesting("<html><body>" + opener * 100_000)
+
+
+def test_self_closed_svg_and_mathml_elements_do_not_nest() -> None:
+    check_nesting("<svg>" + "<path d='M0 0'/><circle r='1' />" * 50_000 + "</svg><math>" + "<mi/>" * 50_000 + "</math>")
+
+
 def test_many_shallow_nests_add_up() -> None:
     block = "<div>" * 2_000 + "x" + "</div>" * 2_000  # ~2,000,000 a block: ten of them pass, more do not
     check_nesting(block * (DEPTH_BUDGET // 2_001_000))

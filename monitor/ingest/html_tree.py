@@ -9,7 +9,8 @@ parser will pay) and a page over ``DEPTH_BUDGET`` is refused with a ParseError.
 The count is cheap where it matters: a page with fewer than ``TAGS_TO_SCAN`` tags cannot reach the
 budget and is not scanned. Scripts, styles and comments are skipped (their ``a<b`` is no tag);
 void elements and those whose end tag is optional (``p``, ``li``, ``td``...: the parser closes them
-itself) do not deepen the count.
+itself) do not deepen the count, nor does a self-closed element of SVG or MathML; ``<div/>`` does,
+since HTML ignores that slash.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ _VOID = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 _END_OPTIONAL = ("p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "tbody", "thead", "tfoot",
                  "colgroup", "caption", "rb", "rt", "rp")
 _FLAT = frozenset(_VOID + _END_OPTIONAL)
+# A "/>" closes an element only in SVG and MathML; in HTML the parser ignores it, so a hostile
+# page of <div/> nests as deep as one of <div>. These HTML tags end SVG/MathML (HTML's rules for
+# foreign content), and what follows them is HTML again.
+_FOREIGN = frozenset(("svg", "math"))
+_BREAKOUT = frozenset((
+    "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em", "embed", "h1", "h2",
+    "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing", "menu", "meta", "nobr", "ol", "p", "pre",
+    "ruby", "s", "small", "span", "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var"))
 
 
 def parse_html(text: str) -> LexborHTMLParser:
@@ -46,16 +55,23 @@ def parse_html(text: str) -> LexborHTMLParser:
 
 
 def check_nesting(text: str) -> None:
-    depth = total = 0
+    depth = total = foreign = 0  # foreign: the depth of an open <svg> or <math>, 0 outside them
     for m in _TOKEN.finditer(text):
         name = m.group(3)
-        if name is None or name.lower() in _FLAT:
+        lowered = name.lower() if name else ""
+        if foreign and lowered in _BREAKOUT:  # the parser leaves SVG/MathML for HTML here
+            foreign = 0
+        if name is None or (lowered in _FLAT and not foreign):
             continue
         if m.group(2):
             depth = max(0, depth - 1)
-        elif not m.group(4):
+            if depth < foreign:
+                foreign = 0
+        elif not (m.group(4) and (foreign or lowered in _FOREIGN)):  # <div/> opens a div: only SVG closes itself
             depth += 1
             total += depth
             if total > DEPTH_BUDGET:
                 raise ParseError(f"refused: the page nests its elements too deeply to parse safely "
                                  f"({depth} levels reached; real pages nest a few dozen)")
+            if lowered in _FOREIGN and not foreign:
+                foreign = depth

@@ -107,6 +107,22 @@ def test_wrong_utf8_label_is_detected_but_a_stray_byte_is_not() -> None:
         "its declared charset Shift_JIS does not fit")
 
 
+def test_a_legacy_label_that_decodes_wrongly_is_not_believed() -> None:
+    """A hostile-input test's find: a UTF-8 page served as charset=shift_jis decoded without a
+    single error, as mojibake (繧ｽ繝輔ヨ...), on listing and article pages alike, with no note;
+    feeds were already read right. EUC-JP bytes labelled Shift_JIS likewise."""
+    page = '<meta charset="utf-8"><p>ソフトバンクとOpenAIが合弁会社</p>'
+    text, note = read_html(page.encode(), "text/html; charset=shift_jis")
+    assert "ソフトバンクとOpenAIが合弁会社" in text
+    assert note == "its declared charset shift_jis does not fit its bytes; decoded them by detection"
+    euc = read(EUC_ATOM)
+    assert "さだまさし" in decode_html(euc, "text/html; charset=Shift_JIS")
+    # a page that is what it says stays as it was, without a note
+    assert read_html(read(HARDSOFT), "text/html; charset=Shift_JIS")[1] == ""
+    assert read_html("<p>Café crème</p>".encode("cp1252"), "text/html; charset=iso-8859-1") == (
+        "<p>Café crème</p>", "")
+
+
 LABELS = [("Shift_JIS", "cp932"), ("sjis", "cp932"), ("x-sjis", "cp932"), ("Windows-31J", "cp932"),
           ("EUC-JP", "euc_jp"), ("x-euc-jp", "euc_jp"), ("ISO-2022-JP", "iso2022_jp"), ("UTF-8", "utf-8"),
           ("iso-8859-1", "cp1252"), ("us-ascii", "cp1252"), ("utf-16", "utf-8"), ("koi8-r", "koi8-r"),

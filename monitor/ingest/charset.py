@@ -4,6 +4,9 @@ Order (the WHATWG "encoding sniffing" order): a byte-order mark, then the HTTP C
 charset, then ``<meta charset>`` / ``<meta http-equiv content="...; charset=...">`` or an XML
 declaration in the first 4 KB, then detection (ISO-2022-JP escapes, strict UTF-8, then CP932 vs
 EUC-JP by a kana/kanji score). A BOM wins over the header because it cannot be there by accident.
+A legacy label is not believed where the bytes say otherwise: valid UTF-8, or a detected reading
+that is clearly more Japanese (a UTF-8 page served as Shift_JIS decodes without an error, as
+mojibake).
 
 Labels are mapped to the codec real pages need: ``Shift_JIS`` and its aliases decode as strict
 Shift_JIS (〜 is U+301C, as in browsers), else as CP932 (Windows-31J), a superset that also has
@@ -75,8 +78,24 @@ def read_html(body: bytes, content_type: str | None) -> tuple[str, str]:
         label, declared = _sniffed_declaration(body[:_SNIFF_BYTES]) or (None, None)
     if declared is not None:
         text, how = _decoded_as(body, declared)
+        if declared != "utf-8" and not body.isascii():
+            # A legacy label can be wrong even where it decodes: UTF-8 bytes read as Shift_JIS
+            # make mojibake (繧ｽ繝輔ヨ for ソフト), EUC-JP bytes half-width kana.
+            truer = _truer_reading(body, text)
+            if truer is not None:
+                text, how = truer, "decoded them by detection"
         return text, f"its declared charset {label} does not fit its bytes; {how}" if how else ""
     return _detect(body), ""
+
+
+def _truer_reading(body: bytes, declared: str) -> str | None:
+    """A reading of ``body`` that beats the one its legacy label gave: valid UTF-8 (legacy bytes
+    are almost never valid UTF-8 by accident), or a detected one that is clearly more Japanese."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    return _detect(body) if _reads_better(body, declared) else None
 
 
 def feed_as_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str, str] | None:

@@ -121,6 +121,10 @@ ERRORS = [
     ("too-deep", "(" * 100 + "a" + ")" * 100, "too deeply nested", 64),
     # 401 terms: the 401st (at 4 * 400) is where it fails; SQLite refused 1000 as a database error
     ("too-many-terms", " ".join(f"w{i:02d}"[-3:] for i in range(401)), "too many terms (more than 400)", 1600),
+    # a phrase is one term whatever its length (a hostile-input test's 5,000-word phrase: 91 s)
+    ("too-long-phrase", 'a "' + "openai " * 101 + '"', "a phrase of more than 100 words", 2),
+    ("too-many-words", " ".join(f'"{"w " * 100}"' for _ in range(21)), "too many words in all (more than 2000)",
+     20 * 203),
 ]
 
 

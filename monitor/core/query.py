@@ -29,6 +29,11 @@ _MAX_DEPTH = 64
 # SQLite refuses an expression tree deeper than 1000 and PostgreSQL slows down sharply past a few
 # hundred terms (500 AND-ed words: 11 s); the largest shipped topic has 170.
 MAX_TERMS = 400
+# A phrase counts as one term whatever its length, and each of its tokens costs the databases a
+# position check: a 5,000-word phrase took 91 s on 100,000 entries. The shipped topics' longest
+# term has 25 tokens (words and Japanese character pairs), all their terms 482.
+MAX_TERM_TOKENS = 100
+MAX_TOKENS = 2000
 _TERMS = frozenset(("word", "word*", "phrase", "phrase*"))
 # Full-width ASCII (U+FF01..U+FF5E) -> ASCII, one character for one, so positions survive.
 _HALF = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
@@ -245,7 +250,7 @@ class _Parser:
         self.query = query
         self.tokens = _without_punctuation(_lex(query))
         self.i = 0
-        self.depth = 0
+        self.depth = self.token_count = 0
         terms = [t for t in self.tokens if t[0] in _TERMS]
         if len(terms) > MAX_TERMS:
             raise self.error(f"too many terms (more than {MAX_TERMS}): split it into several topics or searches",
@@ -362,9 +367,17 @@ class _Parser:
         if kind == "word" and (meant := _meant(text)):  # an operator written otherwise: say how, do not guess
             raise self.error(f"{text!r} has no letters or digits: {meant}", start)
         try:
-            return term(text, star=kind.endswith("*"), field=field)
+            leaf = term(text, star=kind.endswith("*"), field=field)
         except ValueError as exc:
             raise self.error(str(exc), start) from None
+        if len(leaf.tokens) > MAX_TERM_TOKENS:
+            raise self.error(f"a phrase of more than {MAX_TERM_TOKENS} words (or Japanese character pairs): "
+                             "search for fewer of its words", start)
+        self.token_count += len(leaf.tokens)
+        if self.token_count > MAX_TOKENS:
+            raise self.error(f"too many words in all (more than {MAX_TOKENS}): split it into several topics "
+                             "or searches", start)
+        return leaf
 
     def with_field(self, node: Node, field: str, position: int) -> Node:
         if isinstance(node, Term):

@@ -58,7 +58,7 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 class FetchConfig(_Model):
     user_agent: str = DEFAULT_USER_AGENT
-    timeout: float = Field(20.0, gt=0, le=600)
+    timeout: float = Field(20.0, gt=0, le=600, allow_inf_nan=False)
     max_bytes: int = Field(10_000_000, gt=0)
     per_host: int = Field(2, ge=1, le=16)
     concurrency: int = Field(20, ge=1, le=500)
@@ -163,9 +163,11 @@ class SourceConfig(_Model):
             raise ValueError(f"{v!r} is not an http(s) address")
         if v:
             try:
-                urlsplit(v).port  # noqa: B018 (raises for a port out of range or not a number)
+                port = urlsplit(v).port  # raises for a port out of range or not a number
             except ValueError as exc:
                 raise ValueError(f"{v!r} is not an http(s) address: {exc}") from None
+            if port == 0:
+                raise ValueError(f"{v!r} is not an http(s) address: port 0 is no port")
         return v
 
 

@@ -100,6 +100,9 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
          "fetch.user_agent: 'モニター/1.0' is not a valid User-Agent: use printable ASCII only"),
         (GOOD.replace("url: https://www.japantimes.co.jp/feed/", "url: http://127.0.0.1:99999/feed"),
          "sources[0].url: 'http://127.0.0.1:99999/feed' is not an http(s) address: Port out of range"),
+        (GOOD.replace("url: https://www.japantimes.co.jp/feed/", "url: http://127.0.0.1:0/feed"),
+         "sources[0].url: 'http://127.0.0.1:0/feed' is not an http(s) address: port 0 is no port"),
+        (GOOD.replace("  timeout: 5", "  timeout: .nan"), "fetch.timeout: Input should be a finite number"),
         (GOOD.replace("sqlite:///data/monitor.db", "sqlite://"), "database: 'sqlite://' is a database in memory"),
         (GOOD.replace("sqlite:///data/monitor.db", "'sqlite:///file:m?mode=memory&uri=true'"),
          "database: 'sqlite:///file:m?mode=memory&uri=true' is a database in memory"),
@@ -108,7 +111,8 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
          "html-needs-item", "duplicate-source", "bad-topic-query", "negative-timeout", "unknown-top-key",
          "duplicate-yaml-key", "unknown-topic-key", "broken-yaml", "not-a-mapping", "missing-query",
          "bad-database-url", "huge-duration", "bad-selector", "selector-on-feed", "clock-as-number",
-         "mysql", "alert-without-email", "yaml-boolean", "non-ascii-user-agent", "port-out-of-range", "sqlite-in-memory", "sqlite-uri-in-memory"],
+         "mysql", "alert-without-email", "yaml-boolean", "non-ascii-user-agent", "port-out-of-range", "port-zero", "nan-timeout",
+         "sqlite-in-memory", "sqlite-uri-in-memory"],
 )
 def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)

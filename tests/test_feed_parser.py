@@ -253,6 +253,22 @@ def test_html_is_not_a_feed_and_names_the_advertised_one(relative: str, url: str
     assert message in str(caught.value)
 
 
+def test_an_advertised_link_that_is_not_http_is_not_offered() -> None:
+    body = (b'<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" '
+            b'href="javascript:alert(1)"></head><body>hi</body></html>')
+    with pytest.raises(ParseError, match="HTML page with no feed link") as caught:
+        parse_feed(body, url="https://example.com/page", content_type="text/html", tz=TOKYO)
+    assert "javascript" not in str(caught.value)
+
+
+def test_a_huge_source_name_is_cut_to_an_outlet_name() -> None:
+    body = ('<rss version="2.0"><channel><title>t</title><item><title>Stargate grows</title>'
+            '<link>https://example.com/a</link><source url="https://example.com/">' + "Example Times " * 50_000 +
+            "</source></item></channel></rss>").encode()
+    [draft] = parse_feed(body, url="https://example.com/feed", content_type=None, tz=TOKYO).drafts
+    assert draft.publisher is not None and len(draft.publisher) == 200 and draft.publisher.startswith("Example Times")
+
+
 def test_relative_advertised_feed_is_made_absolute() -> None:
     body = (b'<!DOCTYPE html><html><head><base href="/site/"><link rel="Alternate stylesheet" href="x.css">'
             b'<link rel="alternate" type="application/atom+xml" href="atom.xml"></head><body>hi</body></html>')

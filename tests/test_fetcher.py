@@ -356,10 +356,11 @@ NOW = datetime(2025, 2, 3, 10, 0, 0, tzinfo=UTC)
         ("Monday, 03-Feb-25 10:01:00 GMT", 60.0),
         ("-5", None),
         ("1.5", None),
+        ("9" * 400, None),  # inf: the error said "retry after infs" (a hostile-input test)
         ("", None),
         (None, None),
     ],
-    ids=["seconds", "spaces", "http-date", "date-past", "rfc850", "negative", "fraction", "empty", "absent"],
+    ids=["seconds", "spaces", "http-date", "date-past", "rfc850", "negative", "fraction", "huge", "empty", "absent"],
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, NOW) == expected

@@ -36,6 +36,7 @@ from monitor.ingest.markup import cap, collapse, html_to_text
 
 TITLE_LIMIT = 1000
 SUMMARY_LIMIT = 5000
+PUBLISHER_LIMIT = 200  # an outlet's name (a hostile <source> of 4.8 MB was one line of the digest)
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json")
 # Not a broken feed: a server that labels a feed text/html or text/plain, or sends no type.
 _BENIGN = (feedparser.NonXMLContentType,)
@@ -105,7 +106,7 @@ def _draft(entry: Any, base: str, tz: tzinfo) -> EntryDraft | None:
     if not summary and content and isinstance(content, list):
         summary = _text(content[0], dict.get(content[0], "value"), SUMMARY_LIMIT)
     source = get("source")
-    publisher = collapse(dict.get(source, "title") or "") or None if isinstance(source, dict) else None
+    publisher = collapse(dict.get(source, "title") or "")[:PUBLISHER_LIMIT] or None if isinstance(source, dict) else None
     return EntryDraft(
         title=_text(get("title_detail"), get("title"), TITLE_LIMIT),
         link=link,
@@ -162,7 +163,7 @@ def _published(get: Callable[[str], Any], tz: tzinfo) -> datetime | None:
 def _not_a_feed(body: bytes, url: str, content_type: str | None, problem: Any) -> str:
     if _LOOKS_HTML.match(body[:2048]) or "html" in (content_type or "").lower():
         advertised = advertised_feed(body, url=url, content_type=content_type)
-        if advertised:
+        if advertised and advertised.startswith(("http://", "https://")):  # not javascript: or data:
             return (f"not a feed: {url} is an HTML page that advertises the feed {advertised}; "
                     f"use that address as the source url")
         return (f"not a feed: {url} is an HTML page with no feed link; "

@@ -368,7 +368,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return float(value) if len(value) <= 12 else None  # 400 digits is inf, and no real wait
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

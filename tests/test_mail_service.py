@@ -712,3 +712,40 @@ def test_a_preview_keeps_the_file_of_a_digest_already_made(http_server: TestServ
     assert made.path.read_text(encoding="utf-8").endswith("<!-- as mailed -->\n")
     shown = CliRunner().invoke(cli, [*args, "--out", "-"])
     assert shown.exit_code == 0 and "Stargate Abilene expands" in shown.stdout and "as mailed" not in shown.stdout
+
+
+def test_an_entry_that_matches_only_after_its_title_changed_is_alerted_and_in_the_next_digest(
+        http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
+    """An exploratory test's find: a feed item that matched nothing, retitled after its digest
+    was made so that it matches, was never alerted and in no digest (its first_seen lay in the
+    made window). Now it is counted when it started to match, as a late article match is."""
+    http_server.route("/feed", rss(("Masayoshi Son speaks at Tokyo event", "https://example.com/son")))
+    alerting(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 1, 0, tzinfo=UTC))  # 10:00 on 3 February in Tokyo
+    assert poll(workspace, clock)["s"].matched == 0
+    clock.now = datetime(2025, 2, 3, 23, 1, tzinfo=UTC)  # 08:01 on the 4th: that window is made
+    app = workspace.app(clock)
+    try:
+        assert [m.entries for m in app.digest_service().run_due()] == [0]
+    finally:
+        app.close()
+    http_server.route("/feed", rss(("Masayoshi Son: Stargate Japan with OpenAI to break ground", "https://example.com/son")))
+    clock.advance(minutes=30)
+    out = poll(workspace, clock)["s"]
+    assert (out.new, out.matched) == (0, 1)
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select topic from alert_queue").fetchall() == [("stargate",)]
+    http_server.route("/feed", rss(("Masayoshi Son: Stargate Japan with OpenAI to break ground now",
+                                    "https://example.com/son")))
+    clock.advance(minutes=30)
+    poll(workspace, clock)  # revised again, matching still: no second alert, counted once
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from alert_queue").fetchone() == (1,)
+    clock.advance(days=1)
+    app = workspace.app(clock)
+    try:
+        assert [e.title for s in app.digest(date(2025, 2, 5)).sections for e in s.items] == [
+            "Masayoshi Son: Stargate Japan with OpenAI to break ground now"]
+        assert app.digest(date(2025, 2, 4)).entries == 0
+    finally:
+        app.close()

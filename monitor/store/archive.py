@@ -278,7 +278,7 @@ class Archive:
                     decided, new_ids = self._insert_new_concurrently(conn, source_id, keys, plan, now)
                     add_sightings = postgresql.insert(entry_sources).on_conflict_do_nothing()
                 intents = decided.intents
-                newly_matched = self._revise(conn, intents, decided.revised, now)
+                newly_matched = self._revise(conn, intents, decided.revised, now, alert_topics, alert_lookback)
                 if intents.sightings:
                     conn.execute(add_sightings,
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
@@ -348,19 +348,29 @@ class Archive:
             attempt.rollback()  # another worker stored some of these keys: plan again, knowing them
         raise StoreError("database error while storing a poll: other writers kept inserting its entries")
 
-    def _revise(self, conn: Connection, intents: Intents, revised: Mapping[int, Indexed],
-                now: datetime) -> int:
-        """Store the revisions and match them again; returns how many now match a topic they did not."""
+    def _revise(self, conn: Connection, intents: Intents, revised: Mapping[int, Indexed], now: datetime,
+                alert_topics: Collection[str] = (), alert_lookback: timedelta | None = None) -> int:
+        """Store the revisions and match them again; returns how many now match a topic they did not.
+
+        A revised title or summary can make an entry that matched nothing match (Son speaks at
+        Tokyo event -> Son: Stargate Japan to break ground): its first_seen may lie in a digest
+        already made, so, as for a match by its article text, ``late_match_at`` stamps when the
+        digest counts it, and topics it matches only now are queued for their alert."""
         if not intents.revisions:
             return 0
-        # In id order: two PostgreSQL workers revising the same entries lock their rows in one order.
-        for r in sorted(intents.revisions, key=lambda r: r.entry_id):
-            conn.execute(update(entries).where(entries.c.id == r.entry_id).values(
-                title=r.title, summary=r.summary, published_at=r.published, updated_at=now))
         ids = [r.entry_id for r in intents.revisions]
         before: dict[int, set[str]] = {}
         for entry_id, topic in conn.execute(select(matches.c.entry_id, matches.c.topic).where(matches.c.entry_id.in_(ids))):
             before.setdefault(entry_id, set()).add(topic)
+        counted = {r[0] for r in conn.execute(select(entries.c.id).where(entries.c.id.in_(ids),
+                                                                          entries.c.late_match_at.is_not(None)))}
+        # In id order: two PostgreSQL workers revising the same entries lock their rows in one order.
+        for r in sorted(intents.revisions, key=lambda r: r.entry_id):
+            values: dict[str, object] = {"title": r.title, "summary": r.summary, "published_at": r.published,
+                                         "updated_at": now}
+            if revised[r.entry_id].topics and r.entry_id not in before and r.entry_id not in counted:
+                values["late_match_at"] = now
+            conn.execute(update(entries).where(entries.c.id == r.entry_id).values(**values))
         conn.execute(delete(matches).where(matches.c.entry_id.in_(ids)))
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql(f"DELETE FROM entry_fts WHERE rowid IN ({','.join('?' * len(ids))})",
@@ -368,6 +378,9 @@ class Archive:
         else:
             pg_search.delete_index(conn, ids)
         self._index(conn, [(i, revised[i]) for i in ids], now)
+        if alert_topics:
+            _queue_alerts(conn, [(r.entry_id, [t for t in revised[r.entry_id].topics if t not in before.get(r.entry_id, ())])
+                                 for r in intents.revisions if _fresh(r.published, now, alert_lookback)], alert_topics, now)
         return sum(1 for i in ids if not set(revised[i].topics) <= before.get(i, set()))
 
     def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,

@@ -232,7 +232,8 @@ def _send_digest(app: App, day: date | None, force: bool) -> None:
         if not r.sent:
             retry = f"; monitor run retries it from {r.retry_at.astimezone(app.config.tz):%H:%M}" if r.retry_at else ""
             raise MonitorError(f"sending the digest of {chosen} failed: {r.error}{retry}")
-    to = ", ".join(app.config.digest.email.to) if app.config.digest.email else ""
+    refused = {r for d in deliveries for r in d.refused}
+    to = ", ".join(r for r in app.config.digest.email.to if r not in refused) if app.config.digest.email else ""
     click.echo(f"sent the digest of {chosen} to {to}" if deliveries
                else f"the digest of {chosen} is queued; monitor run sends it")
     for r in deliveries:

@@ -749,3 +749,30 @@ def test_an_entry_that_matches_only_after_its_title_changed_is_alerted_and_in_th
         assert app.digest(date(2025, 2, 4)).entries == 0
     finally:
         app.close()
+
+
+def test_a_recipient_refused_for_now_gets_the_digest_later_alone(http_server: TestServer, workspace: Workspace,
+                                                                   smtp: SmtpServer) -> None:
+    """An exploratory test's find: a 450 for one recipient while the others were accepted marked
+    the mail sent, and that recipient never got it. It is queued again for them alone."""
+    setup(workspace, http_server, smtp, send_empty=True)
+    digest = mail_config(smtp, send_empty=True)
+    digest["email"]["to"] = ["analyst@example.org", "busy@example.org"]  # type: ignore[index]
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}], digest=digest)
+    smtp.refused["busy@example.org"] = "450 4.2.1 mailbox busy, try later"
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "digest", "--send"])
+    assert result.exit_code == 0, result.output
+    assert " to analyst@example.org\n" in result.stdout  # not the one that did not get it
+    assert "tried again for busy@example.org" in result.stderr
+    assert [r.rcpt_tos for r in smtp.received] == [("analyst@example.org",)]
+    del smtp.refused["busy@example.org"]
+    clock = Clock(datetime.now(UTC) + timedelta(minutes=1))
+    app = workspace.app(clock)
+    try:
+        [again] = app.mailer().deliver_due()
+        assert again.sent and again.key.startswith("digest:") and ":again:" in again.key
+        assert app.mailer().deliver_due() == []
+    finally:
+        app.close()
+    assert [r.rcpt_tos for r in smtp.received] == [("analyst@example.org",), ("busy@example.org",)]
+    assert smtp.received[1].message()["To"] == smtp.received[0].message()["To"]  # the same message

@@ -17,6 +17,7 @@ import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -53,13 +54,18 @@ class SmtpSettings:
         )
 
 
-def send(message: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None) -> str | None:
-    """Deliver ``message`` to the recipients in its To/Cc/Bcc headers, or raise DeliveryError.
+Refused = dict[str, tuple[int, bytes]]  # recipient -> the server's reply refusing it
+
+
+def send(message: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.SSLContext | None = None,
+         recipients: Sequence[str] | None = None) -> Refused:
+    """Deliver ``message`` to ``recipients`` (default: those of its To/Cc/Bcc headers), or raise
+    DeliveryError.
 
     ``ssl_context`` defaults to the system's trust store with host-name checking; tests pass one that trusts
-    their own CA. Recipients the server refused while it accepted others are logged and returned as one
-    line ("refused by the server: chief@example.org (550 ...)"), not raised: the message is delivered
-    and a retry would send it twice to those who have it.
+    their own CA. Recipients the server refused while it accepted others are logged and returned
+    (``refusal_note`` says them in one line), not raised: the message is delivered and a retry would
+    send it twice to those who have it (the caller may try again for those refused for now, 4xx).
     """
     where = f"smtp {settings.host}:{settings.port}"
     context = ssl_context or ssl.create_default_context()
@@ -69,7 +75,7 @@ def send(message: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.SSLC
         raise _classify(exc, where, settings, server=True) from exc
     try:
         _open(client, settings, context, where)
-        refused = client.send_message(message)
+        refused = client.send_message(message, to_addrs=list(recipients) if recipients else None)
     except OSError as exc:
         client.close()
         raise _classify(exc, where, settings, server=not _refuses_this_message(exc)) from exc
@@ -83,10 +89,16 @@ def send(message: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.SSLC
     except OSError:
         client.close()
     log.info("event=smtp_sent host=%s message_id=%s", settings.host, message.get("Message-ID", ""))
+    if refused:
+        log.warning("event=smtp_refused host=%s recipients=%s", settings.host,
+                    ",".join(f"{rcpt}:{code}" for rcpt, (code, _) in sorted(refused.items())))
+    return refused
+
+
+def refusal_note(refused: Refused) -> str | None:
+    """One line naming the recipients the server refused and why, or None."""
     if not refused:
         return None
-    log.warning("event=smtp_refused host=%s recipients=%s", settings.host,
-                ",".join(f"{rcpt}:{code}" for rcpt, (code, _) in sorted(refused.items())))
     return "refused by the server: " + ", ".join(
         f"{rcpt} ({code} {reply.decode('utf-8', 'replace').strip()})" for rcpt, (code, reply) in sorted(refused.items()))
 

@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
+from hashlib import sha256
 
-from monitor.deliver.smtp import SmtpSettings, send
+from monitor.deliver.smtp import Refused, SmtpSettings, refusal_note, send
 from monitor.errors import DeliveryError
 from monitor.store.outbox import Outbox, Outgoing, retry_delay
 
@@ -27,6 +28,7 @@ class Delivery:
     sent: bool
     error: str | None = None  # sent: the recipients the server refused, if some
     retry_at: datetime | None = None
+    refused: tuple[str, ...] = ()  # sent: the recipients that did not get it (yet)
 
 
 class Mailer:
@@ -46,7 +48,7 @@ class Mailer:
         for n, item in enumerate(claimed):
             message = message_from_bytes(item.message, policy=policy.SMTP)
             try:
-                partly = send(message, self.settings)  # type: ignore[arg-type]
+                refused = send(message, self.settings, recipients=item.recipients)  # type: ignore[arg-type]
             except DeliveryError as exc:
                 retry_at = self.outbox.failed(item.id, self.clock(), str(exc), temporary=exc.temporary,
                                               at_least=exc.retry_after)
@@ -57,10 +59,26 @@ class Mailer:
                     results += self._put_back(claimed[n + 1:], exc, retry_at)
                     break
                 continue
-            self.outbox.sent(item.id, self.clock(), note=partly)
-            log.info("event=mail_sent key=%s recipients=%d", item.key, len(item.recipients))
-            results.append(Delivery(item.key, True, partly))
+            note = refusal_note(refused)
+            later = self._again_for(item, refused)
+            if later:
+                note = f"{note}; tried again for {', '.join(later)}"
+            self.outbox.sent(item.id, self.clock(), note=note)
+            log.info("event=mail_sent key=%s recipients=%d", item.key, len(item.recipients) - len(refused))
+            results.append(Delivery(item.key, True, note, refused=tuple(sorted(refused))))
         return results
+
+    def _again_for(self, item: Outgoing, refused: Refused) -> list[str]:
+        """Queue the message again for the recipients the server refused for now (4xx: a full
+        mailbox, greylisting), alone: the others have it. Returns them."""
+        later = sorted(r for r, (code, _) in refused.items() if 400 <= code < 500)
+        if later:
+            key = f"{item.key}:again:{sha256(chr(10).join(later).encode()).hexdigest()[:12]}"
+            now = self.clock()
+            self.outbox.put(key=key, kind=item.kind, recipients=later, message=item.message, now=now,
+                            due=now + retry_delay(1))
+            log.info("event=mail_requeued key=%s for=%s", key, ",".join(later))
+        return later
 
     def _put_back(self, rest: Sequence[Outgoing], exc: DeliveryError, retry_at: datetime | None) -> list[Delivery]:
         when = retry_at or self.clock() + retry_delay(1)

@@ -55,13 +55,14 @@ class Outbox:
 
     @staticmethod
     def enqueue(conn: Connection, *, key: str, kind: str, recipients: Sequence[str], message: bytes,
-                now: datetime) -> bool:
-        """Queue a message inside the caller's transaction; False when the key is already queued."""
+                now: datetime, due: datetime | None = None) -> bool:
+        """Queue a message inside the caller's transaction (due ``due``, else now); False when the
+        key is already queued."""
         exists = conn.execute(select(outbox.c.id).where(outbox.c.key == key)).first()
         if exists:
             return False
         conn.execute(insert(outbox).values(key=key, kind=kind, recipients="\n".join(recipients), message=message,
-                                           state="pending", attempts=0, next_attempt_at=now, created_at=now))
+                                           state="pending", attempts=0, next_attempt_at=due or now, created_at=now))
         return True
 
     @staticmethod
@@ -72,13 +73,14 @@ class Outbox:
             next_attempt_at=now, lease_until=None, last_error=None, sent_at=None)
 
     def put(self, *, key: str, kind: str, recipients: Sequence[str], message: bytes, now: datetime,
-            replace: bool = False) -> bool:
+            replace: bool = False, due: datetime | None = None) -> bool:
         """Queue a message in its own transaction; `replace` re-queues a key already sent (--force)."""
         try:
             with self._writer.begin() as conn:
                 if replace:
                     conn.execute(self.requeue_statement(key, recipients, message, now))
-                return self.enqueue(conn, key=key, kind=kind, recipients=recipients, message=message, now=now)
+                return self.enqueue(conn, key=key, kind=kind, recipients=recipients, message=message, now=now,
+                                    due=due)
         except IntegrityError:
             return False
         except SQLAlchemyError as exc:

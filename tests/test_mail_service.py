@@ -776,3 +776,28 @@ def test_a_recipient_refused_for_now_gets_the_digest_later_alone(http_server: Te
         app.close()
     assert [r.rcpt_tos for r in smtp.received] == [("analyst@example.org",), ("busy@example.org",)]
     assert smtp.received[1].message()["To"] == smtp.received[0].message()["To"]  # the same message
+
+
+def test_a_time_zone_moved_past_the_day_line_sends_nothing_twice(workspace: Workspace) -> None:
+    """An exploratory test's find: London at 12:20, then Pacific/Kiritimati (+14) at 02:15: the
+    next day's window (12:15Z to 12:15Z) lay inside the last one sent, which was sent again in
+    full. What the last digest covered is not covered again, and nothing is left out after it."""
+    workspace.write(sources=[], timezone="Europe/London", digest={"at": "12:20", "dir": "digests", "lookback": "3d"})
+    clock = Clock(datetime(2026, 11, 27, 12, 30, tzinfo=UTC))
+    app = workspace.app(clock)
+    try:
+        assert [m.day for m in app.digest_service().run_due()] == [date(2026, 11, 27)]
+        sent_end = app.digest_log().window(date(2026, 11, 27))[1]  # type: ignore[index]
+    finally:
+        app.close()
+    workspace.write(sources=[], timezone="Pacific/Kiritimati", digest={"at": "02:15", "dir": "digests", "lookback": "3d"})
+    app = workspace.app(clock)
+    try:
+        service = app.digest_service()
+        covered = service.window(date(2026, 11, 28))  # 27 Nov 12:15Z to 12:15Z: all sent already
+        assert covered.start == covered.end == sent_end
+        assert [(m.day, m.entries) for m in service.run_due()] == [(date(2026, 11, 28), 0)]
+        after = service.window(date(2026, 11, 29))
+        assert after.start == sent_end and after.end == datetime(2026, 11, 28, 12, 15, tzinfo=UTC)
+    finally:
+        app.close()

@@ -193,7 +193,12 @@ class DigestService:
         otherwise leave a gap no digest covers, or send again what the last one sent."""
         recorded = self.log.window(window.day - timedelta(days=1))
         previous = recorded[1] if recorded else None
-        if previous is None or previous >= window.end or abs(previous - window.start) >= timedelta(days=1):
+        if previous is not None and previous >= window.end:
+            # The previous day's digest ended after this one would (the time zone moved east past
+            # the day line, London 12:20 to Kiritimati 02:15): it sent all of this window already.
+            end = previous.astimezone(self.config.tz)
+            return Window(window.day, end, end)
+        if previous is None or abs(previous - window.start) >= timedelta(days=1):
             return window
         return Window(window.day, previous.astimezone(self.config.tz), window.end)
 

@@ -10,12 +10,12 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 
 from sqlalchemy import Engine
 
 from monitor.config import Config, SourceConfig
-from monitor.core.digest import Digest, day_being_gathered
+from monitor.core.digest import Digest, alert_floor, day_being_gathered
 from monitor.core.schedule import after_success
 from monitor.core.topics import TopicSet
 from monitor.deliver.smtp import SmtpSettings
@@ -84,7 +84,8 @@ class App:
 
     def pipeline(self) -> Pipeline:
         return Pipeline(self.archive, self.topics, alert_topics=frozenset(t.name for t in self.config.alerting),
-                        alert_lookback=self.config.digest.lookback,
+                        alert_floor=partial(alert_floor, at=self.config.digest.at, tz=self.config.tz,
+                                            lookback=self.config.digest.lookback),
                         queries={t.name: t.query for t in self.config.topics},
                         article_topics=frozenset(t.name for t in self.config.topics if t.fetch_article))
 

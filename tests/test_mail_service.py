@@ -361,6 +361,31 @@ def test_old_news_from_a_new_source_is_no_alert(http_server: TestServer, workspa
     assert queued == ["Stargate OpenAI today", "Stargate OpenAI undated"]
 
 
+def test_an_entry_old_enough_for_no_alert_is_old_enough_for_no_digest(http_server: TestServer,
+                                                                       workspace: Workspace) -> None:
+    """An exploratory test's find: alerts left out what was published more than lookback before
+    now, the digest what was published more than lookback before its window opened, so an item
+    in between was in the digest and never alerted. Both use the digest's floor now."""
+    item = "<item><title>{0}</title><link>https://example.com/{1}</link><pubDate>{2}</pubDate></item>"
+    http_server.route("/feed", RSS.format(items=item.format("Stargate OpenAI in between", 1, "Fri, 31 Jan 2025 09:00:00 +0900")
+                                          + item.format("Stargate OpenAI too old", 2, "Fri, 31 Jan 2025 07:00:00 +0900")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate OpenAI", "alert": "immediate"}],
+                    digest={"at": "08:00", "dir": "digests", "lookback": "3d",  # nothing is sent: no server
+                            "email": {"to": ["analyst@example.org"], "from": "monitor@example.org",
+                                      "smtp": {"host": "127.0.0.1", "port": 9, "security": "none"}}})
+    clock = Clock()  # 2025-02-03 10:00 in Tokyo: the window opened at 08:00, its floor is 31 Jan 08:00
+    poll(workspace, clock)
+    with sqlite3.connect(workspace.db_path) as conn:
+        queued = [r[0] for r in conn.execute("select e.title from alert_queue join entries e on e.id = entry_id")]
+    assert queued == ["Stargate OpenAI in between"]
+    app = workspace.app(clock)
+    try:
+        assert [e.title for s in app.digest(date(2025, 2, 4)).sections for e in s.items] == queued
+    finally:
+        app.close()
+
+
 def alerting(ws: Workspace, server: TestServer, smtp: SmtpServer) -> None:
     ws.write(sources=[{"name": "s", "url": server.url("/feed")}],
              topics=[{"name": "stargate", "title": "Stargate", "query": "Stargate OpenAI", "alert": "immediate",

@@ -83,6 +83,12 @@ def published_floor(window: Window, lookback: timedelta) -> datetime:
     return window.start - lookback
 
 
+def alert_floor(now: datetime, at: time, tz: tzinfo, lookback: timedelta) -> datetime:
+    """Entries published before this instant are no alert at `now`: the floor of the digest
+    that will list them, so an entry is left out of both or of neither."""
+    return published_floor(window_for(day_being_gathered(now, at, tz), at, tz), lookback)
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """An archive row as the digest needs it (UTC datetimes)."""

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config, SourceConfig
+from monitor.core.digest import alert_floor
 from monitor.core.intake import credible_date
 from monitor.core.topics import TopicSet
 from monitor.errors import MonitorError
@@ -92,12 +93,16 @@ class Articles:
         stored = await asyncio.to_thread(self.archive.set_article, entry_id, text=article.text, summary=summary,
                                 published=published or credible_date(article.published, self.clock()),
                                 indexed=Indexed(analysed.tokens, analysed.topics, analysed.hits), now=self.clock(),
-                                alert_topics=self.alert_topics, alert_lookback=self.config.digest.lookback)
+                                alert_topics=self.alert_topics, alert_since=self._alert_floor())
         if not stored:  # another worker stored it meanwhile
             return 0
         log.info("event=article source_entry=%d chars=%d topics=%s", entry_id, len(article.text),
                  ",".join(analysed.topics) or "-")
         return 1
+
+    def _alert_floor(self) -> datetime:
+        digest = self.config.digest
+        return alert_floor(self.clock(), digest.at, self.config.tz, digest.lookback)
 
     async def _public(self, url: str) -> None:
         await check_public_async(url, allow_private=self.config.fetch.allow_private)

@@ -7,9 +7,9 @@ benchmark measures the code users run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from monitor.core.entry import EntryDraft
 from monitor.core.intake import Identified, Known, credible, decide, identify
@@ -32,13 +32,14 @@ class Pipeline:
     """Stores what one poll of one source found and matches it against the topics."""
 
     def __init__(self, archive: Archive, topics: TopicSet, *, alert_topics: frozenset[str] = frozenset(),
-                 alert_lookback: timedelta | None = None, article_topics: frozenset[str] = frozenset(),
+                 alert_floor: Callable[[datetime], datetime] | None = None,
+                 article_topics: frozenset[str] = frozenset(),
                  queries: Mapping[str, str] | None = None) -> None:
         self.archive = archive
         self.topics = topics
         self.queries = queries  # the topics' query texts: a change elsewhere is noticed at each poll
         self.alert_topics = alert_topics  # `alert: immediate`: their new matches are queued with the poll
-        self.alert_lookback = alert_lookback  # ... unless published longer ago than this
+        self.alert_floor = alert_floor  # ... unless published before what this gives for now
         self.article_topics = article_topics  # `fetch_article: true`: their new matches' pages are queued
 
     def ingest(self, source_id: int, source_name: str, drafts: list[EntryDraft], *, now: datetime,
@@ -53,7 +54,8 @@ class Pipeline:
 
         applied = self.archive.ingest(source_id, [i.key for i in identified if i.key], plan, now=now,
                                       record=record, alert_topics=self.alert_topics,
-                                      alert_lookback=self.alert_lookback, queries=self.queries)
+                                      alert_since=self.alert_floor(now) if self.alert_floor else None,
+                                      queries=self.queries)
         return Ingested(applied.new, applied.revised, applied.matched, skipped, applied.new_ids)
 
     def _plan(self, identified: list[Identified], source_id: int, known: dict[str, Known],

@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
@@ -93,10 +93,11 @@ class PollRecord:
     items: int | None = None  # ok, html sources: items the page held (0 after some: a layout change)
 
 
-def _fresh(published: datetime | None, now: datetime, lookback: timedelta | None) -> bool:
-    """Whether an entry is news enough to alert: not published more than `lookback` ago (the
-    digest's own rule: a source added today brings its months-old items as new entries)."""
-    return lookback is None or published is None or published >= now - lookback
+def _fresh(published: datetime | None, since: datetime | None) -> bool:
+    """Whether an entry is news enough to alert: not published before `since` (the digest's own
+    floor, monitor.core.digest.alert_floor: a source added today brings its months-old items as
+    new entries)."""
+    return since is None or published is None or published >= since
 
 
 def _queue_alerts(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], alert_topics: Collection[str],
@@ -252,13 +253,13 @@ class Archive:
 
     def ingest(self, source_id: int, keys: Sequence[str], plan: Planner, *,
                now: datetime, record: PollRecord, alert_topics: Collection[str] = (),
-               alert_lookback: timedelta | None = None, queries: Mapping[str, str] | None = None) -> Applied:
+               alert_since: datetime | None = None, queries: Mapping[str, str] | None = None) -> Applied:
         """Look the keys up, let `plan` decide, store the result and the poll record: all in
         one write transaction, so a crash or a full disk keeps the whole poll or none of it.
 
         New entries matching an `alert: immediate` topic are queued for its alert in the same
         transaction: a crash after the commit cannot store an entry and lose its alert (unless
-        published more than `alert_lookback` ago: old news is no alert). `plan`
+        published before `alert_since`: old news is no alert). `plan`
         gets what the archive knows of the keys and a reader of stored article texts (a revised
         entry is indexed and matched again with its text, which the feed does not carry).
         `queries`, the topic queries `plan` matches with, are checked against those the archive
@@ -278,7 +279,7 @@ class Archive:
                     decided, new_ids = self._insert_new_concurrently(conn, source_id, keys, plan, now)
                     add_sightings = postgresql.insert(entry_sources).on_conflict_do_nothing()
                 intents = decided.intents
-                newly_matched = self._revise(conn, intents, decided.revised, now, alert_topics, alert_lookback)
+                newly_matched = self._revise(conn, intents, decided.revised, now, alert_topics, alert_since)
                 if intents.sightings:
                     conn.execute(add_sightings,
                                  [{"entry_id": i, "source_id": source_id, "first_seen": now}
@@ -291,7 +292,7 @@ class Archive:
                                 source_id, now)
                 if alert_topics:
                     _queue_alerts(conn, [(i, decided.new[e.key].topics) for i, e in stored
-                                         if _fresh(e.published, now, alert_lookback)], alert_topics, now)
+                                         if _fresh(e.published, alert_since)], alert_topics, now)
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing a poll") from exc
         # new entries that match, and revised ones that match a topic they did not: a revised date
@@ -349,7 +350,7 @@ class Archive:
         raise StoreError("database error while storing a poll: other writers kept inserting its entries")
 
     def _revise(self, conn: Connection, intents: Intents, revised: Mapping[int, Indexed], now: datetime,
-                alert_topics: Collection[str] = (), alert_lookback: timedelta | None = None) -> int:
+                alert_topics: Collection[str] = (), alert_since: datetime | None = None) -> int:
         """Store the revisions and match them again; returns how many now match a topic they did not.
 
         A revised title or summary can make an entry that matched nothing match (Son speaks at
@@ -380,12 +381,12 @@ class Archive:
         self._index(conn, [(i, revised[i]) for i in ids], now)
         if alert_topics:
             _queue_alerts(conn, [(r.entry_id, [t for t in revised[r.entry_id].topics if t not in before.get(r.entry_id, ())])
-                                 for r in intents.revisions if _fresh(r.published, now, alert_lookback)], alert_topics, now)
+                                 for r in intents.revisions if _fresh(r.published, alert_since)], alert_topics, now)
         return sum(1 for i in ids if not set(revised[i].topics) <= before.get(i, set()))
 
     def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,
                     indexed: Indexed, now: datetime, alert_topics: Collection[str] = (),
-                    alert_lookback: timedelta | None = None) -> bool:
+                    alert_since: datetime | None = None) -> bool:
         """Store a queued entry's article text (and the summary/date the feed lacked), index it
         and record its matches again, in one transaction that takes the entry off the article
         queue; False, storing nothing, when it is no longer queued (another worker stored it,
@@ -418,7 +419,7 @@ class Archive:
                 else:
                     pg_search.delete_index(conn, [entry_id])
                 self._index(conn, [(entry_id, indexed)], now)
-                if _fresh(published, now, alert_lookback):
+                if _fresh(published, alert_since):
                     _queue_alerts(conn, [(entry_id, [t for t in indexed.topics if t not in before])], alert_topics, now)
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing article text") from exc

@@ -22,6 +22,7 @@ import pytest
 from monitor.core.digest import Digest, Failure, Item, Section, window_for
 from monitor.render.email import compose_alert, compose_digest
 from monitor.render.markdown import render
+from monitor.render.plain import render_digest
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NOW = datetime(2025, 2, 4, 8, 0, 5, tzinfo=TOKYO)
@@ -123,7 +124,7 @@ TWO_TOPICS = digest(
 
 def test_digest_is_multipart_alternative_with_the_markdown_and_html_of_the_same_data() -> None:
     plain, html = parts(wire(compose(TWO_TOPICS)))
-    assert plain == render(TWO_TOPICS)
+    assert plain == render_digest(TWO_TOPICS)
     page = Page(html)
     jv = "ソフトバンクとOpenAI、合弁会社「SB OAI Japan」設立"
     assert ("https://example.jp/jv?id=1&lang=ja", jv) in page.links
@@ -157,6 +158,24 @@ def test_the_other_reports_of_a_story_are_links_in_both_parts() -> None:
     assert "also: The Japan Times, Nikkei Asia (+2: <b>Outlet</b>, Kyodo)" in page.all_text()
     assert "b" not in page.tags
     assert sorted(re.findall(r"https://[a-z.]+example/jv[^)\s]*", plain)) == sorted(h for h, _ in page.links)
+
+
+def test_the_plain_part_is_text_as_written_not_escaped_markdown() -> None:
+    """An exploratory test's find: the text/plain part was the Markdown file, so a mail reader saw
+    'SoftBank \\[SBG\\] invests \\$40bn \\& more' and copied press@<WORD JOINER>openai.com. It
+    is text as written now; only control characters and bidi overrides are dropped, and only
+    http(s) addresses are written out as links."""
+    title = "OpenAI_s Altman: SoftBank [SBG] invests $40bn & more (#1 *exclusive*) — press@openai.com <b>\x1b[31m"
+    when = datetime(2025, 2, 3, 22, 0, tzinfo=TOKYO)
+    story = Item(title, "https://example.org/a?b=1&c=(2)", ("test-en",), when, when, ("t",), ("Stargate", "invest*"),
+                 also=(("Evil\u202eOutlet", "javascript:alert(1)"),))
+    for plain in (parts(wire(compose(digest(Section("t", "JV (SB OAI Japan)", (story,))))))[0],
+                  parts(wire(alert("JV (SB OAI Japan)", [story])))[0]):
+        assert ("- OpenAI_s Altman: SoftBank [SBG] invests $40bn & more (#1 *exclusive*) — press@openai.com <b> [31m"
+                " — test-en, 2025-02-03 22:00 (matched: Stargate, invest*)\n  https://example.org/a?b=1&c=(2)\n"
+                "  also: Evil Outlet\n") in plain
+        assert "\\" not in plain and "\u2060" not in plain and "\x1b" not in plain and "javascript" not in plain
+        assert "JV (SB OAI Japan)" in plain
 
 
 def test_html_has_no_remote_content_scripts_or_style_sheets() -> None:
@@ -238,9 +257,9 @@ def test_alert_lists_the_new_items_in_both_parts() -> None:
     assert re.fullmatch(r"<alert-20250203T230005Z\.[0-9a-f]{16}@monitor\.example\.org>", msg["Message-ID"])
     assert msg["List-Id"] == LIST_ID and msg["Auto-Submitted"] == "auto-generated"
     plain, html = parts(msg)
-    assert plain.startswith("# Stargate: 2 new\n\n")
-    assert "- [Stargate Japan data centre](https://example.org/1) — japan-times, 2025-02-03 21:30" in plain
-    assert "- スターゲート計画 — japan-times, 2025-02-03 21:30" in plain
+    assert plain.startswith("Stargate: 2 new\n\n")
+    assert "- Stargate Japan data centre — japan-times, 2025-02-03 21:30\n  https://example.org/1\n" in plain
+    assert "- スターゲート計画 — japan-times, 2025-02-03 21:30\n" in plain
     page = Page(html)
     assert page.links == [("https://example.org/1", "Stargate Japan data centre")]
     assert "スターゲート計画" in page.all_text()
@@ -293,6 +312,7 @@ def test_times_carry_their_zone_on_the_day_clocks_go_back() -> None:
     d = Digest(later, (Section("stargate", "Stargate", (item("Later", published=later.start),)),), (failing,), 1)
     plain = render(d)
     assert "(since 2025-10-20 09:00 EDT)" in plain and "Later](https://example.com/a) — japan-times, 2025-11-30 08:00\n" in plain
+    assert "(since 2025-10-20 09:00 EDT)" in render_digest(d) and "Later — japan-times, 2025-11-30 08:00\n" in render_digest(d)
 
 
 

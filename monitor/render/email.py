@@ -1,7 +1,6 @@
 """Digest or alert -> one email message (text/plain and text/html alternatives), ready for the outbox.
 
-Composes, never sends; no I/O besides loading the templates. Both parts come from the same data: the
-plain part is the digest's Markdown (``markdown.render``), the HTML part a Jinja2 template fed plain strings
+Composes, never sends; no I/O besides loading the templates. Both parts come from the same data: plain part is plain text (``plain``: no Markdown escapes, links written out), the HTML part a Jinja2 template fed plain strings
 with autoescaping on, so a feed's title can never become markup (nothing here is marked safe). Only http(s)
 URLs become links (``markdown.link_target``). No remote images, no scripts, no style sheets: inline styles
 only, which is what Gmail, Outlook and Apple Mail all keep.
@@ -29,14 +28,12 @@ import jinja2
 from monitor.core.digest import Digest, Item
 from monitor.render.markdown import (
     digest_needs_zone,
-    escape,
     link_target,
-    list_item,
     needs_zone,
-    render,
     since_stamp,
     stamp,
 )
+from monitor.render.plain import render_alert, render_digest
 
 # Lines end in CRLF as on the wire; bodies are encoded to 7 bits (see the module docstring).
 POLICY = policy.SMTP.clone(cte_type="7bit")
@@ -77,7 +74,7 @@ def compose_digest(
         failures=[(_oneline(f.source), _oneline(f.error), since_stamp(digest, f.since, zone) if f.since else None)
                   for f in digest.failures],
     )
-    plain = render(digest)
+    plain = render_digest(digest)
     msg = _message(plain, html)
     # Deterministic: composing the same date's digest again (a crash before the outbox stored it, a
     # retry) gives the same Message-ID, and receiving systems fold identical IDs into one message.
@@ -97,10 +94,9 @@ def compose_alert(
     heading = _oneline(topic_heading)
     zone = needs_zone(i.published for i in items)
     entries = [_entry(i, zone) for i in items]
-    lines = [f"# {escape(heading)}: {len(items)} new", ""] + [list_item(i, zone=zone) for i in items]
     html = _environment().get_template("alert.html.j2").render(
         subject=f"monitor alert: {heading}", heading=heading, entries=entries)
-    msg = _message("\n".join(lines) + "\n", html)
+    msg = _message(render_alert(heading, items), html)
     # Deterministic per batch, like the digest's: the same alert composed twice is one message.
     key = ["alert", heading, list_id, now.astimezone(UTC).isoformat(), *sorted(recipients),
            *(f"{i.url}\t{i.title}" for i in items)]

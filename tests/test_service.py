@@ -638,3 +638,43 @@ def test_a_database_error_in_a_job_is_one_line(caplog: pytest.LogCaptureFixture)
         asyncio.run(_guarded(buggy, "outbox")())
     assert [r.getMessage() for r in caplog.records] == ["event=job_crashed job=outbox"]
     assert caplog.records[0].exc_info is not None
+
+
+def test_what_a_worker_stored_without_a_topic_added_meanwhile_is_matched_at_the_next_start(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """An exploratory test's find (a rolling restart on PostgreSQL): a topic added while an old
+    worker ran was never matched against what that worker stored, since it only checked the
+    topics it knew. Its polls now mark a topic it does not know as not matched as configured."""
+    http_server.route("/f", rss(("Weather warning for Tokyo", "https://example.com/w")))
+    sources = [{"name": "s", "url": http_server.url("/f")}]
+    workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate"}])
+    running = workspace.app()
+    try:
+        running.topic_service().sync()
+        workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate"},
+                                                 {"name": "weather", "query": "weather"}])
+        restarted_first = workspace.app()
+        try:
+            restarted_first.topic_service().sync()  # the first worker restarted with the new topic
+        finally:
+            restarted_first.close()
+
+        async def worker_poll() -> None:
+            from monitor.net.fetcher import Fetcher
+
+            async with Fetcher(running.fetch_settings()) as fetcher:
+                await running.poller(fetcher).poll_one(running.config.source("s"))
+
+        asyncio.run(worker_poll())  # the old worker: no weather topic
+    finally:
+        running.close()
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from matches").fetchone() == (0,)
+    restarted = workspace.app()
+    try:
+        assert restarted.topic_service().stale()[0] == ["weather"]
+        restarted.topic_service().sync()
+    finally:
+        restarted.close()
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select topic from matches").fetchall() == [("weather",)]

@@ -108,14 +108,14 @@ def _queue_alerts(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], al
 
 
 def _disown_changed_topics(conn: Connection, queries: Mapping[str, str]) -> None:
-    """A topic whose query another process changed (a one-shot command with an edited config)
-    while this one matches with the old query: what this poll stores is matched by the old
-    rules, so the topic is no longer recorded as matched as configured. The next `poll`,
-    `digest`, start of `run` or `topics rematch` then matches the whole archive against the
-    query in force, and this poll's matches are put right."""
-    stored = dict(conn.execute(select(topics_table.c.name, topics_table.c.query)
-                               .where(topics_table.c.name.in_(list(queries)))).all())
-    stale = sorted(name for name, query in stored.items() if query != queries[name])
+    """A topic whose query another process changed (a one-shot command with an edited config),
+    or added, while this one matches with the old query or without the topic: what this poll
+    stores is matched by the old rules, so the topic is no longer recorded as matched as
+    configured. The next `poll`, `digest`, start of `run` or `topics rematch` then matches the
+    whole archive against the query in force, and this poll's matches are put right. (A topic
+    added during a rolling restart missed for good what the workers not yet restarted stored.)"""
+    stored = dict(conn.execute(select(topics_table.c.name, topics_table.c.query)).all())
+    stale = sorted(name for name, query in stored.items() if query != queries.get(name))
     if stale:
         conn.execute(delete(topics_table).where(topics_table.c.name.in_(stale)))
         log.warning("event=topic_changed_elsewhere topics=%s: this process matches by an older query; "

@@ -17,6 +17,7 @@ specific class here and keep the original as ``__cause__``.
     │       └── RobotsUnreachable  robots.txt answered 5xx or not at all: no pages for now
     ├── ParseError             the body is not a feed / page we can read
     ├── StoreError             the database refused a write (disk full, locked too long)
+    │   └── SchemaChanged      upgraded under a running process, which stops
     └── DeliveryError          the SMTP server refused a message (``temporary`` or not)
 """
 
@@ -94,6 +95,12 @@ class ParseError(MonitorError):
 
 class StoreError(MonitorError):
     """The database refused a write; nothing of that batch was stored."""
+
+
+class SchemaChanged(StoreError):
+    """A running process found the database upgraded under it (another worker started with a
+    newer monitor): it must not write with its older rules (the search index's tokens), so it
+    stops, to be restarted with the new code."""
 
 
 class DeliveryError(MonitorError):

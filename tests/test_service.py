@@ -433,6 +433,7 @@ def test_a_retry_after_no_clock_can_hold_backs_off_seven_days(http_server: TestS
     finally:
         app.close()
     assert outcomes["busy"].status == "error" and outcomes["fine"].status in ("ok", "not_modified")
+    assert (outcomes["busy"].error or "").endswith(", retry after more than a week")  # not "infs"
     rows = source_rows(workspace)
     assert rows["busy"]["lease_owner"] is None and rows["fine"]["lease_owner"] is None
     wait = datetime.fromisoformat(rows["busy"]["next_poll_at"]) - datetime(2025, 2, 3)
@@ -678,3 +679,45 @@ def test_what_a_worker_stored_without_a_topic_added_meanwhile_is_matched_at_the_
         restarted.close()
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select topic from matches").fetchall() == [("weather",)]
+
+
+def test_a_worker_stops_when_the_database_is_upgraded_under_it(http_server: TestServer, workspace: Workspace,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """A PostgreSQL rolling-upgrade test's find: workers of the old code went on writing after a
+    newer one upgraded the schema (0008 rebuilt the search index with new tokens), so what they
+    stored then was indexed with the old tokens for good. A poll now checks the revision under
+    the poll fence (which an upgrade takes), stores nothing, and the service stops with an error
+    for its supervisor to restart it with the new code."""
+    from monitor.errors import SchemaChanged
+
+    http_server.route("/f", rss(("Stargate adds a 1.5GW campus", "https://example.com/1")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/f"), "every": "1s"}])
+    app = workspace.app()
+    upgraded: list[float] = []
+
+    def newer_schema(request: object) -> Response:
+        if not upgraded:  # the second poll's fetch: another monitor upgrades meanwhile
+            with sqlite3.connect(workspace.db_path) as conn:
+                conn.execute("update alembic_version set version_num = '9999'")
+            upgraded.append(time.monotonic())
+        return Response(body=rss(("Stargate adds a 200MW site", "https://example.com/2")),
+                        headers={"Content-Type": "application/rss+xml"})
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(20, stop.set)  # a safety net: it must stop long before
+        await run.serve(app, stop)
+
+    try:
+        assert poll(workspace, Clock())["s"].new == 1
+        http_server.handler("/f", newer_schema)
+        started = time.monotonic()
+        with pytest.raises(SchemaChanged, match="upgraded to schema revision 9999 .* restart it"):
+            asyncio.run(main())
+        assert upgraded and time.monotonic() - started < 15
+    finally:
+        app.close()
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select title from entries").fetchall() == [("Stargate adds a 1.5GW campus",)]
+        assert conn.execute("select last_error from sources").fetchone() == (None,)  # no failure of the source's
+    assert any("event=schema_changed" in r.getMessage() for r in caplog.records)

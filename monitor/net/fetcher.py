@@ -350,13 +350,17 @@ def _parse_url(url: str) -> httpx.URL:
     return parsed
 
 
+_WEEK = 7 * 86400.0
+
+
 def _status_error(response: httpx.Response) -> HTTPStatusError:
     status = response.status_code
     phrase = httpx.codes.get_reason_phrase(status) or response.reason_phrase
     retry_after = None
     if status in (429, 503):
         retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
-    hint = f", retry after {retry_after:g}s" if retry_after is not None else ""
+    hint = "" if retry_after is None else (f", retry after {retry_after:g}s" if retry_after < _WEEK
+                                          else ", retry after more than a week")  # not "infs"
     return HTTPStatusError(
         f"HTTP {status} {phrase}".rstrip() + f" from {response.url}{hint}", status, retry_after
     )
@@ -368,7 +372,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value) if len(value) <= 12 else None  # 400 digits is inf, and no real wait
+        return float(value)  # 400 digits is inf: the schedule caps any wait at 7 days
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -24,7 +24,7 @@ from monitor.config import Config, SourceConfig
 from monitor.core.digest import alert_floor
 from monitor.core.intake import credible_date
 from monitor.core.topics import TopicSet
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, SchemaChanged
 from monitor.ingest.article import extract_article
 from monitor.net.fetcher import Fetcher
 from monitor.net.guard import check_public_async
@@ -66,6 +66,8 @@ class Articles:
         for page in await asyncio.to_thread(self.queue.due, source_id, self.clock(), PER_POLL):
             try:
                 got = await self._one(page.entry_id, page.url, page.title, page.summary, page.published)
+            except SchemaChanged:
+                raise
             except Exception as exc:  # one page failing never fails the poll; it is tried again later
                 given_up = await asyncio.to_thread(self.queue.failed, page, self.clock())
                 if not isinstance(exc, MonitorError):  # a bug of ours: it must not block the queue either

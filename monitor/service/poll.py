@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import SourceConfig
 from monitor.core.entry import ParseResult
-from monitor.errors import HTTPStatusError, MonitorError, StoreError
+from monitor.errors import HTTPStatusError, MonitorError, SchemaChanged, StoreError
 from monitor.ingest.feed import parse_feed
 from monitor.ingest.listing import parse_listing
 from monitor.net.fetcher import Fetcher, FetchResult, Validators
@@ -111,6 +111,8 @@ class Poller:
             outcome = Outcome(source.name, "ok", done.new, done.matched, done.skipped,
                               items=len(parsed.drafts) + parsed.skipped, new_ids=done.new_ids,
                               bytes=len(fetched.body), warnings=tuple(parsed.warnings))
+        except SchemaChanged:
+            raise  # not this source's failure: the process must stop (monitor.service.worker)
         except HTTPStatusError as exc:
             outcome = await self._failed(source, source_id, exc, gone=exc.status == 410)
         except MonitorError as exc:  # fetch, parse or store: recorded if the database allows
@@ -129,6 +131,8 @@ class Poller:
             return
         try:
             await self.articles.enrich(source, source_id)
+        except SchemaChanged:
+            raise
         except StoreError as exc:
             log.error("event=articles_failed source=%s error=%r", source.name, str(exc))
 

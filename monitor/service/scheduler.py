@@ -64,11 +64,17 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         log.info("event=started worker=%s sources=%d topics=%d digest_at=%s", worker.owner,
                  len(app.config.sources), len(app.config.topics), app.config.digest.at.strftime("%H:%M"))
         try:
-            await stop.wait()
+            outdated = asyncio.create_task(worker.outdated_event.wait())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait((outdated, stopped), return_when=asyncio.FIRST_COMPLETED)
+            outdated.cancel()
+            stopped.cancel()
         finally:
             scheduler.shutdown(wait=False)
             await worker.drain(GRACE_SECONDS)
             log.info("event=stopped")
+        if worker.outdated is not None:  # exit non-zero: a supervisor restarts it with the new code
+            raise worker.outdated
 
 
 def build_scheduler(app: App, worker: Worker) -> AsyncIOScheduler:

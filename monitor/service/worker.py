@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from monitor.config import Config, SourceConfig
 from monitor.core.schedule import after_failure, after_success
-from monitor.errors import MonitorError, StoreError
+from monitor.errors import MonitorError, SchemaChanged, StoreError
 from monitor.service.poll import Outcome, Poller
 from monitor.store.schedule import Claim, Schedule
 
@@ -60,6 +60,8 @@ class Worker:
         self._refill: asyncio.Task[None] | None = None  # claims into slots that polls freed
         self._freed = False  # a poll ended since the refill last claimed
         self._claiming = asyncio.Lock()  # the ticker and the refill: one claim at a time, never past the slots
+        self.outdated: SchemaChanged | None = None  # set when the database was upgraded under this worker
+        self.outdated_event = asyncio.Event()  # ... and the service stops for it (monitor.service.scheduler)
 
     async def tick(self) -> int:
         """Claim due sources up to the free slots and start polling them; returns how many."""
@@ -95,6 +97,12 @@ class Worker:
         try:
             outcome = await self.poller.poll_one(source)
             next_at = next_poll(source, outcome, claim.failures + (outcome.status == "error"), self.clock())
+        except SchemaChanged as exc:  # stored nothing: the source is due again, for a worker with the new code
+            if self.outdated is None:
+                log.error("event=schema_changed error=%r: stopping", str(exc))
+            self.outdated = exc
+            self.outdated_event.set()
+            next_at = self.clock()
         except Exception:  # a bug of ours: the source backs off and gives its lease back; the slot goes on
             log.exception("event=poll_crashed source=%s", source.name)
             next_at = after_failure(source.name, source.every, claim.failures + 1, self.clock())

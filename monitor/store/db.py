@@ -13,6 +13,7 @@ not by serialising them. Migrations are serialised by an advisory lock (see `upg
 
 from __future__ import annotations
 
+import functools
 import os
 from importlib.resources import files
 from pathlib import Path
@@ -26,7 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.errors import StoreError
+from monitor.errors import SchemaChanged, StoreError
 
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_FULL = 13  # https://www.sqlite.org/rescode.html#full: the disk, or PRAGMA max_page_count
@@ -39,9 +40,20 @@ POLL_FENCE = 0x706F6C6C66656E  # "pollfen": polls hold it shared while they writ
 
 
 def hold_poll_fence(conn: Connection) -> None:
-    """In a poll's write transaction on PostgreSQL: a digest being made waits until it commits."""
+    """In a poll's write transaction: on PostgreSQL a digest being made waits until it commits.
+    Then SchemaChanged unless the schema is still the one this code knows (an upgrade takes the
+    fence, or SQLite's write lock, so no poll straddles it)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": POLL_FENCE})
+    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if found != _head():
+        raise SchemaChanged(f"the database was upgraded to schema revision {found} while this process runs "
+                            f"revision {_head()}'s code: restart it with the monitor that upgraded it")
+
+
+@functools.cache
+def _head() -> str | None:
+    return head_revision()
 
 
 def wait_for_polls(engine: Engine) -> None:
@@ -193,6 +205,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
         with writer(engine).begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                # ... and no poll of an older worker writes across the change (hold_poll_fence)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POLL_FENCE})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         return before, current_revision(engine)

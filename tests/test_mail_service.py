@@ -826,3 +826,21 @@ def test_a_time_zone_moved_past_the_day_line_sends_nothing_twice(workspace: Work
         assert after.start == sent_end and after.end == datetime(2026, 11, 28, 12, 15, tzinfo=UTC)
     finally:
         app.close()
+
+
+def test_a_digest_that_failed_is_tried_again_at_the_next_catch_up_not_five_minutes_later(
+        workspace: Workspace) -> None:
+    """A PostgreSQL test's find: a digest that failed after its claim (there: polls still writing
+    past the lock timeout) kept the claim for its five minutes, so the catch-up a minute later
+    skipped it. A failure now gives the claim up."""
+    workspace.write(sources=[], digest={"at": "08:00", "dir": "digests", "lookback": "3d"})
+    (workspace.root / "digests").write_text("a file where the folder should be", encoding="utf-8")
+    clock = Clock(datetime(2025, 2, 3, 23, 1, tzinfo=UTC))  # 08:01 on 4 February in Tokyo
+    app = workspace.app(clock)
+    try:
+        assert app.digest_service().run_due() == []  # cannot write its file
+        (workspace.root / "digests").unlink()
+        clock.advance(minutes=1)
+        assert [m.day for m in app.digest_service().run_due()] == [date(2025, 2, 4)]
+    finally:
+        app.close()

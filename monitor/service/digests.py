@@ -7,6 +7,7 @@ reader never sees half a digest.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -167,6 +168,14 @@ class DigestService:
             )
         if not self.log.claim(day, window.start, window.end, now, force=force):
             return None
+        try:
+            return self._make_claimed(day, window, now, force)
+        except Exception:
+            with contextlib.suppress(MonitorError):  # the claim then expires by itself
+                self.log.release(day, self.clock())
+            raise
+
+    def _make_claimed(self, day: date, window: Window, now: datetime, force: bool) -> Made:
         wait_for_polls(self.reader.engine)  # a poll first seen before the window closed is in it
         digest = make_digest(self.reader, self.config, day, now, window)
         path = self.config.digest_dir / f"{day.isoformat()}.md"

@@ -64,6 +64,16 @@ class DigestLog:
         except SQLAlchemyError as exc:
             raise StoreError(f"database error while claiming a digest: {getattr(exc, 'orig', exc)}") from exc
 
+    def release(self, day: date, now: datetime) -> None:
+        """Give up a claim that failed (polls still writing, a full disk): the next catch-up, within
+        a minute, tries again instead of waiting out the claim's five minutes."""
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(update(digests).where(digests.c.day == day, digests.c.state == "making")
+                             .values(claimed_until=now))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error while releasing a digest: {getattr(exc, 'orig', exc)}") from exc
+
     def complete(self, day: date, *, path: str | None, entries: int, now: datetime, mail: Mail | None,
                  email_state: str, replace_mail: bool = False) -> None:
         """Mark the digest made and queue its email, in one transaction."""

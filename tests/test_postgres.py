@@ -536,3 +536,42 @@ def test_a_poll_still_writing_when_the_digest_is_made_is_in_that_digest(
     finally:
         app.close()
     assert made is not None and made.entries == 1
+
+
+def test_a_mail_the_server_took_while_the_database_was_away_is_recorded_once_it_is_back(
+        postgres: Cluster, pg_url: str, workspace: Workspace) -> None:  # noqa: F811
+    """A PostgreSQL test's find: the database restarted while the SMTP server took an alert, the
+    'sent' mark failed, and the alert went out again when its lease expired. The mark is now
+    retried for up to 90 s (under the lease) and nothing is sent twice."""
+    import threading
+
+    from monitor.store.outbox import Outbox
+    from tests.support.smtpserver import SmtpServer
+
+    name = pg_url.rsplit("/", 1)[1]
+    with SmtpServer() as smtp:
+        workspace.write(sources=[], database=pg_url,
+                        digest={"at": "08:00", "dir": "digests", "lookback": "3d",
+                                "email": {"to": ["a@example.org"], "from": "m@example.org",
+                                          "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"}}})
+        app = workspace.app()
+        try:
+            message = (b"From: m@example.org\r\nTo: a@example.org\r\nSubject: alert\r\n"
+                       b"Message-ID: <x@example.org>\r\n\r\nStargate\r\n")
+            assert Outbox(app.engine).put(key="alert:t:1", kind="alert", recipients=["a@example.org"],
+                                          message=message, now=datetime.now(UTC))
+
+            def database_away() -> None:  # as the server says 250: the database goes for 3 s
+                postgres.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                postgres.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+                threading.Timer(3, postgres.execute, (f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true',)).start()
+
+            smtp.on_accept = database_away
+            [delivery] = app.mailer().deliver_due()
+            smtp.on_accept = None
+            assert delivery.sent
+            assert [(r.key, r.state) for r in app.outbox().rows()] == [("alert:t:1", "sent")]
+            assert app.mailer().deliver_due(at_once=True) == []
+        finally:
+            app.close()
+        assert len(smtp.received) == 1

@@ -9,17 +9,21 @@ not retried. Runs in a worker thread: smtplib blocks.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
 from hashlib import sha256
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from monitor.deliver.smtp import Refused, SmtpSettings, refusal_note, send
-from monitor.errors import DeliveryError
+from monitor.errors import DeliveryError, MonitorError
 from monitor.store.outbox import Outbox, Outgoing, retry_delay
 
 log = logging.getLogger("monitor.mail")
+RECORD_PATIENCE = 90.0  # seconds to keep trying to record a sent message (the claim's lease is 120)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +67,31 @@ class Mailer:
             later = self._again_for(item, refused)
             if later:
                 note = f"{note}; tried again for {', '.join(later)}"
-            self.outbox.sent(item.id, self.clock(), note=note)
+            self._record_sent(item, note)
             log.info("event=mail_sent key=%s recipients=%d", item.key, len(item.recipients) - len(refused))
             results.append(Delivery(item.key, True, note, refused=tuple(sorted(refused))))
         return results
+
+    def _record_sent(self, item: Outgoing, note: str | None) -> None:
+        """Mark the message sent, trying again for a while when the database cannot be reached:
+        the server has it, and unrecorded it would go out again once its lease expires (a
+        PostgreSQL restart during the SMTP exchange mailed an alert twice). RECORD_PATIENCE stays
+        under the two-minute lease, so no other worker sends it meanwhile."""
+        deadline = time.monotonic() + RECORD_PATIENCE
+        pause = 1.0
+        while True:
+            try:
+                self.outbox.sent(item.id, self.clock(), note=note)
+                return
+            except (SQLAlchemyError, MonitorError) as exc:
+                if time.monotonic() + pause > deadline:
+                    log.error("event=mail_sent_unrecorded key=%s error=%r: the server accepted it, and it may "
+                              "be sent again", item.key, str(exc))
+                    raise
+                log.warning("event=mail_sent_not_recorded_yet key=%s error=%r retry_in=%gs", item.key,
+                            str(exc), pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 10.0)
 
     def _again_for(self, item: Outgoing, refused: Refused) -> list[str]:
         """Queue the message again for the recipients the server refused for now (4xx: a full

@@ -18,6 +18,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -78,6 +79,7 @@ class SmtpServer:
         self.logins: list[tuple[str, str]] = []  # (mechanism, user) of every AUTH attempt, good or bad
         self._failure: tuple[str, Stage] | None = None
         self.refused: dict[str, str] = {}  # recipient -> the reply refusing it at RCPT (others accepted)
+        self.on_accept: Callable[[], None] | None = None  # called once a message is stored, before its 250
         self._lock = threading.Lock()
         self._controller: Controller | None = None
         self._ca = trustme.CA()
@@ -187,6 +189,8 @@ class _Handler:
         reply = self._answer(smtp, "data")
         if reply.startswith("250"):
             self.server._record(smtp, session, envelope)
+            if self.server.on_accept is not None:
+                self.server.on_accept()
         return reply
 
     def _answer(self, smtp: SMTP, stage: Stage) -> str:

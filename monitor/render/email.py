@@ -59,9 +59,10 @@ class _Entry:
 
 def compose_digest(
     digest: Digest, *, sender: str, recipients: Sequence[str], list_id: str, now: datetime,
-    message_id_domain: str,
+    message_id_domain: str, resend: bool = False,
 ) -> EmailMessage:
-    """The day's digest as one multipart/alternative message."""
+    """The day's digest as one multipart/alternative message; ``resend`` (--force) gives it a
+    Message-ID of its own, else a receiver that drops IDs it has seen hides the resend asked for."""
     day = digest.window.day.isoformat()
     zone = digest_needs_zone(digest)
     counts = ", ".join(f"{len(s.items)} {s.heading}" for s in digest.sections)
@@ -80,7 +81,7 @@ def compose_digest(
     # retry) gives the same Message-ID, and receiving systems fold identical IDs into one message.
     # Its text is part of the key: a forced resend with other content is another message, which
     # a receiver that drops a Message-ID it has seen would otherwise throw away.
-    key = ["digest", day, list_id, *sorted(recipients), plain]
+    key = ["digest", day, list_id, *sorted(recipients), plain, *([now.astimezone(UTC).isoformat()] if resend else [])]
     _headers(msg, f"monitor digest {day}: {counts or 'nothing new'}", sender, recipients, list_id, now,
              f"digest-{day}.{_digest(key)}@{_domain(message_id_domain)}")
     return msg

@@ -180,7 +180,7 @@ class DigestService:
         digest = make_digest(self.reader, self.config, day, now, window)
         path = self.config.digest_dir / f"{day.isoformat()}.md"
         write_atomically(path, render(digest), mode=self.config.file_mode)
-        mail, state = self._mail(digest, now)
+        mail, state = self._mail(digest, now, resend=force)
         self.log.complete(day, path=str(path), entries=digest.entries, now=self.clock(), mail=mail,
                           email_state=state, replace_mail=force)
         logger.info("event=digest date=%s entries=%d path=%s email=%s", day.isoformat(), digest.entries, path, state)
@@ -222,14 +222,14 @@ class DigestService:
             return window
         return Window(window.day, window.start, following.astimezone(self.config.tz))
 
-    def _mail(self, digest: Digest, now: datetime) -> tuple[Mail | None, str]:
+    def _mail(self, digest: Digest, now: datetime, *, resend: bool = False) -> tuple[Mail | None, str]:
         email = self.config.digest.email
         if email is None:
             return None, "none"
         if digest.entries == 0 and not _new_trouble(digest) and not self.config.digest.send_empty:
             return None, "skipped"
         message = compose_digest(digest, sender=email.sender, recipients=list(email.to), list_id=self.list_id,
-                                 now=now, message_id_domain=self.domain)
+                                 now=now, message_id_domain=self.domain, resend=resend)
         return Mail(digest_key(digest.window.day), tuple(email.to), bytes(message)), "queued"
 
 

@@ -219,6 +219,9 @@ def _send_digest(app: App, day: date | None, force: bool) -> None:
         if record is not None and record.email_state == "skipped":
             click.echo(f"the digest of {chosen} had nothing new and digest.send_empty is off; nothing sent")
             return
+        if record is not None and record.state == "making":  # --force would send it twice
+            click.echo(f"the digest of {chosen} is being made by another monitor process, which sends it")
+            return
         if state in (None, "failed"):
             raise MonitorError(f"the digest of {chosen} was made but its mail was "
                                f"{'refused' if state else 'not queued'}; --send --force makes and sends it again")
@@ -234,8 +237,12 @@ def _send_digest(app: App, day: date | None, force: bool) -> None:
             raise MonitorError(f"sending the digest of {chosen} failed: {r.error}{retry}")
     refused = {r for d in deliveries for r in d.refused}
     to = ", ".join(r for r in app.config.digest.email.to if r not in refused) if app.config.digest.email else ""
-    click.echo(f"sent the digest of {chosen} to {to}" if deliveries
-               else f"the digest of {chosen} is queued; monitor run sends it")
+    if deliveries:
+        click.echo(f"sent the digest of {chosen} to {to}")
+    elif app.outbox().state(key) == "sent":  # another process sent it meanwhile
+        click.echo(f"the digest of {chosen} was sent by another monitor process")
+    else:
+        click.echo(f"the digest of {chosen} is queued; monitor run sends it")
     for r in deliveries:
         if r.error:  # accepted for some recipients only
             click.echo(results.printable(f"warning: {r.error}"), err=True)

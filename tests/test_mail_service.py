@@ -850,3 +850,21 @@ def test_a_digest_that_failed_is_tried_again_at_the_next_catch_up_not_five_minut
         assert [m.day for m in app.digest_service().run_due()] == [date(2025, 2, 4)]
     finally:
         app.close()
+
+
+def test_digest_send_while_another_process_makes_it_says_so(http_server: TestServer, workspace: Workspace,
+                                                            smtp: SmtpServer) -> None:
+    """An exploratory test's find: a `digest --send` while another process made that digest said
+    its mail was 'not queued' and advised --force, which then sent it twice."""
+    setup(workspace, http_server, smtp, send_empty=True)
+    app = workspace.app()
+    try:
+        day = app.digest_service().due_day()
+        window = app.digest_service().window(day)
+        assert app.digest_log().claim(day, window.start, window.end, datetime.now(UTC))  # the other process
+    finally:
+        app.close()
+    result = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "digest", "--send"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"the digest of {day} is being made by another monitor process, which sends it\n"
+    assert smtp.received == []

@@ -404,12 +404,14 @@ def topics_test(obj: Context, topic_or_query: tuple[str, ...], since: str | None
     since_day = _local_date(since, "--since")
     start = datetime.combine(since_day, datetime.min.time(), tzinfo=app.config.tz) if since_day else None
     total, found = app.topic_service().test(tree, since=start, limit=limit)
-    tz = app.config.tz
-    for row, hits in found:
-        when = (row.published or row.first_seen).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    column = results.times([row for row, _ in found], app.config.tz)
+    pad = max((len(c) for c in column), default=16)
+    for (row, hits), when in zip(found, column, strict=True):
         said = ", ".join(f"{h.term} ({'/'.join(h.fields)})" for h in hits) or "no term (the query only leaves words out)"
-        click.echo(f"{when}  {results.highlight(results.printable(row.title), [h.term for h in hits])}")
-        click.echo(f"{'':16}  matched: {results.printable(said)}  [{row.source}]")
+        click.echo(f"{when:<{pad}}  {results.highlight(results.printable(row.title), [h.term for h in hits])}")
+        click.echo(f"{'':{pad}}  matched: {results.printable(said)}  [{row.source}]")
+    if any(row.published is None for row, _ in found):
+        click.echo(results.UNDATED_NOTE)
     click.echo(f"{total} entries match" + (f" (showing {len(found)})" if total > len(found) else ""))
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from monitor.render.results import BOLD, RESET, highlight
+from monitor.render.results import BOLD, RESET, UNDATED_NOTE, as_table, highlight, times
+from monitor.store.reading import EntryRow
 
 
 def bold(text: str) -> str:
@@ -54,3 +58,23 @@ def bold(text: str) -> str:
 )
 def test_highlight(text: str, terms: list[str], expected: str) -> None:
     assert highlight(text, terms) == expected
+
+
+def _row(title: str, published: datetime | None, first_seen: datetime) -> EntryRow:
+    return EntryRow(1, title, "https://example.com/a", "", published, first_seen, "s", ("s",), ())
+
+
+def test_the_time_column_carries_zones_when_offsets_differ_and_marks_undated_entries() -> None:
+    """An exploratory test's find: on the day clocks go back, 01:10 (GMT) listed above 01:30
+    (BST) read out of order, and an undated entry showed its first-seen time as if published."""
+    london = ZoneInfo("Europe/London")
+    repeated = datetime(2025, 10, 26, 1, 10, tzinfo=UTC)  # 01:10 GMT, after
+    first = datetime(2025, 10, 26, 0, 30, tzinfo=UTC)  # 01:30 BST, before
+    rows = [_row("after", repeated, repeated), _row("before", first, first)]
+    assert times(rows, london) == ["2025-10-26 01:10 GMT", "2025-10-26 01:30 BST"]
+    assert times(rows[:1], london) == ["2025-10-26 01:10"]  # one offset: no zone needed
+    undated = [_row("undated", None, datetime(2025, 2, 3, 3, 0, tzinfo=UTC)), _row("dated", first, first)]
+    assert times(undated, UTC) == ["2025-02-03 03:00*", "2025-10-26 00:30"]
+    table = as_table(undated, UTC)
+    assert table.splitlines()[0].startswith("2025-02-03 03:00*  s") and table.endswith(UNDATED_NOTE)
+    assert UNDATED_NOTE not in as_table(undated[1:], UTC)

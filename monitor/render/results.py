@@ -142,20 +142,36 @@ def highlight(text: str, terms: Sequence[str]) -> str:
 
 
 
+UNDATED_NOTE = "* date unknown: the time it was first seen"
+
+
+def times(rows: Sequence[EntryRow], tz: tzinfo) -> list[str]:
+    """The time column of entry tables: local, with the zone when the rows' offsets differ (on
+    the day clocks go back 01:10 GMT comes after 01:30 BST, and without zones the newest-first
+    order reads wrong), and ``*`` after an undated entry's first-seen time (see UNDATED_NOTE)."""
+    moments = [(r.published or r.first_seen).astimezone(tz) for r in rows]
+    zoned = len({m.utcoffset() for m in moments}) > 1
+    form = "%Y-%m-%d %H:%M %Z" if zoned else "%Y-%m-%d %H:%M"
+    return [m.strftime(form) + ("*" if r.published is None else "") for m, r in zip(moments, rows, strict=True)]
+
+
 def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120, asked: Sequence[str] = ()) -> str:
     """Two or three lines per entry; in the title, its matched terms and ``asked`` (the search
     query's own terms) in bold."""
     if not rows:
         return "no entries found"
     lines = []
-    title_width = max(30, width - 16 - 2 - 16 - 2 - 20 - 2)
-    for r in rows:
-        when = (r.published or r.first_seen).astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        lines.append(f"{when}  {_clip(r.source, 16)}  {_clip(','.join(r.topics) or '-', 20)}  "
+    column = times(rows, tz)
+    pad = max(len(c) for c in column)
+    title_width = max(30, width - pad - 2 - 16 - 2 - 20 - 2)
+    for r, when in zip(rows, column, strict=True):
+        lines.append(f"{when:<{pad}}  {_clip(r.source, 16)}  {_clip(','.join(r.topics) or '-', 20)}  "
                      f"{highlight(_clip(r.title, title_width), [*r.matched_terms, *asked])}")
-        lines.append(f"{'':16}  {printable(_http(r.url) or '(no link)')}")
+        lines.append(f"{'':{pad}}  {printable(_http(r.url) or '(no link)')}")
         if r.matched_terms:
-            lines.append(f"{'':16}  matched: {printable(', '.join(r.matched_terms))}")
+            lines.append(f"{'':{pad}}  matched: {printable(', '.join(r.matched_terms))}")
+    if any(r.published is None for r in rows):
+        lines.append(UNDATED_NOTE)
     return "\n".join(lines)
 
 

@@ -36,6 +36,8 @@ from monitor.ingest.markup import cap, collapse, html_to_text
 
 TITLE_LIMIT = 1000
 SUMMARY_LIMIT = 5000
+MAX_ITEMS = 50_000  # real feeds hold tens to a few thousand; feedparser needs ~2.7 KB of memory per item
+_ITEM_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
 PUBLISHER_LIMIT = 200  # an outlet's name (a hostile <source> of 4.8 MB was one line of the digest)
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json")
 # Not a broken feed: a server that labels a feed text/html or text/plain, or sends no type.
@@ -51,6 +53,10 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None, tz: tzinfo) -
     if not body or not body.strip():
         raise ParseError("empty response")
     check_entities(body)  # before feedparser: entity bombs and external entities never reach a parser
+    items = len(_ITEM_TAG.findall(body))
+    if items > MAX_ITEMS:  # feedparser holds every item at once: 240,000 took 650 MB
+        raise ParseError(f"refused: the feed holds {items:,} items, more than the {MAX_ITEMS:,} "
+                         "monitor reads from one document")
     body = valid_char_refs(body)  # one &#xD800; would fail the whole document in feedparser
     repaired = feed_as_utf8(body, content_type)
     if repaired is not None:

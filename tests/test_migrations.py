@@ -122,7 +122,7 @@ def test_unit_tokens_reindex_what_was_indexed_before(http_server: TestServer, wo
         engine.dispose()
     with sqlite3.connect(workspace.db_path) as raw:
         found = raw.execute("SELECT e.title FROM entry_fts JOIN entries e ON e.id = entry_fts.rowid "
-                            "WHERE entry_fts MATCH '\"1 5 gw\"'").fetchall()
+                            "WHERE entry_fts MATCH '\"1\u066b5 gw\"'").fetchall()
         assert found == [("Stargate adds a 1.5GW campus",)]
         assert raw.execute("SELECT count(*) FROM entry_fts").fetchone() == (2,)
         assert raw.execute("SELECT count(*) FROM topics").fetchone() == (0,)

@@ -59,13 +59,17 @@ TOKENIZE = [
     ("separators-only", "!!! — ...", []),
     # a number ends where letters follow it, so 1.5GW is found as 1.5 GW and GW; a letter's
     # digits stay in its word (an exploratory test's find: "GW" did not match 1.5GW)
-    ("number-then-unit-splits", "1.5GW 200MW $22.5bn", ["1", "5", "gw", "200", "mw", "22", "5", "bn"]),
+    ("number-then-unit-splits", "1.5GW 200MW $22.5bn", ["1\u066b5", "gw", "200", "mw", "22\u066b5", "bn"]),
+    # a decimal is one number (1.4 is not 1/4, an exploratory test's find); a dotted run of
+    # three or more is not a decimal (a date 2025.2.3), nor are a word's digits (v1.2)
+    ("decimal-is-one-number", "1.4 and 1/4, 2025.2.3, v1.2, 4.5GW追加",
+     ["1\u066b4", "and", "1", "4", "2025", "2", "3", "v1", "2", "4\u066b5", "gw", "追加", "加"]),
     ("letter-then-digits-stays", "G7 H100 GPT4o", ["g7", "h100", "gpt4o"]),
-    ("number-unit-in-japanese", "出力1.5GWの拠点", ["出力", "力", "1", "5", "gw", "の拠", "拠点", "点"]),
+    ("number-unit-in-japanese", "出力1.5GWの拠点", ["出力", "力", "1\u066b5", "gw", "の拠", "拠点", "点"]),
     ("number-unit-cyrillic", "5гвт", ["5", "гвт"]),
     # a number in groups of three is one number (an exploratory test's find: 13251 missed
     # "13,251", 5000億円 missed "5,000億円"); a list of numbers is not grouped
-    ("grouped-number-is-one", "totaled 13,251, or 1,000,000.5", ["totaled", "13251", "or", "1000000", "5"]),
+    ("grouped-number-is-one", "totaled 13,251, or 1,000,000.5", ["totaled", "13251", "or", "1000000\u066b5"]),
     ("grouped-number-japanese", "５，０００億円", ["5000", "億円", "円"]),
     ("list-of-numbers-stays", "2024,2025 and 1,2,3 and 12,34", ["2024", "2025", "and", "1", "2", "3", "and", "12", "34"]),
     # what shows nothing breaks no word (soft hyphen, zero-width space, word joiner, BOM)

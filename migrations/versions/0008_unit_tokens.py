@@ -6,8 +6,9 @@ Create Date: 2026-11-27
 
 ``1.5GW`` was indexed as the tokens ``1 5gw``, so neither ``GW`` nor ``"1.5 GW"`` found it,
 and ``200MW`` was one token. The tokenizer now splits a number from the letters after it
-(``1 5 gw``; ``G7`` and ``H100`` stay whole), makes a number in groups of three one token
-(``13,251`` -> ``13251``, so ``5000億円`` finds ``5,000億円``), and drops characters that show
+(``1٫5 gw``; ``G7`` and ``H100`` stay whole), makes a number in groups of three one token
+(``13,251`` -> ``13251``, so ``5000億円`` finds ``5,000億円``) and a decimal too (``1.4`` ->
+``1٫4``, so it no longer finds the date ``1/4``), and drops characters that show
 nothing (a soft hyphen or zero-width space inside Stargate split it in two). Queries are parsed
 with it, so every entry is indexed again and every topic matched again at the next start
 (monitor.store.reindex).

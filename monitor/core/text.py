@@ -34,7 +34,7 @@ _CJK = (
 _JOINERS = "\\s\u30fb\uff65\u00b7\u2027"
 
 # A word: a number, or a letter and the letters and digits after it (5GW is 5 | gw, G7 is g7).
-_WORDS = f"\\d+|[^\\W\\d_{_CJK}][^\\W_{_CJK}]*"
+_WORDS = f"\\d+(?:\u066b\\d+)?|[^\\W\\d_{_CJK}][^\\W_{_CJK}]*"
 _RUN = re.compile(f"([{_CJK}]+(?:[{_JOINERS}]+[{_CJK}]+)*)|({_WORDS})")
 _JOINER = re.compile(f"[{_JOINERS}]+")
 # tokenize() does the same as runs() + cjk_tokens() in one pass of the regex engine, which is
@@ -49,7 +49,7 @@ _LETTER = f"[^\\W\\d_{_CJK}]"  # a letter of a non-CJK word
 # Not inside a word: no letter before, nor a letter and up to sixteen digits (the o of GPT4o).
 _DIGIT = "\\d"
 _AFTER_NUMBER = "".join(f"(?<!{_LETTER}{_DIGIT * n})" for n in range(17))
-_WORD = re.compile("\\d+|[^\\W\\d_][^\\W_]*")
+_WORD = re.compile("\\d+(?:\u066b\\d+)?|[^\\W\\d_][^\\W_]*")
 _ASCII_WORD = re.compile("[0-9]+|[a-z][a-z0-9]*")
 
 # Latin letters that carry a diacritic, and loose combining marks (casefold("İ") leaves one).
@@ -90,10 +90,19 @@ def _strip_mark(match: re.Match[str]) -> str:
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
 # A number written in groups of three (13,251; 5,000億円) is one number: one token of its digits.
 _GROUPED = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?!\d)")
+# A decimal number (1.5, $22.5bn) is one number too, its point kept as U+066B (ARABIC DECIMAL
+# SEPARATOR: no text keeps it through NFKC-folded input unchanged by chance, and SQLite's ascii
+# tokenizer keeps non-ASCII inside a token), so 1.4 is not found in a date written 1/4 or
+# 1-4. Not a dotted run of three or more (2025.2.3, 192.168.1.1), nor a word's digits (v1.2).
+_DECIMAL = re.compile(f"(?<![.,])(?<!{_WORD_CHAR})(\\d+)\\.(\\d+)(?!\\.?\\d)")
+POINT = "\u066b"
 
 
 def _ungroup(text: str) -> str:
-    return _GROUPED.sub(lambda m: m.group().replace(",", ""), text) if "," in text else text
+    """Numbers as the tokens hold them: 13,251 -> 13251, 1.5 -> 1٫5."""
+    if "," in text:
+        text = _GROUPED.sub(lambda m: m.group().replace(",", ""), text)
+    return _DECIMAL.sub(r"\1" + POINT + r"\2", text) if "." in text else text
 
 
 def normalize(text: str) -> str:
@@ -155,25 +164,32 @@ def find_pattern(term: str, prefix: bool = False) -> str | None:
     pattern = _unit_pattern(units[0])
     for i in range(1, len(units)):
         # two Latin words need a break, but a number may run into the word after it (1.5GW)
-        joined = cjk[i - 1] or cjk[i] or (units[i - 1].isdecimal() and not units[i][0].isdecimal())
+        joined = cjk[i - 1] or cjk[i] or (_number(units[i - 1]) and not units[i][0].isdecimal())
         pattern += ("[\\W_]*" if joined else "[\\W_]+") + _unit_pattern(units[i])
     if not cjk[0]:
         # a word may follow a number (gw in 1.5GW), not a letter or a word's digits (o in GPT4o);
-        # a number may not follow a letter (100 in H100) nor a group of digits (251 in 13,251)
-        pattern = (_AFTER_NUMBER if not units[0][0].isdecimal() else f"(?<!{_WORD_CHAR})(?<!\\d,)") + pattern
+        # a number may not follow a letter (100 in H100), a group of digits (251 in 13,251) or a
+        # decimal point (5 in 1.5)
+        pattern = (_AFTER_NUMBER if not units[0][0].isdecimal()
+                   else f"(?<!{_WORD_CHAR})(?<!\\d,)(?<!\\d\\.)") + pattern
     if not cjk[-1]:
-        # 5 ends before gw in 5GW, not before a group of digits (13 in 13,251)
-        ending = "\\d|,\\d{3}(?!\\d)" if units[-1].isdecimal() else _WORD_CHAR
+        # 5 ends before gw in 5GW, not before a group of digits (13 in 13,251) or a decimal point
+        ending = "\\d|,\\d{3}(?!\\d)|\\.\\d+(?!\\.?\\d)" if _number(units[-1]) else _WORD_CHAR
         pattern += f"{_WORD_CHAR}*" if prefix else f"(?!{ending})"
     return pattern
 
 
+def _number(unit: str) -> bool:
+    return unit.replace(POINT, "").isdecimal()
+
+
 def _unit_pattern(unit: str) -> str:
     """A unit of a term as it may be written: a number of four digits or more with or without
-    its group commas (5000 and 5,000)."""
-    if unit.isdecimal() and len(unit) > 3:
-        return ",?".join(unit)
-    return re.escape(unit)
+    its group commas (5000 and 5,000), a decimal with its point."""
+    if not _number(unit):
+        return re.escape(unit)
+    whole, point, fraction = unit.partition(POINT)
+    return (",?".join(whole) if len(whole) > 3 else whole) + ("\\." + fraction if point else "")
 
 
 def cjk_tokens(run: str) -> list[str]:

@@ -1,7 +1,7 @@
 """Rebuild the search index from the entries, with the tokens this version of monitor makes.
 
 The index holds ``monitor.core.text.tokenize`` output, not text: when the tokens change (a
-number and its unit, ``1.5GW``, became ``1 5 gw``), entries indexed before would not be found
+number and its unit, ``1.5GW``, became ``1٫5 gw``), entries indexed before would not be found
 by queries parsed the new way. A migration that changes the tokens calls ``rebuild`` in its
 transaction, so a failed upgrade leaves the old index whole. It also forgets which query each
 topic was last matched with: matches were made with the old tokens too, so the next

@@ -562,3 +562,10 @@ def test_the_things_without_names_cuts_are_in_the_table() -> None:
     from monitor.core import aliases
 
     assert {k.split(":", 1)[1] for k in aliases._NAMED_THINGS} <= set(aliases.TABLE["thing"])
+
+
+def test_a_decimal_in_japanese_text_is_a_shingle() -> None:
+    """A decimal is one token (4٫5); in Japanese text, where only character pairs of the tokens
+    that are not ASCII were kept, it was dropped: a figure two reports share is evidence."""
+    assert "4\u066b5" in shingles("オラクルと４．５ギガワット追加")
+    assert "4\u066b5" in shingles("Oracle adds 4.5GW")

@@ -28,7 +28,7 @@ from functools import lru_cache
 from hashlib import blake2b
 from operator import eq
 
-from monitor.core.text import tokenize
+from monitor.core.text import POINT, tokenize
 
 # "Headline - Outlet", "Headline | Outlet", "Headline：Outlet", "Headline｜Outlet". A tail is an
 # outlet when it is short and the head is longer; two rounds handle "... - Yahoo!ニュース - Yahoo!ニュース".
@@ -156,10 +156,10 @@ def shingles(text: str) -> list[str]:
     tokens = tokenize(text)
     if text.isascii():
         return [_stem(token) for token in tokens if token not in _STOP]
-    return [
+    return [  # a decimal (4٫5) is no CJK token, though not ASCII: kept like any number
         token if len(token) == 2 and not token.isascii() else _stem(token)
         for token in tokens
-        if (token not in _STOP if token.isascii() else len(token) == 2)
+        if (token not in _STOP if token.isascii() or POINT in token else len(token) == 2)
     ]
 
 

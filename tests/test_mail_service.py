@@ -868,3 +868,41 @@ def test_digest_send_while_another_process_makes_it_says_so(http_server: TestSer
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"the digest of {day} is being made by another monitor process, which sends it\n"
     assert smtp.received == []
+
+
+def test_an_entry_retitled_back_and_forth_is_alerted_and_listed_once(
+        http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
+    """A review's finds: an entry that matched (its alert still queued), was retitled to match
+    nothing and back, failed the whole poll on a duplicate alert row; one already in a digest
+    and alerted was alerted and listed a second time."""
+    matching = rss(("Stargate OpenAI site chosen", "https://example.com/s"))
+    http_server.route("/feed", matching)
+    alerting(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 1, 0, tzinfo=UTC))
+    assert poll(workspace, clock)["s"].matched == 1
+    for feed in (rss(("A site chosen", "https://example.com/s")), matching):  # before the alert went out
+        http_server.route("/feed", feed)
+        clock.advance(minutes=1)
+        assert poll(workspace, clock)["s"].status == "ok"
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from alert_queue").fetchone() == (1,)
+        conn.execute("delete from alert_queue")  # sent
+    clock.now = datetime(2025, 2, 3, 23, 1, tzinfo=UTC)  # 08:01 on the 4th: its digest is made
+    app = workspace.app(clock)
+    try:
+        assert [m.entries for m in app.digest_service().run_due()] == [1]
+    finally:
+        app.close()
+    for feed in (rss(("A site chosen", "https://example.com/s")), matching):
+        http_server.route("/feed", feed)
+        clock.advance(minutes=30)
+        assert poll(workspace, clock)["s"].status == "ok"
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert conn.execute("select count(*) from alert_queue").fetchone() == (0,)
+    clock.advance(days=1)
+    app = workspace.app(clock)
+    try:
+        assert app.digest(date(2025, 2, 5)).entries == 0
+        assert [e.title for s in app.digest(date(2025, 2, 4)).sections for e in s.items] == ["Stargate OpenAI site chosen"]
+    finally:
+        app.close()

@@ -102,7 +102,13 @@ def _fresh(published: datetime | None, since: datetime | None) -> bool:
 
 def _queue_alerts(conn: Connection, new: Sequence[tuple[int, Sequence[str]]], alert_topics: Collection[str],
                   now: datetime) -> None:
+    """Queue (topic, entry) pairs for their alert; one already waiting stays as it is."""
     rows = [{"topic": t, "entry_id": i, "queued_at": now} for i, topics in new for t in topics if t in alert_topics]
+    if not rows:
+        return
+    waiting = {(r[0], r[1]) for r in conn.execute(select(alert_queue.c.topic, alert_queue.c.entry_id)
+                                                  .where(alert_queue.c.entry_id.in_({r["entry_id"] for r in rows})))}
+    rows = [r for r in rows if (r["topic"], r["entry_id"]) not in waiting]
     if rows:
         conn.execute(insert(alert_queue), rows)
 
@@ -356,21 +362,28 @@ class Archive:
         A revised title or summary can make an entry that matched nothing match (Son speaks at
         Tokyo event -> Son: Stargate Japan to break ground): its first_seen may lie in a digest
         already made, so, as for a match by its article text, ``late_match_at`` stamps when the
-        digest counts it, and topics it matches only now are queued for their alert."""
+        digest counts it, and it is queued for its topics' alerts. Once only: an entry that loses its
+        matches by a revision is stamped as counted when first seen (it was, in that digest), so
+        one retitled back and forth is neither alerted nor listed again."""
         if not intents.revisions:
             return 0
         ids = [r.entry_id for r in intents.revisions]
         before: dict[int, set[str]] = {}
         for entry_id, topic in conn.execute(select(matches.c.entry_id, matches.c.topic).where(matches.c.entry_id.in_(ids))):
             before.setdefault(entry_id, set()).add(topic)
-        counted = {r[0] for r in conn.execute(select(entries.c.id).where(entries.c.id.in_(ids),
-                                                                          entries.c.late_match_at.is_not(None)))}
+        first_seen = {r.id: r.first_seen for r in conn.execute(
+            select(entries.c.id, entries.c.first_seen).where(entries.c.id.in_(ids), entries.c.late_match_at.is_(None)))}
+        late: list[int] = []
         # In id order: two PostgreSQL workers revising the same entries lock their rows in one order.
         for r in sorted(intents.revisions, key=lambda r: r.entry_id):
             values: dict[str, object] = {"title": r.title, "summary": r.summary, "published_at": r.published,
                                          "updated_at": now}
-            if revised[r.entry_id].topics and r.entry_id not in before and r.entry_id not in counted:
-                values["late_match_at"] = now
+            if r.entry_id in first_seen:  # never counted by late_match_at yet
+                if revised[r.entry_id].topics and r.entry_id not in before:
+                    values["late_match_at"] = now
+                    late.append(r.entry_id)
+                elif not revised[r.entry_id].topics and r.entry_id in before:
+                    values["late_match_at"] = first_seen[r.entry_id]
             conn.execute(update(entries).where(entries.c.id == r.entry_id).values(**values))
         conn.execute(delete(matches).where(matches.c.entry_id.in_(ids)))
         if conn.dialect.name == "sqlite":
@@ -379,9 +392,10 @@ class Archive:
         else:
             pg_search.delete_index(conn, ids)
         self._index(conn, [(i, revised[i]) for i in ids], now)
-        if alert_topics:
-            _queue_alerts(conn, [(r.entry_id, [t for t in revised[r.entry_id].topics if t not in before.get(r.entry_id, ())])
-                                 for r in intents.revisions if _fresh(r.published, alert_since)], alert_topics, now)
+        published = {r.entry_id: r.published for r in intents.revisions}
+        if alert_topics and late:
+            _queue_alerts(conn, [(i, revised[i].topics) for i in late if _fresh(published[i], alert_since)],
+                          alert_topics, now)
         return sum(1 for i in ids if not set(revised[i].topics) <= before.get(i, set()))
 
     def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,
@@ -408,9 +422,10 @@ class Archive:
                     now = max(now, self.clock())
                 before = set(json.loads(claimed.matched)) | {
                     r[0] for r in conn.execute(select(matches.c.topic).where(matches.c.entry_id == entry_id))}
+                counted = conn.execute(select(entries.c.late_match_at).where(entries.c.id == entry_id)).scalar()
                 values: dict[str, object] = {"text": text, "summary": summary, "published_at": published,
                                              "updated_at": now}
-                if not before and indexed.topics:
+                if not before and indexed.topics and counted is None:
                     values["late_match_at"] = now
                 conn.execute(update(entries).where(entries.c.id == entry_id).values(**values))
                 conn.execute(delete(matches).where(matches.c.entry_id == entry_id))

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from hashlib import sha256
 
@@ -20,10 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.deliver.smtp import Refused, SmtpSettings, refusal_note, send
 from monitor.errors import DeliveryError, MonitorError
-from monitor.store.outbox import Outbox, Outgoing, retry_delay
+from monitor.store.outbox import Again, Outbox, Outgoing, retry_delay
 
 log = logging.getLogger("monitor.mail")
-RECORD_PATIENCE = 90.0  # seconds to keep trying to record a sent message (the claim's lease is 120)
+LEASE = timedelta(minutes=2)  # how long a claimed message is this worker's alone
+MARGIN = 15.0  # seconds before the lease ends when trying to record a sent message stops
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,8 @@ class Mailer:
         the rest is put back untried: ten queued alerts to a server that does not answer would
         otherwise wait out ten timeouts, or try a wrong password ten times."""
         results: list[Delivery] = []
-        claimed = self.outbox.claim_due(self.clock(), keys=keys, kind=kind, waiting_too=at_once)
+        claimed = self.outbox.claim_due(self.clock(), keys=keys, kind=kind, waiting_too=at_once, lease=LEASE)
+        lease_ends = time.monotonic() + LEASE.total_seconds()
         for n, item in enumerate(claimed):
             message = message_from_bytes(item.message, policy=policy.SMTP)
             try:
@@ -64,24 +66,26 @@ class Mailer:
                     break
                 continue
             note = refusal_note(refused)
-            later = self._again_for(item, refused)
-            if later:
-                note = f"{note}; tried again for {', '.join(later)}"
-            self._record_sent(item, note)
+            again = self._again_for(item, refused)
+            if again is not None:
+                note = f"{note}; tried again for {', '.join(again.recipients)}"
+            self._record_sent(item, note, again, lease_ends - MARGIN)
             log.info("event=mail_sent key=%s recipients=%d", item.key, len(item.recipients) - len(refused))
             results.append(Delivery(item.key, True, note, refused=tuple(sorted(refused))))
         return results
 
-    def _record_sent(self, item: Outgoing, note: str | None) -> None:
-        """Mark the message sent, trying again for a while when the database cannot be reached:
-        the server has it, and unrecorded it would go out again once its lease expires (a
-        PostgreSQL restart during the SMTP exchange mailed an alert twice). RECORD_PATIENCE stays
-        under the two-minute lease, so no other worker sends it meanwhile."""
-        deadline = time.monotonic() + RECORD_PATIENCE
+    def _record_sent(self, item: Outgoing, note: str | None, again: Again | None, deadline: float) -> None:
+        """Mark the message sent (and queue it anew for those refused for now), trying again
+        while the database cannot be reached: the server has it, and unrecorded it would go out
+        again once its lease expires (a PostgreSQL restart during the SMTP exchange mailed an alert
+        twice). Not past ``deadline``, the lease's end less a margin, so no other worker sends it
+        meanwhile."""
         pause = 1.0
         while True:
             try:
-                self.outbox.sent(item.id, self.clock(), note=note)
+                self.outbox.sent(item.id, self.clock(), note=note, again=again)
+                if again is not None:
+                    log.info("event=mail_requeued key=%s for=%s", again.key, ",".join(again.recipients))
                 return
             except (SQLAlchemyError, MonitorError) as exc:
                 if time.monotonic() + pause > deadline:
@@ -93,17 +97,14 @@ class Mailer:
                 time.sleep(pause)
                 pause = min(pause * 2, 10.0)
 
-    def _again_for(self, item: Outgoing, refused: Refused) -> list[str]:
-        """Queue the message again for the recipients the server refused for now (4xx: a full
-        mailbox, greylisting), alone: the others have it. Returns them."""
-        later = sorted(r for r, (code, _) in refused.items() if 400 <= code < 500)
-        if later:
-            key = f"{item.key}:again:{sha256(chr(10).join(later).encode()).hexdigest()[:12]}"
-            now = self.clock()
-            self.outbox.put(key=key, kind=item.kind, recipients=later, message=item.message, now=now,
-                            due=now + retry_delay(1))
-            log.info("event=mail_requeued key=%s for=%s", key, ",".join(later))
-        return later
+    def _again_for(self, item: Outgoing, refused: Refused) -> Again | None:
+        """The message anew for the recipients the server refused for now (4xx: a full mailbox,
+        greylisting), alone: the others have it."""
+        later = tuple(sorted(r for r, (code, _) in refused.items() if 400 <= code < 500))
+        if not later:
+            return None
+        key = f"{item.key}:again:{sha256(chr(10).join(later).encode()).hexdigest()[:12]}"
+        return Again(key, item.kind, later, item.message, self.clock() + retry_delay(1))
 
     def _put_back(self, rest: Sequence[Outgoing], exc: DeliveryError, retry_at: datetime | None) -> list[Delivery]:
         when = retry_at or self.clock() + retry_delay(1)

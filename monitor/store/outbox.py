@@ -38,6 +38,17 @@ class Outgoing:
 
 
 @dataclass(frozen=True, slots=True)
+class Again:
+    """A sent message queued anew for the recipients the server refused for now."""
+
+    key: str
+    kind: str
+    recipients: tuple[str, ...]
+    message: bytes
+    due: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxRow:
     key: str
     kind: str
@@ -106,11 +117,16 @@ class Outbox:
                              .values(lease_until=now + lease))
         return [Outgoing(r.id, r.key, r.kind, tuple(r.recipients.split("\n")), r.message, r.attempts) for r in rows]
 
-    def sent(self, message_id: int, now: datetime, *, note: str | None = None) -> None:
-        """Accepted by the server; `note` says which recipients it refused, if some."""
+    def sent(self, message_id: int, now: datetime, *, note: str | None = None, again: Again | None = None) -> None:
+        """Accepted by the server; `note` says which recipients it refused, if some; `again` queues
+        it anew for those refused for now, in the same transaction (a crash between the two
+        would send it twice, or never to them)."""
         with self._writer.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(
                 state="sent", sent_at=now, lease_until=None, attempts=outbox.c.attempts + 1, last_error=note))
+            if again is not None:
+                self.enqueue(conn, key=again.key, kind=again.kind, recipients=again.recipients,
+                             message=again.message, now=now, due=again.due)
 
     def failed(self, message_id: int, now: datetime, error: str, *, temporary: bool,
                at_least: timedelta | None = None) -> datetime | None:

@@ -674,18 +674,27 @@ def test_a_refused_login_keeps_the_mail_and_tries_again_hourly(
         assert first.retry_at == clock.now + timedelta(hours=1) and len(rest) == 2
         assert {user for _, user in smtp.logins} == {"monitor"} and len(smtp.logins) <= 2  # one send: PLAIN, LOGIN
         assert _outbox(workspace) == [("pending", 1), ("pending", 0), ("pending", 0)]
-        clock.advance(minutes=59)
+        logins = len(smtp.logins)
+        clock.advance(minutes=5)
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "monitor@example.org", "analyst@example.org", "alert new"
+        msg.set_content("a new alert")
+        app.outbox().put(key="alert:t:new", kind="alert", recipients=["analyst@example.org"],
+                         message=msg.as_bytes(), now=clock.now)
+        assert app.mailer().deliver_due() == []  # new mail waits for the hour too (a review's find)
+        clock.advance(minutes=54)
         assert app.mailer().deliver_due() == []
+        assert len(smtp.logins) == logins
     finally:
         app.close()
     monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", SECRET)  # fixed
     clock.advance(minutes=2)
     app = workspace.app(clock)
     try:
-        assert [d.sent for d in app.mailer().deliver_due()] == [True] * 3
+        assert [d.sent for d in app.mailer().deliver_due()] == [True] * 4
     finally:
         app.close()
-    assert len(smtp.received) == 3
+    assert len(smtp.received) == 4
 
 
 def test_digest_send_tries_a_waiting_digest_at_once(http_server: TestServer, workspace: Workspace,

@@ -29,6 +29,7 @@ log = logging.getLogger("monitor.deliver")
 
 Security = Literal["starttls", "ssl", "none"]
 LOGIN_RETRY = timedelta(hours=1)  # a refused login is tried again this long after, not sooner
+LOGIN_REFUSED = "refused the login of"  # in the error of a refused login (what the outbox holds mail by)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def _classified(exc: OSError, where: str, settings: SmtpSettings) -> DeliveryErr
         code, reply = next(iter(exc.recipients.values()), (0, b""))
         return _reply_error(where, "refused the recipients", code, reply, settings)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        error = _reply_error(where, f"refused the login of {settings.username!r}; check the user name and the "
+        error = _reply_error(where, f"{LOGIN_REFUSED} {settings.username!r}; check the user name and the "
                              "password variable", exc.smtp_code, exc.smtp_error, settings)
         if not error.temporary:
             error.temporary, error.retry_after = True, LOGIN_RETRY

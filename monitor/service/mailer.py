@@ -18,7 +18,7 @@ from hashlib import sha256
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.deliver.smtp import Refused, SmtpSettings, refusal_note, send
+from monitor.deliver.smtp import LOGIN_REFUSED, Refused, SmtpSettings, refusal_note, send
 from monitor.errors import DeliveryError, MonitorError
 from monitor.store.outbox import Again, Outbox, Outgoing, retry_delay
 
@@ -49,6 +49,9 @@ class Mailer:
         the rest is put back untried: ten queued alerts to a server that does not answer would
         otherwise wait out ten timeouts, or try a wrong password ten times."""
         results: list[Delivery] = []
+        if not at_once and (held := self.outbox.held_until(self.clock(), LOGIN_REFUSED)) is not None:
+            log.debug("event=mail_held until=%s reason=login_refused", held.isoformat())
+            return results  # the login was refused: tried again hourly, not at each new message
         claimed = self.outbox.claim_due(self.clock(), keys=keys, kind=kind, waiting_too=at_once, lease=LEASE)
         lease_ends = time.monotonic() + LEASE.total_seconds()
         for n, item in enumerate(claimed):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from monitor.errors import StoreError
@@ -139,6 +139,14 @@ class Outbox:
                 attempts=attempts, last_error=error, lease_until=None,
                 state="pending" if temporary else "failed", next_attempt_at=retry_at or now))
         return retry_at
+
+    def held_until(self, now: datetime, marker: str) -> datetime | None:
+        """When a message whose last error holds ``marker`` (a refused login) is next tried, if
+        later than ``now``: until then no message is tried, or each new one would log in again."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(outbox.c.next_attempt_at)).where(
+                outbox.c.state == "pending", outbox.c.next_attempt_at > now,
+                outbox.c.last_error.contains(marker, autoescape=True))).scalar()
 
     def put_back(self, ids: Sequence[int], retry_at: datetime) -> None:
         """Give back claimed messages untried, due at ``retry_at`` (the server failed another one)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
@@ -913,5 +913,24 @@ def test_an_entry_retitled_back_and_forth_is_alerted_and_listed_once(
     try:
         assert app.digest(date(2025, 2, 5)).entries == 0
         assert [e.title for s in app.digest(date(2025, 2, 4)).sections for e in s.items] == ["Stargate OpenAI site chosen"]
+    finally:
+        app.close()
+
+
+def test_a_failed_maker_does_not_give_up_a_claim_that_is_another_process_s_now(workspace: Workspace) -> None:
+    """A review's doubt: A's claim expires, B takes it over, then A fails and released B's."""
+    workspace.write(sources=[], digest={"at": "08:00", "dir": "digests", "lookback": "3d"})
+    app = workspace.app()
+    try:
+        log, day = app.digest_log(), date(2025, 2, 4)
+        window = window_for(day, time(8, 0), ZoneInfo("Asia/Tokyo"))
+        a = datetime(2025, 2, 3, 23, 1, tzinfo=UTC)
+        assert log.claim(day, window.start, window.end, a)
+        b = a + timedelta(minutes=6)  # A's claim expired: B takes it over
+        assert log.claim(day, window.start, window.end, b)
+        log.release(day, a, b + timedelta(seconds=1))  # A fails now
+        assert not log.claim(day, window.start, window.end, b + timedelta(minutes=1))  # still B's
+        log.release(day, b, b + timedelta(minutes=1))  # B fails: released
+        assert log.claim(day, window.start, window.end, b + timedelta(minutes=1, seconds=1))
     finally:
         app.close()

@@ -172,7 +172,7 @@ class DigestService:
             return self._make_claimed(day, window, now, force)
         except Exception:
             with contextlib.suppress(MonitorError):  # the claim then expires by itself
-                self.log.release(day, self.clock())
+                self.log.release(day, now, self.clock())
             raise
 
     def _make_claimed(self, day: date, window: Window, now: datetime, force: bool) -> Made:

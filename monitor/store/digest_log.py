@@ -36,13 +36,16 @@ class Mail:
     message: bytes
 
 
+CLAIM_LEASE = timedelta(minutes=5)  # a digest's maker has it to itself this long
+
+
 class DigestLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writer = writer(engine)
 
     def claim(self, day: date, start: datetime, end: datetime, now: datetime, *,
-              lease: timedelta = timedelta(minutes=5), force: bool = False) -> bool:
+              lease: timedelta = CLAIM_LEASE, force: bool = False) -> bool:
         """True when this caller may make the digest of `day` now."""
         try:
             with self._writer.begin() as conn:
@@ -64,12 +67,14 @@ class DigestLog:
         except SQLAlchemyError as exc:
             raise StoreError(f"database error while claiming a digest: {getattr(exc, 'orig', exc)}") from exc
 
-    def release(self, day: date, now: datetime) -> None:
+    def release(self, day: date, claimed_at: datetime, now: datetime) -> None:
         """Give up a claim that failed (polls still writing, a full disk): the next catch-up, within
-        a minute, tries again instead of waiting out the claim's five minutes."""
+        a minute, tries again instead of waiting out the claim's five minutes. Only the claim made
+        at ``claimed_at``: one that expired meanwhile may be another process's now."""
         try:
             with self._writer.begin() as conn:
-                conn.execute(update(digests).where(digests.c.day == day, digests.c.state == "making")
+                conn.execute(update(digests).where(digests.c.day == day, digests.c.state == "making",
+                                                   digests.c.claimed_until == claimed_at + CLAIM_LEASE)
                              .values(claimed_until=now))
         except SQLAlchemyError as exc:
             raise StoreError(f"database error while releasing a digest: {getattr(exc, 'orig', exc)}") from exc

@@ -54,6 +54,11 @@ def bold(text: str) -> str:
         ("totaled 13,251 this year", ["13251", "251", "13"], f"totaled {bold('13,251')} this year"),
         ("totaled 13251 this year", ["13,251"], f"totaled {bold('13251')} this year"),
         ("Star\u00adgate grows", ["Stargate"], f"{bold('Star' + chr(0xad) + 'gate')} grows"),
+        # where the tokens split numbers, the highlight follows (a review's finds)
+        ("2024,2025 and v1.2 at 192.168.1.5", ["2025", "2", "5"],
+         f"2024,{bold('2025')} and v1.{bold('2')} at 192.168.1.{bold('5')}"),
+        ("1.5.3.4 and 50,00", ["1.5", "5000"], "1.5.3.4 and 50,00"),
+        ("12,345 and 1.5", ["345", "5", "1"], "12,345 and 1.5"),
     ],
 )
 def test_highlight(text: str, terms: list[str], expected: str) -> None:

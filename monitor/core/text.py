@@ -170,13 +170,30 @@ def find_pattern(term: str, prefix: bool = False) -> str | None:
         # a word may follow a number (gw in 1.5GW), not a letter or a word's digits (o in GPT4o);
         # a number may not follow a letter (100 in H100), a group of digits (251 in 13,251) or a
         # decimal point (5 in 1.5)
-        pattern = (_AFTER_NUMBER if not units[0][0].isdecimal()
-                   else f"(?<!{_WORD_CHAR})(?<!\\d,)(?<!\\d\\.)") + pattern
+        pattern = (_AFTER_NUMBER if not units[0][0].isdecimal() else _number_start(units[0])) + pattern
     if not cjk[-1]:
-        # 5 ends before gw in 5GW, not before a group of digits (13 in 13,251) or a decimal point
-        ending = "\\d|,\\d{3}(?!\\d)|\\.\\d+(?!\\.?\\d)" if _number(units[-1]) else _WORD_CHAR
+        # 5 ends before gw in 5GW, not before a group of digits (13 in 13,251) or the point of a
+        # decimal (1 in 1.5, not 2025 in 2025.2.3); a decimal not before another point (1.5.3)
+        if POINT in units[-1]:
+            ending = "\\.?\\d|,\\d{3}(?!\\d)"
+        elif _number(units[-1]):
+            ending = "\\d|,\\d{3}(?!\\d)|\\.\\d+(?!\\.?\\d)"
+        else:
+            ending = _WORD_CHAR
         pattern += f"{_WORD_CHAR}*" if prefix else f"(?!{ending})"
     return pattern
+
+
+# A decimal's point after a run of digits that starts a number (1.5, not v1.2 or 2025.2.3's 3).
+_AFTER_POINT = "".join(f"(?<!(?<![.,])(?<!{_WORD_CHAR}){_DIGIT * n}\\.)" for n in range(1, 7))
+
+
+def _number_start(unit: str) -> str:
+    """Where a term that starts with a number may start: not inside a word (100 in H100), nor
+    as the last group of a grouped number (345 in 12,345), nor after a decimal's point (5 in
+    1.5), unless what follows makes the point no decimal (2 in 2025.2.3)."""
+    grouped = "(?<!\\d,)" if len(unit) == 3 and unit.isdecimal() else ""
+    return f"(?<!{_WORD_CHAR}){grouped}(?:{_AFTER_POINT}|(?=\\d+\\.\\d))"
 
 
 def _number(unit: str) -> bool:
@@ -189,7 +206,8 @@ def _unit_pattern(unit: str) -> str:
     if not _number(unit):
         return re.escape(unit)
     whole, point, fraction = unit.partition(POINT)
-    return (",?".join(whole) if len(whole) > 3 else whole) + ("\\." + fraction if point else "")
+    groups = [whole[max(0, end - 3):end] for end in range(len(whole), 0, -3)][::-1]  # 13251 -> 13, 251
+    return ",?".join(groups) + ("\\." + fraction if point else "")
 
 
 def cjk_tokens(run: str) -> list[str]:

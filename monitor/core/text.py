@@ -173,7 +173,9 @@ def find_pattern(term: str, prefix: bool = False) -> str | None:
         pattern = (_AFTER_NUMBER if not units[0][0].isdecimal() else _number_start(units[0])) + pattern
     if not cjk[-1]:
         # 5 ends before gw in 5GW, not before a group of digits (13 in 13,251) or the point of a
-        # decimal (1 in 1.5, not 2025 in 2025.2.3); a decimal not before another point (1.5.3)
+        # decimal (1 in 1.5, not 2025 in 2025.2.3); a decimal not before another point (1.5.3).
+        # Loose where only what came before tells: 2 in 2025.2.3 and 456 in 12.3,456 are tokens
+        # that search finds and this does not mark.
         if POINT in units[-1]:
             ending = "\\.?\\d|,\\d{3}(?!\\d)"
         elif _number(units[-1]):

@@ -539,34 +539,44 @@ def test_a_worker_says_when_it_no_longer_runs_the_config_in_force(http_server: T
     assert len(warnings) == 2 and "topics_matched_elsewhere=t" in warnings[1]
 
 
-def test_what_a_worker_matched_by_an_old_query_is_matched_again_at_the_next_start(
-        http_server: TestServer, workspace: Workspace) -> None:
-    """The operator edits a topic and runs a one-shot command (the archive is matched against the
-    new query) while `run` still matches by the old one. What the old worker stores then must not
-    stay matched by the old rules once it is restarted with the new config."""
+def _an_old_worker_polls_after_a_config_change(http_server: TestServer, workspace: Workspace,
+                                               topics: list[dict[str, str]]) -> None:
+    """A worker runs with one topic t (Stargate); the config changes to ``topics`` and another
+    process re-matches the archive for it (a one-shot command, or the first worker restarted);
+    then the old worker polls a feed of one weather item, as `run`'s worker does (no topic sync
+    before it), and stops."""
     http_server.route("/f", rss(("Weather warning for Tokyo", "https://example.com/w")))
     sources = [{"name": "s", "url": http_server.url("/f")}]
     workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate"}])
     running = workspace.app()
     try:
         running.topic_service().sync()
-        workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate OR weather"}])
-        one_shot = workspace.app()
+        workspace.write(sources=sources, topics=topics)
+        other = workspace.app()
         try:
-            one_shot.topic_service().sync()  # what `monitor poll` with the new config does first
+            other.topic_service().sync()
         finally:
-            one_shot.close()
-        async def worker_poll() -> None:  # as `run`'s worker polls: no topic sync before it
+            other.close()
+
+        async def worker_poll() -> None:
             from monitor.net.fetcher import Fetcher
 
             async with Fetcher(running.fetch_settings()) as fetcher:
                 await running.poller(fetcher).poll_one(running.config.source("s"))
 
-        asyncio.run(worker_poll())  # matched by the old query: nothing
+        asyncio.run(worker_poll())  # matched by the old rules: nothing
     finally:
         running.close()
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select count(*) from matches").fetchone() == (0,)
+
+
+def test_what_a_worker_matched_by_an_old_query_is_matched_again_at_the_next_start(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """The operator edits a topic and runs a one-shot command (the archive is matched against the
+    new query) while `run` still matches by the old one. What the old worker stores then must not
+    stay matched by the old rules once it is restarted with the new config."""
+    _an_old_worker_polls_after_a_config_change(http_server, workspace, [{"name": "t", "query": "Stargate OR weather"}])
     restarted = workspace.app()
     try:
         restarted.topic_service().sync()  # what `run` does at start
@@ -646,31 +656,8 @@ def test_what_a_worker_stored_without_a_topic_added_meanwhile_is_matched_at_the_
     """An exploratory test's find (a rolling restart on PostgreSQL): a topic added while an old
     worker ran was never matched against what that worker stored, since it only checked the
     topics it knew. Its polls now mark a topic it does not know as not matched as configured."""
-    http_server.route("/f", rss(("Weather warning for Tokyo", "https://example.com/w")))
-    sources = [{"name": "s", "url": http_server.url("/f")}]
-    workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate"}])
-    running = workspace.app()
-    try:
-        running.topic_service().sync()
-        workspace.write(sources=sources, topics=[{"name": "t", "query": "Stargate"},
-                                                 {"name": "weather", "query": "weather"}])
-        restarted_first = workspace.app()
-        try:
-            restarted_first.topic_service().sync()  # the first worker restarted with the new topic
-        finally:
-            restarted_first.close()
-
-        async def worker_poll() -> None:
-            from monitor.net.fetcher import Fetcher
-
-            async with Fetcher(running.fetch_settings()) as fetcher:
-                await running.poller(fetcher).poll_one(running.config.source("s"))
-
-        asyncio.run(worker_poll())  # the old worker: no weather topic
-    finally:
-        running.close()
-    with sqlite3.connect(workspace.db_path) as conn:
-        assert conn.execute("select count(*) from matches").fetchone() == (0,)
+    _an_old_worker_polls_after_a_config_change(
+        http_server, workspace, [{"name": "t", "query": "Stargate"}, {"name": "weather", "query": "weather"}])
     restarted = workspace.app()
     try:
         assert restarted.topic_service().stale()[0] == ["weather"]

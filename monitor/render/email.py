@@ -5,7 +5,7 @@ with autoescaping on, so a feed's title can never become markup (nothing here is
 URLs become links (``markdown.link_target``). No remote images, no scripts, no style sheets: inline styles
 only, which is what Gmail, Outlook and Apple Mail all keep.
 
-Headers carry no feed text except through ``_oneline``, which drops control characters, so a title with
+Headers carry no feed text except through ``markdown.clean``, which drops control characters, so a title with
 ``\\r\\nBcc:`` cannot add a header. Parts are 7-bit (quoted-printable or base64, whichever is shorter) so
 servers without 8BITMIME take them as they are.
 """
@@ -27,6 +27,7 @@ import jinja2
 
 from monitor.core.digest import Digest, Item
 from monitor.render.markdown import (
+    clean,
     digest_needs_zone,
     link_target,
     needs_zone,
@@ -71,8 +72,8 @@ def compose_digest(
         day=day,
         entries=digest.entries,
         window=f"{stamp(digest.window.start, zone=True)} to {stamp(digest.window.end, zone=True)}",
-        sections=[(_oneline(s.heading), [_entry(i, zone) for i in s.items]) for s in digest.sections],
-        failures=[(_oneline(f.source), _oneline(f.error), since_stamp(digest, f.since, zone) if f.since else None)
+        sections=[(clean(s.heading), [_entry(i, zone) for i in s.items]) for s in digest.sections],
+        failures=[(clean(f.source), clean(f.error), since_stamp(digest, f.since, zone) if f.since else None)
                   for f in digest.failures],
     )
     plain = render_digest(digest)
@@ -92,7 +93,7 @@ def compose_alert(
     now: datetime, message_id_domain: str,
 ) -> EmailMessage:
     """New matches of one topic, sent as soon as a poll finds them; same look as the digest."""
-    heading = _oneline(topic_heading)
+    heading = clean(topic_heading)
     zone = needs_zone(i.published for i in items)
     entries = [_entry(i, zone) for i in items]
     html = _environment().get_template("alert.html.j2").render(
@@ -147,19 +148,14 @@ def _headers(
     for address in (sender, *recipients):
         if _CONTROL.search(address):
             raise ValueError(f"control character in address {address!r}")
-    msg["Subject"] = _oneline(subject)
+    msg["Subject"] = clean(subject)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = f"<{message_id}>"
-    msg["List-Id"] = _oneline(list_id)  # RFC 2919
+    msg["List-Id"] = clean(list_id)  # RFC 2919
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
     msg["X-Auto-Response-Suppress"] = "All"  # the same request, in the dialect Exchange understands
-
-
-def _oneline(text: str) -> str:
-    """One line of text: control characters become spaces and runs of space collapse."""
-    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def _domain(domain: str) -> str:
@@ -173,8 +169,8 @@ def _digest(parts: Sequence[str]) -> str:
 
 
 def _entry(item: Item, zone: bool) -> _Entry:
-    title = _oneline(item.title) or "(untitled)"
-    return _Entry(title, link_target(item.url), _oneline(", ".join(item.sources)), stamp(item.published, zone=zone),
-                  _oneline(", ".join(item.terms)), tuple((_oneline(o), link_target(u)) for o, u in item.also),
+    title = clean(item.title) or "(untitled)"
+    return _Entry(title, link_target(item.url), clean(", ".join(item.sources)), stamp(item.published, zone=zone),
+                  clean(", ".join(item.terms)), tuple((clean(o), link_target(u)) for o, u in item.also),
                   "ja" if _KANA.search(title) else None)
 

@@ -33,9 +33,15 @@ def _break_autolink(m: re.Match[str]) -> str:
     return "@\u2060" if m.group(3) else "\\" + (m.group(1) or m.group(2))
 
 
+def clean(text: str) -> str:
+    """``text`` on one line, without control characters or bidi overrides (what every rendering
+    of a stranger's text starts from: a digest is read with `cat` too)."""
+    return _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+
+
 def escape(text: str) -> str:
     """Plain text safe to place inline in Markdown, CommonMark or GFM (collapses newlines)."""
-    text = _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+    text = clean(text)
     return _AUTOLINKS.sub(_break_autolink, _SPECIAL.sub(r"\\\1", text))
 
 

@@ -10,19 +10,10 @@ after their titles, http(s) only.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from monitor.core.digest import Digest, Item
-from monitor.render.markdown import digest_needs_zone, needs_zone, since_stamp, stamp
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_SPACE = re.compile(r"\s+")
-
-
-def clean(text: str) -> str:
-    """``text`` on one line, without control characters or bidi overrides."""
-    return _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+from monitor.render.markdown import clean, digest_needs_zone, needs_zone, since_stamp, stamp
 
 
 def _link(url: str | None) -> str | None:

@@ -96,13 +96,19 @@ _GROUPED = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?!\d)")
 # 1-4. Not a dotted run of three or more (2025.2.3, 192.168.1.1), nor a word's digits (v1.2).
 _DECIMAL = re.compile(f"(?<![.,])(?<!{_WORD_CHAR})(\\d+)\\.(\\d+)(?!\\.?\\d)")
 POINT = "\u066b"
+# Cheap first looks: most texts hold commas and full stops but no number around them, and the
+# patterns above try their look-behinds at every character.
+_GROUP_HINT = re.compile(r"\d,\d")
+_DECIMAL_HINT = re.compile(r"\d\.\d")
 
 
 def _ungroup(text: str) -> str:
     """Numbers as the tokens hold them: 13,251 -> 13251, 1.5 -> 1٫5."""
-    if "," in text:
+    if "," in text and _GROUP_HINT.search(text):
         text = _GROUPED.sub(lambda m: m.group().replace(",", ""), text)
-    return _DECIMAL.sub(r"\1" + POINT + r"\2", text) if "." in text else text
+    if "." in text and _DECIMAL_HINT.search(text):
+        text = _DECIMAL.sub(r"\1" + POINT + r"\2", text)
+    return text
 
 
 def normalize(text: str) -> str:

@@ -31,7 +31,7 @@ from monitor.core.intake import Intents, Known
 from monitor.core.matcher import Hit
 from monitor.errors import StoreError
 from monitor.store import pg_search
-from monitor.store.db import database_error, hold_poll_fence, writer
+from monitor.store.db import database_error, enter_poll_write, writer
 from monitor.store.schema import (
     alert_queue,
     article_queue,
@@ -272,7 +272,7 @@ class Archive:
         was last matched against (see _disown_changed_topics)."""
         try:
             with self._writer.begin() as conn:
-                hold_poll_fence(conn)
+                enter_poll_write(conn)
                 if self.clock is not None:
                     # Stamped once the lock is held (SQLite's write lock, PostgreSQL's poll fence): a
                     # digest made while this poll waited saw none of it, so it must count as later.
@@ -413,7 +413,7 @@ class Archive:
         window). Topics it matches only now are queued for their `alert: immediate` alert."""
         try:
             with self._writer.begin() as conn:
-                hold_poll_fence(conn)
+                enter_poll_write(conn)
                 claimed = conn.execute(delete(article_queue).where(article_queue.c.entry_id == entry_id)
                                        .returning(article_queue.c.matched)).first()
                 if claimed is None:

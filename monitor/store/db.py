@@ -39,9 +39,10 @@ MIGRATION_LOCK = 0x6D6F6E69746F72  # "monitor"
 POLL_FENCE = 0x706F6C6C66656E  # "pollfen": polls hold it shared while they write, a digest waits for it
 
 
-def hold_poll_fence(conn: Connection) -> None:
-    """In a poll's write transaction: on PostgreSQL a digest being made waits until it commits.
-    Then SchemaChanged unless the schema is still the one this code knows (an upgrade takes the
+def enter_poll_write(conn: Connection) -> None:
+    """What a poll's write transaction (storing entries, or an article) does first: on
+    PostgreSQL it holds the poll fence, so a digest being made waits until it commits; then
+    SchemaChanged unless the schema is still the one this code knows (an upgrade takes the
     fence, or SQLite's write lock, so no poll straddles it)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": POLL_FENCE})
@@ -205,7 +206,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
         with writer(engine).begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-                # ... and no poll of an older worker writes across the change (hold_poll_fence)
+                # ... and no poll of an older worker writes across the change (enter_poll_write)
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POLL_FENCE})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")

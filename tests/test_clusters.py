@@ -375,6 +375,24 @@ def test_index_window_and_veto() -> None:
     )
 
 
+def test_index_near_copy_of_one_member_joins_a_story_of_paraphrases() -> None:
+    """The tribes' reaction is alike only to the one member that tells it; the story's other
+    reports are paraphrases of the cut, so its mean similarity to them stays under THRESHOLD."""
+    index = StoryIndex()
+    members = [
+        "Trump shrinks two Utah monuments",
+        "Two Utah monuments shrunk again",
+        "Utah monuments cut in size by presidential order",
+        "Presidential order cuts two national monuments in Utah",
+        "Utah's two national monuments reduced by order",
+        "Monuments in Utah reduced in size again",
+        "Tribes condemn order to shrink Bears Ears and Grand Staircase-Escalante monuments in Utah",
+    ]
+    assert {index.assign(n, fp(title, hours=n / 4)) for n, title in enumerate(members)} == {0}
+    reaction = fp("Tribes condemn decision to shrink Grand Staircase-Escalante, Bears Ears", hours=2)
+    assert index.assign("reaction", reaction) == 0
+
+
 def test_index_across_languages() -> None:
     index = StoryIndex()
     index.assign("en", fp(STORY, "SoftBank now owns about 11% of OpenAI after the final $22.5 billion."))
@@ -475,12 +493,12 @@ def _by_index(labelled: list[tuple[list[str], Fingerprint, Fingerprint]]) -> lis
 
 # Measured (bench/clusters.py): same_story with the set's document frequencies 0.934/0.880 same
 # language, 1.000/0.820 across; the index (counting them entry by entry, as
-# monitor.service.stories uses it) 0.967/0.855 and 1.000/0.820. The floors sit 0.01-0.06 below
+# monitor.service.stories uses it) 0.968/0.872 and 1.000/0.820. The floors sit 0.01-0.06 below
 # so a change that loses ground fails.
 FLOORS = [
     ("same_story-same-language", "pairwise", False, 0.90, 0.87),
     ("same_story-cross-language", "pairwise", True, 0.97, 0.79),
-    ("index-same-language", "index", False, 0.91, 0.85),
+    ("index-same-language", "index", False, 0.91, 0.86),
     ("index-cross-language", "index", True, 0.94, 0.77),
 ]
 

@@ -351,7 +351,8 @@ def _list_topics(obj: Context) -> None:
     width = max((len(t.name) for t in app.config.topics), default=0)
     for t in app.config.topics:
         alert = "  alert: immediate" if t.alert == "immediate" else ""
-        click.echo(f"{t.name:<{width}}  {counts.get(t.name, 0):>6} matches  {results.printable(t.heading)}{alert}")
+        n = counts.get(t.name, 0)
+        click.echo(f"{t.name:<{width}}  {n:>6} {'match  ' if n == 1 else 'matches'}  {results.printable(t.heading)}{alert}")
     if not app.config.topics:
         click.echo("no topics configured")
 
@@ -412,7 +413,8 @@ def topics_test(obj: Context, topic_or_query: tuple[str, ...], since: str | None
         click.echo(f"{'':{pad}}  matched: {results.printable(said)}  [{row.source}]")
     if any(row.published is None for row, _ in found):
         click.echo(results.UNDATED_NOTE)
-    click.echo(f"{total} entries match" + (f" (showing {len(found)})" if total > len(found) else ""))
+    matching = results.counted(total, "entry matches", "entries match")
+    click.echo(matching + (f" (showing {len(found)})" if total > len(found) else ""))
 
 
 @topics.command("rematch")
@@ -425,7 +427,8 @@ def topics_rematch(obj: Context, names: tuple[str, ...]) -> None:
     for name in names:
         app.config.topic(name)
     for done in app.topic_service().rematch(list(names) or None):
-        click.echo(f"{done.topic}: {done.matched} matches ({done.added} new, {done.removed} removed)")
+        click.echo(f"{done.topic}: {results.counted(done.matched, 'match', 'matches')} "
+                   f"({done.added} new, {done.removed} removed)")
 
 
 @cli.group()
@@ -461,8 +464,8 @@ def maintain(obj: Context) -> None:
     # a topic added or changed since the last poll first: retention keeps what it matches
     app.topic_service().sync()
     report = maintenance.run(app.engine, retention=app.config.retention, now=app.clock())
-    click.echo(f"deleted {report.deleted} unmatched entries older than the retention; "
-               f"forgot {report.mail_pruned} sent mails")
+    click.echo(f"deleted {results.counted(report.deleted, 'unmatched entry', 'unmatched entries')} older than "
+               f"the retention; forgot {results.counted(report.mail_pruned, 'sent mail', 'sent mails')}")
 
 
 @cli.command()

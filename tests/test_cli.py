@@ -136,14 +136,15 @@ def test_search_csv_cells_are_not_spreadsheet_formulas(http_server: TestServer, 
     """A feed title =HYPERLINK(...) would run when the analyst opens the CSV in a spreadsheet."""
     http_server.route("/feed", rss(('=HYPERLINK("http://evil.example/","click") Stargate', "https://example.com/e"),
                                    ("-2% for SoftBank shares", "https://example.com/f"),
-                                   ("Stargate plain", "https://example.com/g")))
+                                   ("Stargate plain", "https://example.com/g"),
+                                   ("Stargate \u202eftp.evil\u202c see", "https://example.com/h")))
     workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
     invoke(workspace, "poll")
     code, out, _ = invoke(workspace, "search", "--format", "csv")
     assert code == 0
     titles = sorted(row["title"] for row in csv.DictReader(io.StringIO(out)))
     assert titles == ["'-2% for SoftBank shares", "'=HYPERLINK(\"http://evil.example/\",\"click\") Stargate",
-                      "Stargate plain"]
+                      "Stargate ftp.evil see", "Stargate plain"]  # a bidi override would show it reversed
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in csv.reader(io.StringIO(out)) for cell in row)
     # quoted, every cell: a spreadsheet that splits on ";" (de, fr) keeps "a;=cmd()" one cell
     assert all(line.startswith('"') for line in out.splitlines())

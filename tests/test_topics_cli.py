@@ -24,10 +24,10 @@ def test_topics_lists_counts_and_test_shows_terms(http_server: TestServer, works
     run(workspace, "poll")
     code, out, _ = run(workspace, "topics")
     lines = {line.split()[0]: line for line in out.splitlines()}
-    assert code == 0 and "1 matches" in lines["jv"] and "0 matches" in lines["stargate"]
+    assert code == 0 and " 1 match " in lines["jv"] and " 0 matches " in lines["stargate"]
     code, out, err = run(workspace, "topics", "test", "jv")
     assert code == 0 and "matched: SB OAI Japan (title), Crystal intelligence (summary)" in out
-    assert out.strip().endswith("1 entries match")
+    assert out.strip().endswith("1 entry matches")
     assert "note: running the topic jv's query; to try the word itself, write it in quotes" in err
     code, out, err = run(workspace, "topics", "test", '"jv"')  # the word: no note, no topic
     assert code == 0 and err == "" and out.strip() == "0 entries match"
@@ -61,7 +61,7 @@ def test_a_changed_query_rematches_the_archive_keeping_first_seen(http_server: T
         stored = dict(conn.execute("select name, query from topics").fetchall())
     assert stored["stargate"] == "Stargate"
     code, out, _ = run(workspace, "topics", "rematch", "stargate")
-    assert code == 0 and out.strip() == "stargate: 1 matches (0 new, 0 removed)"
+    assert code == 0 and out.strip() == "stargate: 1 match (0 new, 0 removed)"
 
 
 def test_a_renamed_topic_leaves_nothing_under_its_old_name(http_server: TestServer, workspace: Workspace) -> None:
@@ -76,7 +76,7 @@ def test_a_renamed_topic_leaves_nothing_under_its_old_name(http_server: TestServ
     assert code == 0 and "0 matches" in out.splitlines()[0]
     assert "joint-venture" in err and "jv (no longer configured)" in err and "topics rematch" in err
     code, out, _ = run(workspace, "topics", "rematch")
-    assert code == 0 and "joint-venture: 1 matches (1 new, 0 removed)" in out and "jv: 0 matches (0 new, 1 removed)" in out
+    assert code == 0 and "joint-venture: 1 match (1 new, 0 removed)" in out and "jv: 0 matches (0 new, 1 removed)" in out
     _, out, err = run(workspace, "search", "--format", "json")
     assert all("jv" not in r["topics"] for r in json.loads(out)) and err == ""
     with sqlite3.connect(workspace.db_path) as conn:
@@ -116,7 +116,7 @@ def test_a_draft_query_may_start_with_a_minus_as_in_search(http_server: TestServ
     code, out, _ = run(workspace, "topics", "test", "Stargate", '-"SG-1"')
     assert code == 0 and out.strip().endswith("0 entries match")
     code, out, _ = run(workspace, "topics", "test", "-Dubai", "SoftBank")
-    assert code == 0 and out.strip().endswith("1 entries match")
+    assert code == 0 and out.strip().endswith("1 entry matches")
     code, _, err = run(workspace, "topics", "test", "Stargate", "--bogus")
     assert code == 2 and "no such option: --bogus" in err
 

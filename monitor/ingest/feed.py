@@ -88,7 +88,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None, tz: tzinfo) -
     problem_exc = parsed.get("bozo_exception")
     if parsed.get("bozo") and not isinstance(problem_exc, _BENIGN):
         problem = _describe(problem_exc)
-        warnings.append(f"feed is not well-formed ({problem}); read {len(entries)} entries anyway")
+        warnings.append(f"feed is not well-formed ({problem}); read {len(entries)} {'entry' if len(entries) == 1 else 'entries'} anyway")
     title = _text(parsed.get("feed", {}).get("title_detail"), parsed.get("feed", {}).get("title"), TITLE_LIMIT)
     return ParseResult(drafts=drafts, skipped=skipped, title=title or None, warnings=warnings)
 

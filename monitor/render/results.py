@@ -22,6 +22,12 @@ from monitor.store.reading import EntryRow, SourceRow
 FIELDS = ("title", "url", "source", "sources", "published", "first_seen", "topics", "matched_terms", "id",
           "publisher")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_BIDI_CONTROL = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+
+
+def counted(n: int, one: str, many: str) -> str:
+    """``1 entry``, ``2 entries``: the output a user reads and a script greps."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def printable(text: str) -> str:
@@ -95,7 +101,10 @@ def as_csv(rows: Sequence[EntryRow], tz: tzinfo, story: Mapping[int, int] | None
 def inert_cell(text: str) -> str:
     """A cell a spreadsheet will not run: feed text starting with = + - @ (or a tab or carriage
     return before one) is a formula to Excel and LibreOffice, =HYPERLINK("http://evil/") included;
-    a leading apostrophe makes it text (OWASP's advice for CSV injection)."""
+    a leading apostrophe makes it text (OWASP's advice for CSV injection). Bidi overrides and
+    isolates are dropped: in a spreadsheet they reorder what a cell shows (a URL that reads as
+    another), and a title needs neither (right-to-left script shows right to left without them)."""
+    text = _BIDI_CONTROL.sub("", text)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 

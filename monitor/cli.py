@@ -51,6 +51,14 @@ class Context:
 # first story, with the same reports, as --limit 3.
 STORY_ROWS = 2000
 
+class ZonedFormatter(logging.Formatter):
+    """Log times as ISO 8601 with the UTC offset (2026-03-29T01:59:59.120+00:00): a service's log
+    read months later, across a DST change or from another zone, says when each line was."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+
 def _fail(message: str, code: int = 2) -> None:
     click.echo(f"monitor: error: {results.printable(message)}", err=True)
     sys.exit(code)
@@ -106,8 +114,9 @@ def _local_date(value: str | None, option: str) -> date | None:
 def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: int) -> None:
     """Follow news sources, match topics, keep a searchable archive, write daily digests."""
     level = logging.WARNING - 10 * verbose + 10 * quiet
-    logging.basicConfig(level=max(logging.DEBUG, min(level, logging.CRITICAL)), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ZonedFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=max(logging.DEBUG, min(level, logging.CRITICAL)), handlers=[handler])
     _quiet_libraries()
     ctx.obj = Context(config_path, verbose - quiet)
     ctx.call_on_close(lambda: ctx.obj._app and ctx.obj._app.close())

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -344,3 +345,15 @@ def test_library_loggers_follow_the_level_both_ways() -> None:
     finally:
         root.setLevel(saved)
         _quiet_libraries()
+
+
+def test_log_lines_carry_their_utc_offset(http_server: TestServer, workspace: Workspace) -> None:
+    """A service's log read months later, across a DST change, must say when each line was."""
+    http_server.route("/feed", rss(("Stargate news", "https://example.com/a")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    env = {**os.environ, "TZ": "Asia/Tokyo"}
+    done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(workspace.config_path), "-v", "poll"],
+                          env=env, capture_output=True, text=True, cwd=workspace.root, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if " event=poll " in line]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+09:00 INFO monitor\.poll event=poll source=s ", line), line

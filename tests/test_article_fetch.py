@@ -35,7 +35,8 @@ def test_article_text_is_fetched_politely_indexed_and_matched(http_server: TestS
                     topics=[{"name": "hospital", "query": "hospital"}, {"name": "stargate", "query": "Stargate Abilene"}],
                     fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
     out = poll(workspace, Clock())["s"]
-    assert out.status == "ok" and out.new == 3
+    assert out.status == "ok" and out.new == 3 and out.articles == (2, 2)
+    assert out.line() == "s: 3 new, 2 matched (2 by article text)"  # what `monitor poll` prints
     with sqlite3.connect(workspace.db_path) as conn:
         rows = dict(conn.execute("select title, length(text) from entries").fetchall())
         topics = dict(conn.execute("select title, topic from entries join matches on entry_id = entries.id"))
@@ -283,7 +284,7 @@ def test_a_page_stored_by_another_worker_is_not_stored_or_alerted_again(http_ser
                                           indexed=indexed, now=clock(), alert_topics={"jv"}) for _ in range(2)]
     finally:
         app.close()
-    assert stored == [True, False]
+    assert stored == [("jv",), None]  # the topic it matches only now; then nothing
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select count(*) from alert_queue").fetchone() == (1,)
         assert conn.execute("select count(*) from article_queue").fetchone() == (0,)
@@ -368,3 +369,20 @@ def test_search_results_leave_the_article_texts_in_the_database(http_server: Tes
         assert "Crystal intelligence" in app.reader.by_ids([found.id])[0].text
     finally:
         app.close()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "line"),
+    [({"status": "not_modified", "articles": (1, 1)}, "s: not modified, 1 matched by article text"),
+     ({"status": "not_modified", "articles": (1, 0)}, "s: not modified"),
+     ({"status": "ok", "new": 2, "matched": 1, "articles": (2, 1)}, "s: 2 new, 2 matched (1 by article text)"),
+     ({"status": "ok", "new": 2, "matched": 1}, "s: 2 new, 1 matched")],
+    ids=["late-page-after-304", "late-page-no-match", "both", "no-pages"],
+)
+def test_the_poll_line_counts_matches_made_by_article_text(outcome: dict, line: str) -> None:
+    """A page queued by an earlier poll can make its entry match during a poll that found nothing new."""
+    from monitor.service.articles import Enriched
+    from monitor.service.poll import Outcome
+
+    fields = {**outcome, "articles": Enriched(*outcome.get("articles", (0, 0)))}
+    assert Outcome("s", **fields).line() == line

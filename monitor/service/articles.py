@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,14 @@ from monitor.store.article_queue import ArticleQueue
 log = logging.getLogger("monitor.articles")
 PER_POLL = 30  # pages fetched at most per poll of one source
 HOST_SPACING = 1.0  # seconds between two article requests to one host
+
+
+class Enriched(NamedTuple):
+    texts: int = 0  # pages whose text was stored
+    matched: int = 0  # ... of entries that match a topic only now
+
+
+NOTHING = Enriched()
 
 
 class Articles:
@@ -60,12 +69,13 @@ class Articles:
     def wanted(self, source: SourceConfig) -> bool:
         return source.fetch_article or bool(self._asking)
 
-    async def enrich(self, source: SourceConfig, source_id: int) -> int:
-        """Fetch and store the queued pages of the source that are due; returns how many got text."""
-        done = 0
+    async def enrich(self, source: SourceConfig, source_id: int) -> Enriched:
+        """Fetch and store the queued pages of the source that are due: how many got text, and
+        how many of those match a topic they did not match before."""
+        done = matched = 0
         for page in await asyncio.to_thread(self.queue.due, source_id, self.clock(), PER_POLL):
             try:
-                got = await self._one(page.entry_id, page.url, page.title, page.summary, page.published)
+                added = await self._one(page.entry_id, page.url, page.title, page.summary, page.published)
             except SchemaChanged:
                 raise
             except Exception as exc:  # one page failing never fails the poll; it is tried again later
@@ -75,12 +85,17 @@ class Articles:
                 log.warning("event=article_failed source=%s url=%s error=%r%s", source.name, page.url, str(exc),
                             " given_up=1" if given_up else "")
                 continue
-            if not got:
+            if added is None:
                 await asyncio.to_thread(self.queue.drop, page.entry_id)
-            done += got
-        return done
+                continue
+            done += 1
+            matched += bool(added)
+        return Enriched(done, matched)
 
-    async def _one(self, entry_id: int, url: str, title: str, summary: str, published: datetime | None) -> int:
+    async def _one(self, entry_id: int, url: str, title: str, summary: str,
+                   published: datetime | None) -> tuple[str, ...] | None:
+        """The page's text stored: the topics the entry matches only now; None when the page had
+        no text, or another worker stored it first."""
         await self._public(url)
         await self.robots.check(url)
         await self._pace(urlsplit(url).hostname or "")
@@ -89,18 +104,18 @@ class Articles:
         article = await asyncio.to_thread(extract_article, fetched.body, url=fetched.url,
                                           content_type=fetched.content_type, tz=self.tz)
         if not article.text:
-            return 0
+            return None
         summary = summary or (article.description or "")
         analysed = self.topics.analyse(title, summary, article.text)
         stored = await asyncio.to_thread(self.archive.set_article, entry_id, text=article.text, summary=summary,
                                 published=published or credible_date(article.published, self.clock()),
                                 indexed=Indexed(analysed.tokens, analysed.topics, analysed.hits), now=self.clock(),
                                 alert_topics=self.alert_topics, alert_since=self._alert_floor())
-        if not stored:  # another worker stored it meanwhile
-            return 0
+        if stored is None:  # another worker stored it meanwhile
+            return None
         log.info("event=article source_entry=%d chars=%d topics=%s", entry_id, len(article.text),
                  ",".join(analysed.topics) or "-")
-        return 1
+        return stored
 
     def _alert_floor(self) -> datetime:
         digest = self.config.digest

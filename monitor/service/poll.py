@@ -22,7 +22,7 @@ from monitor.ingest.feed import parse_feed
 from monitor.ingest.listing import parse_listing
 from monitor.net.fetcher import Fetcher, FetchResult, Validators
 from monitor.net.robots import RobotsPolicy
-from monitor.service.articles import Articles
+from monitor.service.articles import NOTHING, Articles, Enriched
 from monitor.service.google_links import GoogleLinks
 from monitor.service.pipeline import Pipeline
 from monitor.store.archive import PollRecord
@@ -43,17 +43,20 @@ class Outcome:
     new_ids: tuple[int, ...] = ()
     bytes: int | None = None
     warnings: tuple[str, ...] = ()  # kept what could be read, but the document was broken
+    articles: Enriched = NOTHING  # article pages fetched after the feed (this poll's or earlier)
 
     def line(self) -> str:
         if self.status == "error":
             return f"{self.source}: error: {self.error}"
+        warned = "".join(f"; warning: {w}" for w in self.warnings)
+        by_text = self.articles.matched
         if self.status == "not_modified":
-            return f"{self.source}: not modified" + "".join(f"; warning: {w}" for w in self.warnings)
+            return f"{self.source}: not modified" + (f", {by_text} matched by article text" if by_text else "") + warned
         if self.status == "disabled":
             return f"{self.source}: skipped, disabled: {self.error}"
-        extra = f", {self.skipped} skipped" if self.skipped else ""
-        extra += "".join(f"; warning: {w}" for w in self.warnings)
-        return f"{self.source}: {self.new} new, {self.matched} matched{extra}"
+        matched = f"{self.matched + by_text} matched" + (f" ({by_text} by article text)" if by_text else "")
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
+        return f"{self.source}: {self.new} new, {matched}{skipped}{warned}"
 
 
 class Poller:
@@ -93,8 +96,9 @@ class Poller:
             moved = [f"moved permanently to {fetched.moved_to}: update the source's url"] if fetched.moved_to else []
             if fetched.not_modified:  # a move is still told: a 304 from the new address is the common case
                 await self._record(source_id, PollRecord("not_modified", error="; ".join(moved) or None))
-                await self._articles(source, source_id)  # what an earlier poll left queued
-                return self._logged(source, Outcome(source.name, "not_modified", warnings=tuple(moved)), started)
+                enriched = await self._articles(source, source_id)  # what an earlier poll left queued
+                return self._logged(source, Outcome(source.name, "not_modified", warnings=tuple(moved),
+                                                    articles=enriched), started)
             parsed = await asyncio.to_thread(self._parse, source, fetched)
             if moved:
                 parsed = dataclasses.replace(parsed, warnings=[*parsed.warnings, *moved])
@@ -107,10 +111,10 @@ class Poller:
                 done = await asyncio.to_thread(self.pipeline.ingest, source_id, source.name, parsed.drafts,
                                                now=self.clock(), record=record, skipped=parsed.skipped,
                                                fetch_article=source.fetch_article)
-            await self._articles(source, source_id)
+            enriched = await self._articles(source, source_id)
             outcome = Outcome(source.name, "ok", done.new, done.matched, done.skipped,
                               items=len(parsed.drafts) + parsed.skipped, new_ids=done.new_ids,
-                              bytes=len(fetched.body), warnings=tuple(parsed.warnings))
+                              bytes=len(fetched.body), warnings=tuple(parsed.warnings), articles=enriched)
         except SchemaChanged:
             raise  # not this source's failure: the process must stop (monitor.service.worker)
         except HTTPStatusError as exc:
@@ -124,17 +128,18 @@ class Poller:
             await self._record(source_id, PollRecord("error", error=message))
         return self._logged(source, outcome, started)
 
-    async def _articles(self, source: SourceConfig, source_id: int) -> None:
+    async def _articles(self, source: SourceConfig, source_id: int) -> Enriched:
         """The queued article pages of the source: the poll stored its entries already, so a
         database error here is logged and leaves the pages queued, not a failed poll."""
         if self.articles is None or not self.articles.wanted(source):
-            return
+            return NOTHING
         try:
-            await self.articles.enrich(source, source_id)
+            return await self.articles.enrich(source, source_id)
         except SchemaChanged:
             raise
         except StoreError as exc:
             log.error("event=articles_failed source=%s error=%r", source.name, str(exc))
+            return NOTHING
 
     async def _failed(self, source: SourceConfig, source_id: int, exc: MonitorError, *,
                       gone: bool = False) -> Outcome:
@@ -166,9 +171,16 @@ class Poller:
         seconds = (self.clock() - started).total_seconds()
         # a failed poll is a warning: with log_level warning (or -q) a failing source still shows
         log.log(logging.WARNING if outcome.status == "error" else logging.INFO,
-                "event=poll source=%s status=%s duration=%.2f bytes=%s new=%d matched=%d%s",
+                "event=poll source=%s status=%s duration=%.2f bytes=%s new=%d matched=%d%s%s",
                 source.name, outcome.status, seconds, outcome.bytes if outcome.bytes is not None else "-",
-                outcome.new, outcome.matched, f" error={outcome.error!r}" if outcome.error else "")
+                outcome.new, outcome.matched, _articles_fields(outcome.articles),
+                f" error={outcome.error!r}" if outcome.error else "")
         for warning in outcome.warnings:
             log.warning("event=poll_warning source=%s warning=%r", source.name, warning)
         return outcome
+
+
+def _articles_fields(enriched: Enriched) -> str:
+    """Log fields for the article pages a poll fetched, when it fetched any: ``matched`` counts
+    the feed's new entries; ``text_matched`` those an article text made match, new or older."""
+    return f" articles={enriched.texts} text_matched={enriched.matched}" if enriched.texts else ""

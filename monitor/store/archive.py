@@ -400,11 +400,12 @@ class Archive:
 
     def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,
                     indexed: Indexed, now: datetime, alert_topics: Collection[str] = (),
-                    alert_since: datetime | None = None) -> bool:
+                    alert_since: datetime | None = None) -> tuple[str, ...] | None:
         """Store a queued entry's article text (and the summary/date the feed lacked), index it
         and record its matches again, in one transaction that takes the entry off the article
-        queue; False, storing nothing, when it is no longer queued (another worker stored it,
-        or it was given up). `first_seen` is untouched.
+        queue; returns the topics it matches only now (the poll tells them), or None, storing
+        nothing, when it is no longer queued (another worker stored it, or it was given up).
+        `first_seen` is untouched.
 
         The page comes after the poll's transaction, paced, so the digest of the entry's
         first_seen may be made already: an entry that matched nothing when stored, nor since,
@@ -417,7 +418,7 @@ class Archive:
                 claimed = conn.execute(delete(article_queue).where(article_queue.c.entry_id == entry_id)
                                        .returning(article_queue.c.matched)).first()
                 if claimed is None:
-                    return False
+                    return None
                 if self.clock is not None:
                     now = max(now, self.clock())
                 before = set(json.loads(claimed.matched)) | {
@@ -434,11 +435,12 @@ class Archive:
                 else:
                     pg_search.delete_index(conn, [entry_id])
                 self._index(conn, [(entry_id, indexed)], now)
+                added = tuple(t for t in indexed.topics if t not in before)
                 if _fresh(published, alert_since):
-                    _queue_alerts(conn, [(entry_id, [t for t in indexed.topics if t not in before])], alert_topics, now)
+                    _queue_alerts(conn, [(entry_id, list(added))], alert_topics, now)
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing article text") from exc
-        return True
+        return added
 
     @staticmethod
     def _index(conn: Connection, indexed: list[tuple[int, Indexed]], now: datetime) -> None:

@@ -74,7 +74,7 @@ class App:
     @cached_property
     def source_ids(self) -> dict[str, int]:
         now = self.clock()  # a shortened `every` takes effect now, not after the old interval
-        return self.archive.sync_sources(((s.name, s.url, s.type, s.fingerprint) for s in self.config.sources),
+        return self.archive.sync_sources(((s.name, s.url, s.type, s.fingerprint, s.reading) for s in self.config.sources),
                                          {s.name: after_success(s.name, s.every, now) for s in self.config.sources})
 
     def fetch_settings(self) -> FetchSettings:

@@ -149,6 +149,15 @@ class SourceConfig(_Model):
         """Identifies this entry's settings: a source disabled by a 410 is polled again once they change."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
+    @property
+    def reading(self) -> str:
+        """Identifies how a fetched page becomes entries (an html source's selectors): once it
+        changes, the page is fetched whole again, since a 304 would keep the old reading's result."""
+        if self.type != "html":
+            return ""
+        chosen = self.model_dump_json(include={"item", "title", "link", "date"})
+        return hashlib.sha256(chosen.encode()).hexdigest()[:16]
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:

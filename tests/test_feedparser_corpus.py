@@ -41,7 +41,7 @@ def test_every_feedparser_test_document_goes_through_ingest(tmp_path: Path) -> N
     archive = Archive(engine)
     config = load(SHIPPED)
     pipeline = Pipeline(archive, TopicSet([(t.name, t.tree) for t in config.topics]))
-    ids = archive.sync_sources((f"d{i}", f"http://example.com/{i}", "feed", "") for i in range(len(documents)))
+    ids = archive.sync_sources((f"d{i}", f"http://example.com/{i}", "feed", "", "") for i in range(len(documents)))
     with_items = yielding = refused = stored = skipped = 0
     now = datetime(2026, 11, 27, tzinfo=UTC)
     for i, path in enumerate(documents):

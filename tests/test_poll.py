@@ -407,3 +407,27 @@ def test_a_failed_poll_is_logged_as_a_warning(http_server: TestServer, workspace
         poll(workspace, Clock())
     levels = {r.getMessage().split()[1]: r.levelname for r in caplog.records if r.getMessage().startswith("event=poll ")}
     assert levels == {"source=good": "INFO", "source=bad": "WARNING"}
+
+
+def test_fixed_selectors_read_the_page_again_though_it_did_not_change(http_server: TestServer,
+                                                                     workspace: Workspace) -> None:
+    """A selector that matched nothing, fixed in the config, must not be answered by a 304 earned
+    with the old one: the page did not change, but what is read from it did."""
+    page = ("<html><body><ul class='news'><li><a href='/n/1'>Stargate site opens</a></li>"
+            "<li><a href='/n/2'>SB OAI Japan starts sales</a></li></ul></body></html>")
+    http_server.route("/list", page, content_type="text/html", etag='"v1"')
+    source = {"name": "page", "type": "html", "url": http_server.url("/list"), "item": "ul.nonexistent li"}
+    workspace.write(sources=[source])
+    clock = Clock()
+    first = poll(workspace, clock)["page"]
+    assert (first.status, first.new) == ("ok", 0) and "matched nothing" in first.line()
+    clock.advance(minutes=1)
+    assert poll(workspace, clock)["page"].status == "not_modified"  # unchanged reading: the 304 holds
+    workspace.write(sources=[{**source, "item": "ul.news li"}])
+    clock.advance(minutes=1)
+    fixed = poll(workspace, clock)["page"]
+    assert (fixed.status, fixed.new) == ("ok", 2)
+    with db(workspace) as conn:
+        assert conn.execute("select last_status, etag, last_items from sources").fetchone() == ("ok", '"v1"', 2)
+    clock.advance(minutes=1)
+    assert poll(workspace, clock)["page"].status == "not_modified"  # the new reading's validators hold

@@ -161,35 +161,45 @@ class Archive:
         self._writer = writer(engine)
         self.clock = clock  # read again once a poll holds its lock: see ingest
 
-    def sync_sources(self, configured: Iterable[tuple[str, str, str, str]],
+    def sync_sources(self, configured: Iterable[tuple[str, str, str, str, str]],
                      latest: Mapping[str, datetime] | None = None) -> dict[str, int]:
-        """Make a row for every configured (name, url, type, fingerprint); return name -> id.
+        """Make a row for every configured (name, url, type, fingerprint, reading); return name -> id.
 
         A source disabled (410 Gone) under another fingerprint of its config entry is enabled again:
         the user edited it, most likely to give its new address. A new address is polled at once,
-        its failures forgotten. ``latest``: name -> the latest next poll its interval allows now; a
-        healthy source scheduled later (its interval was shortened) is due by then.
+        its failures forgotten. New selectors (``reading``) are polled at once without validators,
+        and the page's item count starts again: a 304 would have kept the old selectors' result (a
+        selector that matched nothing, fixed, stayed "not modified" until the page changed).
+        ``latest``: name -> the latest next poll its interval allows now; a healthy source
+        scheduled later (its interval was shortened) is due by then.
         """
         try:
             with self._writer.begin() as conn:
                 rows = {r.name: r for r in conn.execute(select(
                     sources.c.id, sources.c.name, sources.c.url, sources.c.type, sources.c.disabled_at,
-                    sources.c.disabled_config, sources.c.next_poll_at, sources.c.consecutive_failures))}
+                    sources.c.disabled_config, sources.c.next_poll_at, sources.c.consecutive_failures,
+                    sources.c.reading))}
                 # Existing rows in id order (two workers starting together lock them alike), new ones last.
                 ordered = sorted(configured, key=lambda c: (c[0] not in rows, rows[c[0]].id if c[0] in rows else 0))
-                for name, url, kind, fingerprint in ordered:
+                for name, url, kind, fingerprint, reading in ordered:
                     row = rows.get(name)
                     if row is None:
                         add = insert(sources)
                         if conn.dialect.name == "postgresql":  # another worker may be adding it now
                             add = postgresql.insert(sources).on_conflict_do_nothing(index_elements=["name"])
-                        conn.execute(add.values(name=name, url=url, type=kind, consecutive_failures=0))
+                        conn.execute(add.values(name=name, url=url, type=kind, consecutive_failures=0,
+                                                reading=reading))
                         continue
                     if (row.url, row.type) != (url, kind):
                         # A new address is a new resource: forget the old one's validators and back-off.
                         conn.execute(update(sources).where(sources.c.id == row.id).values(
                             url=url, type=kind, etag=None, last_modified=None, next_poll_at=None,
-                            consecutive_failures=0, failing_since=None))
+                            consecutive_failures=0, failing_since=None, reading=reading, last_items=None,
+                            layout_changed_at=None))
+                    elif (row.reading or "") != reading:
+                        conn.execute(update(sources).where(sources.c.id == row.id).values(
+                            etag=None, last_modified=None, next_poll_at=None, reading=reading, last_items=None,
+                            layout_changed_at=None))
                     elif latest and name in latest and row.next_poll_at and not row.consecutive_failures \
                             and row.next_poll_at > latest[name]:
                         conn.execute(update(sources).where(sources.c.id == row.id).values(next_poll_at=latest[name]))

@@ -76,6 +76,8 @@ class Source(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     disabled_config: Mapped[str | None] = mapped_column(String(64))
+    # Revision 0009: the selectors the validators were earned with (SourceConfig.reading).
+    reading: Mapped[str | None] = mapped_column(String(64))
 
 
 class Entry(Base):

@@ -110,6 +110,8 @@ ERRORS = [
     ("lone-minus", "a - b", "'-' has no letters or digits: to leave a word out write -word", 2),
     ("lone-bar", "a | b", "'|' has no letters or digits: write OR", 2),
     ("triple-bar", "a ||| b", "'|||' has no letters or digits: write OR", 2),
+    ("full-width-bar", "スターゲート ｜ Stargate", "'｜' has no letters or digits: write OR", 7),
+    ("full-width-minus", "ソフトバンク － ホークス", "'－' has no letters or digits: to leave a word out", 7),
     ("only-punctuation", "– ・", "'–' has no letters or digits", 0),
     ("punctuation-only-phrase", 'a "!!"', "'!!' has no letters or digits", 2),
     ("empty-phrase", 'a ""', "empty phrase", 2),

@@ -221,10 +221,11 @@ def _refuse_inner_star(word: str, query: str, at: int) -> None:
 
 
 def _meant(word: str) -> str | None:
-    """How to write the operator a punctuation word stands for (-: NOT, | || |||: OR), or None."""
-    if word == "-":
+    """How to write the operator a punctuation word stands for (-: NOT, | || |||: OR), or None.
+    Full-width forms too (－, ｜): what an IME in full-width mode types."""
+    if word in ("-", "－"):
         return "to leave a word out write -word, with no space"
-    return "write OR" if word and set(word) == {"|"} else None
+    return "write OR" if word and set(word) <= {"|", "｜"} else None
 
 
 def _without_punctuation(tokens: list[_Token]) -> list[_Token]:

@@ -209,6 +209,26 @@ def test_an_item_that_is_itself_a_link_is_its_own_title_and_link() -> None:
 
 
 
+@pytest.mark.parametrize("stamp", ["最終更新：2026年11月20日", "更新日 令和8年11月20日", "Last updated: 2026-11-20"],
+                         ids=["saishu-koshin", "koshinbi", "last-updated"])
+def test_the_pages_last_updated_stamp_is_no_date_heading(stamp: str) -> None:
+    """A stamp above link-only items dated 第3回（令和8年11月25日）... gave every one its day (the
+    items are in two lists, so the stamp is inside the block that holds them)."""
+    page = (f"<html><body><h2>開催状況</h2><p>{stamp}</p><ul>"
+            "<li><a href='/ai_hq/3kai/3kai.html'>第3回（令和8年11月25日）</a></li>"
+            "<li><a href='/ai_hq/2kai/2kai.html'>第2回（令和8年10月1日）</a></li></ul>"
+            "<h3>2026年8月1日</h3><ul><li><a href='/ai_hq/0kai/0kai.html'>準備会合</a></li></ul>"
+            "</body></html>").encode()
+    assert _dates(page, NOV_2026, item="a[href$='kai.html']") == ["2026-11-25", "2026-10-01", "2026-08-01"]
+
+
+def test_a_date_heading_that_says_updated_still_heads_its_group() -> None:
+    page = ("<html><body><div><h3>2026年11月20日更新</h3><ul><li><a href='/a.html'>人事異動（令和8年11月19日付）</a>"
+            "</li></ul><h3>2026年11月18日更新</h3><ul><li><a href='/b.html'>報道発表</a></li></ul>"
+            "</div></body></html>").encode()
+    assert _dates(page, NOV_2026, item="li") == ["2026-11-20", "2026-11-18"]
+
+
 def _dates(page: bytes, now: datetime, **selectors: str) -> list[str | None]:
     found = parse_listing(page, url="https://www.example.go.jp/press/", content_type="text/html; charset=utf-8",
                           tz=TOKYO, now=now, **selectors)  # type: ignore[arg-type]

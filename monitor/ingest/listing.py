@@ -11,7 +11,7 @@ Japanese listings often group items under a date heading (``<h3>令和8年8月28
 list; ``<dt>8月12日付</dt>``) and sometimes write the year only once (``<h2>令和8年8月分</h2>``),
 so an item with no date of its own takes the nearest date written before it outside any item:
 an element matching the ``date`` selector, or without one, a short text inside the block that
-holds the items. A month and day alone get the year last written before them on the page
+holds the items (not the page's "last updated" stamp). A month and day alone get the year last written before them on the page
 (outside items and links; a fiscal year puts January to March in the next), else, given the
 poll's time, its year or at most a quarter back (``dates.find_date``); a date still to come
 is no publication date.
@@ -39,6 +39,9 @@ from monitor.ingest.markup import cap, collapse
 TITLE_LIMIT = 1000
 _SHORT = 40  # a date heading is short; a longer text is an item title or prose, not a heading
 _DIGIT = re.compile(r"[0-9０-９元]")
+# The page's own stamp (最終更新：2026年11月20日, 更新日, Last updated): when the page changed,
+# not a heading of the items after it, which would all take that day.
+_PAGE_STAMP = re.compile(r"最終更新|更新日|掲載日|last\s*(?:updated|modified)|updated\s*(?:on|:)", re.IGNORECASE)
 
 
 def parse_listing(
@@ -190,7 +193,7 @@ def _context(
             continue
         if is_marker:
             events.append(("date", None, node))
-        elif selector is None and inside_block:
+        elif selector is None and inside_block and not _PAGE_STAMP.search(own):
             events.append(("date", None, own))
     ctx_year: int | None = (next((year for kind, year, _ in events if kind.startswith("year")), None)
                             if before is None else None)

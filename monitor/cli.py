@@ -259,8 +259,10 @@ def _send_digest(app: App, day: date | None, force: bool) -> None:
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1)
-@click.option("--topic", metavar="NAME", help="Only entries matching this topic.")
-@click.option("--source", metavar="NAME", help="Only entries carried by this source.")
+@click.option("--topic", "topics", metavar="NAME", multiple=True,
+              help="Only entries matching this topic (repeatable: any of them).")
+@click.option("--source", "carried_by", metavar="NAME", multiple=True,
+              help="Only entries carried by this source (repeatable: any of them).")
 @click.option("--since", metavar="DATE", help="Published on or after this local date (YYYY-MM-DD).")
 @click.option("--until", metavar="DATE", help="Published on or before this local date (YYYY-MM-DD).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000), help="At most N entries.")
@@ -268,8 +270,8 @@ def _send_digest(app: App, day: date | None, force: bool) -> None:
 @click.option("--stories", is_flag=True, help="One line per story (its newest report), not per entry.")
 @click.pass_obj
 @handles_errors
-def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str | None, since: str | None,
-           until: str | None, limit: int, fmt: str, stories: bool) -> None:
+def search(obj: Context, query: tuple[str, ...], topics: tuple[str, ...], carried_by: tuple[str, ...],
+           since: str | None, until: str | None, limit: int, fmt: str, stories: bool) -> None:
     """Search the archive, newest first (no QUERY: the newest entries).
 
     QUERY may start with a minus (`monitor search -"SG-1" stargate`); its words are joined.
@@ -284,15 +286,17 @@ def search(obj: Context, query: tuple[str, ...], topic: str | None, source: str 
         _fail(f"search query: {exc}")
         return
     app = obj.app()
-    if topic:
+    for topic in topics:
         app.config.topic(topic)
     # a source removed from the config (or renamed) still carried entries: they stay findable
-    if source and source not in {s.name for s in app.config.sources} | {r.name for r in app.reader.sources()}:
-        app.config.source(source)  # the error: no such source, configured or stored
+    known = {s.name for s in app.config.sources} | {r.name for r in app.reader.sources()} if carried_by else set()
+    for source in carried_by:
+        if source not in known:
+            app.config.source(source)  # the error: no such source, configured or stored
     _note_stale_topics(app)
     tz = app.config.tz
     rows = app.reader.search(
-        tree, topic=topic, source=source,
+        tree, topics=topics, carried_by=carried_by,
         since=datetime.combine(since_day, datetime.min.time(), tzinfo=tz) if since_day else None,
         until=datetime.combine(until_day + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until_day else None,
         limit=max(STORY_ROWS, limit * 20) if stories else limit)

@@ -105,6 +105,13 @@ def test_search_json_fields_and_filters(polled: Workspace) -> None:
     assert len(json.loads(out)) == 1
     _, out, _ = invoke(polled, "search", "--topic", "stargate", "--format", "json")
     assert json.loads(out) == []
+    # repeated: any of them (the last one alone was taken, silently)
+    _, out, _ = invoke(polled, "search", "--topic", "jv", "--topic", "stargate", "--format", "json")
+    assert [r["title"] for r in json.loads(out)] == ["SoftBank and OpenAI launch SB OAI Japan"]
+    _, out, _ = invoke(polled, "search", "--topic", "stargate", "--topic", "jv", "--format", "json")
+    assert [r["title"] for r in json.loads(out)] == ["SoftBank and OpenAI launch SB OAI Japan"]
+    code, _, err = invoke(polled, "search", "--topic", "jv", "--topic", "nosuch")
+    assert code == 2 and "nosuch" in err
     _, out, _ = invoke(polled, "search", "title:smart", "--source", "test-feed", "--format", "json")
     assert len(json.loads(out)) == 1
     _, out, _ = invoke(polled, "search", "--since", "2000-01-01", "--until", "2000-01-02", "--format", "json")
@@ -357,3 +364,13 @@ def test_log_lines_carry_their_utc_offset(http_server: TestServer, workspace: Wo
     assert done.returncode == 0, done.stderr
     [line] = [line for line in done.stderr.splitlines() if " event=poll " in line]
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+09:00 INFO monitor\.poll event=poll source=s ", line), line
+
+
+def test_search_with_several_sources_finds_what_any_of_them_carried(http_server: TestServer,
+                                                                    workspace: Workspace) -> None:
+    for name in ("a", "b", "c"):
+        http_server.route(f"/{name}", rss((f"Stargate news from {name}", f"https://example.com/{name}")))
+    workspace.write(sources=[{"name": n, "url": http_server.url(f"/{n}")} for n in ("a", "b", "c")])
+    invoke(workspace, "poll")
+    code, out, _ = invoke(workspace, "search", "--source", "a", "--source", "c", "--format", "json")
+    assert code == 0 and sorted(r["source"] for r in json.loads(out)) == ["a", "c"]

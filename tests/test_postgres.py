@@ -231,8 +231,8 @@ def test_poll_search_and_digest_are_the_same_as_on_sqlite(http_server: TestServe
             # ... and is what the matcher says of every stored entry
             assert {r.id for r in found["postgresql"]} == {
                 r.id for r in everything if matches(tree, document(r.title, r.summary))}, query
-        assert apps["postgresql"].reader.search(parse("japan"), topic="ai", source="japan-times", limit=5) == \
-            apps["sqlite"].reader.search(parse("japan"), topic="ai", source="japan-times", limit=5)
+        assert apps["postgresql"].reader.search(parse("japan"), topics=["ai"], carried_by=["japan-times"], limit=5) == \
+            apps["sqlite"].reader.search(parse("japan"), topics=["ai"], carried_by=["japan-times"], limit=5)
         day = apps["postgresql"].current_day()
         digests = {kind: app.digest(day) for kind, app in apps.items()}
         assert digests["postgresql"] == digests["sqlite"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -91,19 +92,20 @@ class Reader:
         )
         return self._rows(query, with_text=False)  # a digest shows no article text
 
-    def search(self, tree: Node | None, *, topic: str | None = None, source: str | None = None,
+    def search(self, tree: Node | None, *, topics: Collection[str] = (), carried_by: Collection[str] = (),
                since: datetime | None = None, until: datetime | None = None,
                limit: int = 50) -> list[EntryRow]:
-        """Newest first (publication time, else first_seen)."""
+        """Newest first (publication time, else first_seen); ``topics``: entries matching any of
+        them; ``carried_by``: entries any of these sources carried."""
         query = select(entries.c.id)
         if tree is not None:
             clause, params = where_clause_for(self.engine.dialect.name)(tree, id_column="entries.id")
             query = query.where(text(clause).bindparams(**params))
-        if topic:
-            query = query.where(entries.c.id.in_(select(matches.c.entry_id).where(matches.c.topic == topic)))
-        if source:
+        if topics:
+            query = query.where(entries.c.id.in_(select(matches.c.entry_id).where(matches.c.topic.in_(topics))))
+        if carried_by:
             carried = (select(entry_sources.c.entry_id).join(sources, sources.c.id == entry_sources.c.source_id)
-                       .where(sources.c.name == source))
+                       .where(sources.c.name.in_(carried_by)))
             query = query.where(entries.c.id.in_(carried))
         if since is not None:
             query = query.where(_when() >= since)

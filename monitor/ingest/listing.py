@@ -68,7 +68,7 @@ def parse_listing(
     before = now + FUTURE_SLACK if now is not None else None
     contexts = _context(tree, items, date, tz, before)
     drafts: list[EntryDraft] = []
-    skipped = 0
+    skipped = titled = 0
     for node, (ctx_date, ctx_year) in zip(items, contexts):
         # An item that is itself a link (`item: "a[href$='kai.html']"`) is its own title and link.
         link_node = node.css_first(link) or (node if node.tag == "a" else None)
@@ -77,13 +77,28 @@ def parse_listing(
         if absolute is None or not is_http_url(absolute):
             skipped += 1
             continue
-        title_node = node.css_first(title) or (node if node.tag == "a" else None)
+        title_node = node.css_first(title)
+        titled += title_node is not None
+        title_node = title_node or (node if node.tag == "a" else None)
         text = collapse(title_node.text()) if title_node is not None else ""
         if not text and link_node is not None:
             text = collapse(link_node.text()) or collapse(link_node.attributes.get("title") or "")
         published = _item_date(node, date, text, tz, ctx_date, ctx_year, before)
         drafts.append(EntryDraft(title=cap(text or absolute, TITLE_LIMIT), link=absolute, published=published))
-    return ParseResult(drafts=drafts, skipped=skipped, title=page_title or None, warnings=warnings)
+    return ParseResult(drafts=drafts, skipped=skipped, title=page_title or None,
+                       warnings=warnings + _selector_warnings(len(items), len(drafts), titled, title, link))
+
+
+def _selector_warnings(items: int, kept: int, titled: int, title: str, link: str) -> list[str]:
+    """Selectors that matched items but nothing inside them: every item skipped for want of a
+    link, or every title taken from the link because the title selector found nothing. Either
+    way the poll looks healthy; the warning is what `monitor sources` and the digest show."""
+    if not kept:
+        return [f"none of the {items} items matched by the item selector has an http(s) link "
+                f"(link selector {link!r}): every item was skipped"]
+    if not titled and title != "a":
+        return [f"title selector {title!r} matched nothing inside the items; their links' text is the title"]
+    return []
 
 
 def page_base(tree: LexborHTMLParser, url: str) -> str:

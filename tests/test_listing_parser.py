@@ -186,15 +186,15 @@ def test_a_link_selector_that_finds_no_link_in_any_item_is_a_warning() -> None:
     """20 items, all skipped: without the warning the poll read 'ok', 0 new, and nothing flagged it."""
     result = listing(*METI, item="ul.float_li > li", link="img")
     assert result.drafts == [] and result.skipped > 10
-    assert result.warnings == [f"none of the {result.skipped} items matched by the item selector has an http(s) "
-                               "link (link selector 'img'): every item was skipped"]
+    assert result.warnings == [(f"none of the {result.skipped} items matched by the item selector has an http(s) "
+                                "link (link selector 'img'): every item was skipped")]
 
 
 def test_a_title_selector_that_finds_nothing_in_any_item_is_a_warning() -> None:
     result = listing(*METI, item="ul.float_li > li", title="a.nosuch")
     assert result.drafts and all(d.title for d in result.drafts)  # the links' text
-    assert result.warnings == ["title selector 'a.nosuch' matched nothing inside the items; "
-                               "their links' text is the title"]
+    assert result.warnings == [("title selector 'a.nosuch' matched nothing inside the items; "
+                                "their links' text is the title")]
     assert listing(*METI, item="ul.float_li > li", title="a.cut_txt").warnings == []
 
 

@@ -162,7 +162,7 @@ class SourceConfig(_Model):
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME.match(v):
-            raise ValueError(f"{v!r} may only hold letters, digits, - and _")
+            raise ValueError(f"{v!r} may only hold ASCII letters, digits, - and _ (a name is typed in commands)")
         return v
 
     @field_validator("url")
@@ -221,7 +221,8 @@ class TopicConfig(_Model):
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME.match(v):
-            raise ValueError(f"{v!r} may only hold letters, digits, - and _")
+            raise ValueError(f"{v!r} may only hold ASCII letters, digits, - and _ (a name is typed in commands; "
+                             f"write {v!r} as the topic's title: its digest heading)")
         return v
 
     @property

@@ -73,6 +73,9 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
         (GOOD.replace("timezone: Asia/Tokyo", "timezone: Tokyo/Asia"), "timezone: 'Tokyo/Asia' is not an IANA"),
         (GOOD.replace("  at: \"07:30\"", "  at: \"25:00\""), "digest.at: '25:00' is not a time of day"),
         (GOOD.replace("name: japan-times", "name: japan times"), "sources[0].name: 'japan times' may only"),
+        (GOOD.replace("name: stargate", "name: スターゲート"),
+         "topics[0].name: 'スターゲート' may only hold ASCII letters, digits, - and _ (a name is typed in commands; "
+         + "write 'スターゲート' as the topic's title"),
         (GOOD.replace("url: https://www.japantimes.co.jp/feed/", "url: ftp://x/feed"),
          "sources[0].url: 'ftp://x/feed' is not an http(s) address"),
         (GOOD.replace('    item: "ul.newslist li"\n', ""), "sources[1]: an html source needs `item`"),
@@ -107,7 +110,7 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
         (GOOD.replace("sqlite:///data/monitor.db", "'sqlite:///file:m?mode=memory&uri=true'"),
          "database: 'sqlite:///file:m?mode=memory&uri=true' is a database in memory"),
     ],
-    ids=["unknown-key", "bad-duration", "bad-timezone", "bad-clock", "bad-name", "non-http-url",
+    ids=["unknown-key", "bad-duration", "bad-timezone", "bad-clock", "bad-name", "japanese-topic-name", "non-http-url",
          "html-needs-item", "duplicate-source", "bad-topic-query", "negative-timeout", "unknown-top-key",
          "duplicate-yaml-key", "unknown-topic-key", "broken-yaml", "not-a-mapping", "missing-query",
          "bad-database-url", "huge-duration", "bad-selector", "selector-on-feed", "clock-as-number",

@@ -92,10 +92,10 @@ def parse_listing(
 def _selector_warnings(items: int, kept: int, titled: int, title: str, link: str) -> list[str]:
     """Selectors that matched items but nothing inside them: every item skipped for want of a
     link, or every title taken from the link because the title selector found nothing. Either
-    way the poll looks healthy; the warning is what `monitor sources` and the digest show."""
+    way the poll looks healthy; the warning is what `monitor poll` and `monitor sources` show."""
     if not kept:
-        return [f"none of the {items} items matched by the item selector has an http(s) link "
-                f"(link selector {link!r}): every item was skipped"]
+        return [(f"none of the {items} items matched by the item selector has an http(s) link "
+                 f"(link selector {link!r}): every item was skipped")]
     if not titled and title != "a":
         return [f"title selector {title!r} matched nothing inside the items; their links' text is the title"]
     return []

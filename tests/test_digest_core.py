@@ -115,7 +115,7 @@ def unescaped(text: str) -> list[str]:
         if text[i] == "\\":
             i += 2
             continue
-        if text[i] in "[]()<>&*_`#!|~":
+        if text[i] in "[]<>&*_`#|~":  # ( ) ! act only beside [ or ]
             found.append(text[i])
         i += 1
     return found
@@ -129,6 +129,11 @@ def unescaped(text: str) -> list[str]:
 )
 def test_titles_cannot_inject_markup(title: str) -> None:
     assert unescaped(escape(title)) == []
+
+
+def test_parentheses_and_bangs_are_left_as_written() -> None:
+    """They act only beside [ or ], which are escaped: a reader of the file sees the title."""
+    assert escape("SoftBank (SBG) shares jump!") == "SoftBank (SBG) shares jump!"
 
 
 def test_newlines_cannot_start_a_heading() -> None:
@@ -157,6 +162,7 @@ HOSTILE = [
     "[click](https://evil.example/a)", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
     "see www.evil.example or https://evil.example/x", "mail me@evil.example", "![pixel](https://evil.example/p.png)",
     "<https://evil.example/auto>", "&lt;b&gt; &amp; **bold** _it_ `code` ~~gone~~", "line\n# heading\n- item",
+    "a](https://evil.example/b) (c)[d] ![e](https://evil.example/e.png) [f]: https://evil.example/ref [f]",
 ]
 
 

@@ -18,8 +18,10 @@ from urllib.parse import quote
 from monitor.core.digest import Digest, Item
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that can
-# start markup, links, HTML, entities or emphasis anywhere in a line.
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
+# start markup, links, HTML, entities or emphasis anywhere in a line. Not ( ) or !: they make
+# a link or an image only beside a [ or ], which are escaped, and "SoftBank \(SBG\)" is what
+# a reader of the file sees.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+|~&])")
 _SPACE = re.compile(r"\s+")
 # C0 and C1 controls (ESC, BEL, CR...), DEL, line/paragraph separators, bidi overrides and isolates.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

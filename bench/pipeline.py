@@ -113,7 +113,7 @@ def phase_pipeline(docs: list[tuple[str, bytes]], topics: list[tuple[str, str]],
     ensure_current(engine)
     archive = Archive(engine)
     names = [f"s{i}" for i in range(len(FEEDS))]
-    ids = archive.sync_sources((n, f"https://example.com/{n}", "feed", "") for n in names)
+    ids = archive.sync_sources((n, f"https://example.com/{n}", "feed", "", "") for n in names)
     pipeline = Pipeline(archive, TopicSet([(n, parse(q)) for n, q in topics]))
     now = datetime(2025, 2, 3, tzinfo=UTC)
     start = time.perf_counter()

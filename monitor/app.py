@@ -99,12 +99,16 @@ class App:
         return Poller(fetcher=fetcher, pipeline=pipeline, source_ids=self.source_ids,
                       tz=self.config.tz, clock=self.clock, robots=robots, google=google, articles=articles)
 
-    async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
+    async def poll(self, sources: Sequence[SourceConfig], *, wait: bool = False) -> list[Outcome]:
         """The one-shot poll (`monitor poll`): each source once, then its next poll time, so that a
-        `monitor run` on the same database neither polls it again at once nor ignores a Retry-After."""
+        `monitor run` on the same database neither polls it again at once nor ignores a Retry-After.
+        ``wait``: leave the failing sources whose back-off or Retry-After has not run out (a poll
+        from cron every few minutes would otherwise ask a server that asked for an hour's pause)."""
         await asyncio.to_thread(self.topic_service().sync)  # a changed query re-matches the archive first
+        waiting = await asyncio.to_thread(Schedule(self.engine).waiting, [s.name for s in sources],
+                                          self.clock()) if wait else {}
         async with Fetcher(self.fetch_settings()) as fetcher:
-            outcomes = await self.poller(fetcher).poll(sources)
+            outcomes = await self.poller(fetcher).poll(sources, waiting)
         await asyncio.to_thread(self._schedule_next, sources, outcomes)
         return outcomes
 
@@ -112,7 +116,7 @@ class App:
         schedule = Schedule(self.engine)
         failures = schedule.failures([s.name for s in sources])
         for source, outcome in zip(sources, outcomes, strict=True):
-            if outcome.status == "disabled":
+            if outcome.status in ("disabled", "waiting"):
                 continue
             next_at = next_poll(source, outcome, failures.get(source.name, 0), self.clock())
             try:  # a source a worker of `run` holds right now is left to that worker

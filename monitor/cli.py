@@ -127,16 +127,20 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: int) -
 @click.pass_obj
 @handles_errors
 def poll(obj: Context, names: tuple[str, ...]) -> None:
-    """Poll every source (or those named) once and store what is new."""
+    """Poll every source (or those named) once and store what is new.
+
+    A failing source whose back-off, or its server's Retry-After, has not run out is left out
+    unless named: a poll from cron must not ask again every few minutes.
+    """
     app = obj.app()
     chosen = [app.config.source(n) for n in dict.fromkeys(names)] if names else list(app.config.sources)
     if not chosen:
         _fail(f"{app.config.path}: sources: no sources configured")
-    outcomes = asyncio.run(app.poll(chosen))
+    outcomes = asyncio.run(app.poll(chosen, wait=not names))
     for outcome in outcomes:
         click.echo(results.printable(outcome.line()))
     _send_alerts(app)
-    if all(o.status in ("error", "disabled") for o in outcomes):
+    if all(o.status in ("error", "disabled", "waiting") for o in outcomes):
         sys.exit(1)
 
 

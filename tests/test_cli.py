@@ -374,3 +374,21 @@ def test_search_with_several_sources_finds_what_any_of_them_carried(http_server:
     invoke(workspace, "poll")
     code, out, _ = invoke(workspace, "search", "--source", "a", "--source", "c", "--format", "json")
     assert code == 0 and sorted(r["source"] for r in json.loads(out)) == ["a", "c"]
+
+
+def test_a_poll_from_cron_leaves_a_server_that_asked_to_wait(http_server: TestServer, workspace: Workspace) -> None:
+    """503 with Retry-After: 3600, then `monitor poll` every few minutes: it must not ask again
+    within the hour, unless the user names the source."""
+    http_server.route("/ok", rss(("Stargate news", "https://example.com/a")))
+    http_server.route("/busy", "busy", status=503, content_type="text/plain", headers={"Retry-After": "3600"})
+    workspace.write(sources=[{"name": "ok", "url": http_server.url("/ok")},
+                             {"name": "busy", "url": http_server.url("/busy")}])
+    code, out, _ = invoke(workspace, "poll")
+    assert code == 0 and "busy: error: HTTP 503" in out
+    code, out, _ = invoke(workspace, "poll")
+    busy = [line for line in out.splitlines() if line.startswith("busy:")]
+    assert code == 0 and busy[0].startswith("busy: skipped, waiting: its last poll failed; next try at ")
+    assert "ok: " in out and len([r for r in http_server.requests if r.path == "/busy"]) == 1
+    code, out, _ = invoke(workspace, "poll", "--source", "busy")  # named: asked now
+    assert code == 1 and "busy: error: HTTP 503" in out
+    assert len([r for r in http_server.requests if r.path == "/busy"]) == 2

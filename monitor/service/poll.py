@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ log = logging.getLogger("monitor.poll")
 @dataclass(frozen=True, slots=True)
 class Outcome:
     source: str
-    status: str  # ok | not_modified | error | disabled (a 410 Gone earlier: not polled)
+    status: str  # ok | not_modified | error | disabled (a 410 Gone earlier) | waiting (backing off): not polled
     new: int = 0
     matched: int = 0
     skipped: int = 0
@@ -52,8 +52,8 @@ class Outcome:
         by_text = self.articles.matched
         if self.status == "not_modified":
             return f"{self.source}: not modified" + (f", {by_text} matched by article text" if by_text else "") + warned
-        if self.status == "disabled":
-            return f"{self.source}: skipped, disabled: {self.error}"
+        if self.status in ("disabled", "waiting"):
+            return f"{self.source}: skipped, {self.status}: {self.error}"
         matched = f"{self.matched + by_text} matched" + (f" ({by_text} by article text)" if by_text else "")
         skipped = f", {self.skipped} skipped" if self.skipped else ""
         return f"{self.source}: {self.new} new, {matched}{skipped}{warned}"
@@ -75,14 +75,26 @@ class Poller:
         self.clock = clock
         self._store_lock = asyncio.Lock()
 
-    async def poll(self, sources: Sequence[SourceConfig]) -> list[Outcome]:
-        """Poll each source once, except those a 410 Gone disabled (the one-shot `monitor poll`)."""
+    async def poll(self, sources: Sequence[SourceConfig], waiting: Mapping[str, datetime] | None = None,
+                   ) -> list[Outcome]:
+        """Poll each source once (the one-shot `monitor poll`), except those a 410 Gone disabled,
+        and those ``waiting`` names: failing, with the time their back-off or Retry-After ends."""
         disabled = await asyncio.to_thread(self.pipeline.archive.disabled)
-        return list(await asyncio.gather(*(
-            self._skipped(s, disabled[s.name]) if s.name in disabled else self.poll_one(s) for s in sources)))
+        waiting = waiting or {}
 
-    async def _skipped(self, source: SourceConfig, reason: str) -> Outcome:
-        return self._logged(source, Outcome(source.name, "disabled", error=reason), self.clock())
+        def one(s: SourceConfig) -> Awaitable[Outcome]:
+            if s.name in disabled:
+                return self._skipped(s, "disabled", disabled[s.name])
+            if s.name in waiting:
+                until = waiting[s.name].astimezone(self.tz)
+                return self._skipped(s, "waiting", f"its last poll failed; next try at {until:%Y-%m-%d %H:%M} "
+                                     f"(back-off, or the server's Retry-After); --source {s.name} polls it now")
+            return self.poll_one(s)
+
+        return list(await asyncio.gather(*(one(s) for s in sources)))
+
+    async def _skipped(self, source: SourceConfig, status: str, reason: str) -> Outcome:
+        return self._logged(source, Outcome(source.name, status, error=reason), self.clock())
 
     async def poll_one(self, source: SourceConfig) -> Outcome:
         source_id = self.source_ids[source.name]

@@ -110,6 +110,15 @@ class Schedule:
             return {r.name: r.consecutive_failures for r in conn.execute(
                 select(sources.c.name, sources.c.consecutive_failures).where(sources.c.name.in_(list(names))))}
 
+    def waiting(self, names: Sequence[str], now: datetime) -> dict[str, datetime]:
+        """Name -> next poll time of the sources whose last poll failed and whose back-off, or
+        the Retry-After their server sent, has not run out (a cron `monitor poll` leaves them)."""
+        with self.engine.connect() as conn:
+            return {r.name: r.next_poll_at for r in conn.execute(
+                select(sources.c.name, sources.c.next_poll_at).where(
+                    sources.c.name.in_(list(names)), sources.c.consecutive_failures > 0,
+                    sources.c.next_poll_at > now))}
+
     def new_entry_times(self, source_id: int, limit: int = 20) -> list[datetime]:
         """The latest distinct times this source brought new entries (its rhythm, for health)."""
         with self.engine.connect() as conn:

@@ -495,6 +495,8 @@ def run(obj: Context) -> None:
 
     cap_arenas()  # before any thread: months of thread churn otherwise grow memory
     app = obj.app()
+    if not app.config.sources:  # a digest-only node is possible, an empty config more likely
+        click.echo(f"note: {app.config.path}: no sources configured; only digests and mail will run", err=True)
     if app.config.digest.email is not None:
         app.smtp_settings()  # a missing password variable fails now, not at digest time
     if obj.verbosity == 0:  # no -v/-q: the config's level

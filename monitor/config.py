@@ -185,7 +185,7 @@ class SourceConfig(_Model):
         google = {"query", "hl", "gl", "ceid"}
         if self.type == "google_news":
             if not self.query:
-                raise ValueError("a google_news source needs `query`, the search")
+                raise ValueError("a google_news source needs `query`: the words to search Google News for")
             if not self.url:  # the address is built from the query: set it so every poll uses it
                 object.__setattr__(self, "url", search_url(self.query, hl=self.hl, gl=self.gl, ceid=self.ceid))
         elif google & self.model_fields_set:
@@ -400,6 +400,9 @@ def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
     return Path(explicit or os.environ.get("MONITOR_CONFIG") or "config.yaml")
 
 
+_SECTIONS = ("sources", "topics", "digest", "fetch")  # left empty (null), they take their defaults
+
+
 def load(path: Path) -> Config:
     """Read and validate a config file; raises ConfigError naming the file and key path."""
     try:
@@ -422,6 +425,8 @@ def from_mapping(raw: dict[str, Any], path: Path) -> Config:
     """Validate an already-read mapping (tests build configs this way)."""
     if "path" in raw:
         raise ConfigError(f"{path}: path: unknown key")
+    # `topics:` with every topic commented out is YAML null: the section is empty, not invalid
+    raw = {k: v for k, v in raw.items() if not (v is None and k in _SECTIONS)}
     try:
         config = Config.model_validate({**raw, "path": path})
     except ValidationError as exc:

@@ -392,3 +392,19 @@ def test_a_poll_from_cron_leaves_a_server_that_asked_to_wait(http_server: TestSe
     code, out, _ = invoke(workspace, "poll", "--source", "busy")  # named: asked now
     assert code == 1 and "busy: error: HTTP 503" in out
     assert len([r for r in http_server.requests if r.path == "/busy"]) == 2
+
+
+def test_run_without_sources_says_so(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty config (or every source commented out) started a service that polled nothing, silently."""
+    from monitor.service import scheduler
+
+    async def serve(app, stop=None):  # type: ignore[no-untyped-def]
+        return None
+
+    monkeypatch.setattr(scheduler, "serve", serve)
+    workspace.write(sources=[], topics=[])
+    code, _, err = invoke(workspace, "run")
+    assert code == 0 and "no sources configured; only digests and mail will run" in err
+    workspace.write(sources=[{"name": "s", "url": "https://example.com/feed"}], topics=[])
+    code, _, err = invoke(workspace, "run")
+    assert code == 0 and "no sources configured" not in err

@@ -127,6 +127,18 @@ def test_errors_name_the_file_and_key_path(tmp_path: Path, text: str, expected: 
     assert "\n" not in message
 
 
+def test_an_empty_section_is_empty_not_invalid(tmp_path: Path) -> None:
+    """`topics:` with every topic commented out is YAML null: it said "Input should be a valid tuple"."""
+    config = load(write(tmp_path, "sources:\n#  - name: x\ntopics:\ndigest:\nfetch:\n"))
+    assert config.sources == () and config.topics == () and config.digest.at == time(8, 0)
+    assert config.fetch.max_bytes > 0
+
+
+def test_a_google_news_source_without_query_says_what_query_is(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="a google_news source needs `query`: the words to search Google News for"):
+        load(write(tmp_path, "sources:\n  - name: g\n    type: google_news\n"))
+
+
 def test_unquoted_clock_time_is_read_back(tmp_path: Path) -> None:
     # YAML 1.1 reads an unquoted 18:30 as the base-60 integer 1110; the config's loader does not.
     assert load(write(tmp_path, "digest:\n  at: 18:30\n")).digest.at == time(18, 30)

@@ -525,14 +525,25 @@ def _not_a_skip(record: logging.LogRecord) -> bool:
     return "maximum number of running instances" not in str(record.msg)
 
 
+_GLOBAL_OPTIONS = frozenset(("--config", "-v", "--verbose", "-q", "--quiet"))
+
+
 def main() -> None:
-    """Entry point: click's usage errors become one line too, still with exit status 2."""
+    """Entry point: click's usage errors become one line too, still with exit status 2; a
+    command or group given nothing to do shows its help, as it is."""
     try:
         cli.main(prog_name="monitor", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"monitor: error: {results.printable(exc.format_message())}", err=True)
+        message = exc.format_message()
+        if isinstance(exc, click.NoSuchOption) and exc.option_name in _GLOBAL_OPTIONS:
+            message = (f"{message.rstrip('.')} after the command: global options go before it "
+                       f"(monitor {exc.option_name} ... COMMAND)")
+        click.echo(f"monitor: error: {results.printable(message)}", err=True)
         sys.exit(exc.exit_code)

@@ -260,8 +260,10 @@ def run_main(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
      (["search", "--limit", "0"], "Invalid value for '--limit'"),
      (["search", "--bogus"], "no such option: --bogus"),
      (["search", "--since", "2025-02-04", "--until", "2025-02-03"], "--since 2025-02-04 is after --until 2025-02-03"),
-     (["frobnicate"], "No such command 'frobnicate'")],
-    ids=["bad-date", "date-out-of-range", "basic-date", "week-date", "bad-limit", "unknown-option", "since-after-until", "unknown-command"],
+     (["frobnicate"], "No such command 'frobnicate'"),
+     (["poll", "-v"], "No such option '-v' after the command: global options go before it (monitor -v ... COMMAND)")],
+    ids=["bad-date", "date-out-of-range", "basic-date", "week-date", "bad-limit", "unknown-option", "since-after-until",
+         "unknown-command", "global-option-after-command"],
 )
 def test_usage_errors_are_one_line_exit_2(workspace: Workspace, args: list[str], expected: str) -> None:
     workspace.write(sources=[])
@@ -408,3 +410,31 @@ def test_run_without_sources_says_so(workspace: Workspace, monkeypatch: pytest.M
     workspace.write(sources=[{"name": "s", "url": "https://example.com/feed"}], topics=[])
     code, _, err = invoke(workspace, "run")
     assert code == 0 and "no sources configured" not in err
+
+
+@pytest.mark.parametrize("args", [[], ["db"]], ids=["monitor", "monitor-db"])
+def test_a_group_without_a_command_shows_its_help_as_it_is(workspace: Workspace, args: list[str]) -> None:
+    """It was squashed into one 'monitor: error: Usage: ... Commands: db ...' line."""
+    done = run_main(*args, cwd=workspace.root)
+    assert done.returncode == 2 and "monitor: error" not in done.stderr
+    assert done.stderr.startswith(f"Usage: monitor {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND")
+    assert "\nCommands:\n" in done.stderr
+
+
+def test_ctrl_c_while_the_program_loads_exits_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C during the imports printed a traceback (they take a second or two)."""
+    import builtins
+
+    from monitor import entry
+
+    real = builtins.__import__
+
+    def interrupted(name: str, *args: object, **kwargs: object) -> object:
+        if name == "monitor.cli":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(SystemExit) as done:
+        entry.main()
+    assert done.value.code == 130

@@ -482,7 +482,9 @@ def maintain(obj: Context) -> None:
     app.topic_service().sync()
     report = maintenance.run(app.engine, retention=app.config.retention, now=app.clock())
     click.echo(f"deleted {results.counted(report.deleted, 'unmatched entry', 'unmatched entries')} older than "
-               f"the retention; forgot {results.counted(report.mail_pruned, 'sent mail', 'sent mails')}")
+               f"the retention; forgot {results.counted(report.mail_pruned, 'sent mail', 'sent mails')}; "
+               f"gave up {results.counted(report.pages_given_up, 'article page', 'article pages')}; "
+               "optimised the search index")
 
 
 @cli.command()

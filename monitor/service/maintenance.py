@@ -31,6 +31,7 @@ SENT_MAIL_KEPT = timedelta(days=30)
 class Report:
     deleted: int
     mail_pruned: int
+    pages_given_up: int = 0  # article pages past their last try, taken off the queue
 
 
 def run(engine: Engine, *, retention: timedelta, now: datetime) -> Report:
@@ -39,7 +40,7 @@ def run(engine: Engine, *, retention: timedelta, now: datetime) -> Report:
     pages = ArticleQueue(engine).expire(now)
     _optimise(engine)
     log.info("event=maintenance deleted=%d mail_pruned=%d article_pages_given_up=%d", deleted, pruned, pages)
-    return Report(deleted, pruned)
+    return Report(deleted, pruned, pages)
 
 
 def _delete_unmatched(engine: Engine, before: datetime) -> int:

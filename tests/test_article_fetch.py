@@ -386,3 +386,23 @@ def test_the_poll_line_counts_matches_made_by_article_text(outcome: dict, line: 
 
     fields = {**outcome, "articles": Enriched(*outcome.get("articles", (0, 0)))}
     assert Outcome("s", **fields).line() == line
+
+
+def test_an_unreachable_article_host_is_one_log_line_not_one_per_page(
+        http_server: TestServer, workspace: Workspace, caplog: pytest.LogCaptureFixture) -> None:
+    """A feed of 30 items on a host whose robots.txt does not answer logged 30 warnings a poll."""
+    import logging
+
+    http_server.route("/robots.txt", "down", status=503, content_type="text/plain")
+    items = [(f"Story {n}", http_server.url(f"/news/{n}")) for n in range(6)]
+    http_server.route("/feed", rss(*items))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    with caplog.at_level(logging.WARNING, logger="monitor.articles"):
+        assert poll(workspace, Clock())["s"].new == 6
+    failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=article_failed")]
+    assert len(failed) == 2, failed
+    assert "url=" in failed[0] and "robots.txt unreachable" in failed[0]
+    assert "pages=5" in failed[1] and "host=127.0.0.1" in failed[1]
+    with sqlite3.connect(workspace.db_path) as conn:  # every page stays queued for the next poll
+        assert conn.execute("select count(*), max(tries) from article_queue").fetchone() == (6, 1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
@@ -29,7 +30,7 @@ from monitor.errors import MonitorError, SchemaChanged
 from monitor.ingest.article import extract_article
 from monitor.net.fetcher import Fetcher
 from monitor.net.guard import check_public_async
-from monitor.net.robots import RobotsPolicy
+from monitor.net.robots import RobotsPolicy, RobotsUnreachable
 from monitor.store.archive import Archive, Indexed
 from monitor.store.article_queue import ArticleQueue
 
@@ -73,6 +74,7 @@ class Articles:
         """Fetch and store the queued pages of the source that are due: how many got text, and
         how many of those match a topic they did not match before."""
         done = matched = 0
+        unreachable: Counter[str] = Counter()  # host -> its pages after the first that failed so
         for page in await asyncio.to_thread(self.queue.due, source_id, self.clock(), PER_POLL):
             try:
                 added = await self._one(page.entry_id, page.url, page.title, page.summary, page.published)
@@ -82,6 +84,12 @@ class Articles:
                 given_up = await asyncio.to_thread(self.queue.failed, page, self.clock())
                 if not isinstance(exc, MonitorError):  # a bug of ours: it must not block the queue either
                     log.exception("event=article_crashed source=%s url=%s", source.name, page.url)
+                host = urlsplit(page.url).hostname or ""
+                if isinstance(exc, RobotsUnreachable) and host in unreachable and not given_up:
+                    unreachable[host] += 1  # one line per host, not one per page
+                    continue
+                if isinstance(exc, RobotsUnreachable):
+                    unreachable.setdefault(host, 0)
                 log.warning("event=article_failed source=%s url=%s error=%r%s", source.name, page.url, str(exc),
                             " given_up=1" if given_up else "")
                 continue
@@ -90,6 +98,10 @@ class Articles:
                 continue
             done += 1
             matched += bool(added)
+        for host, more in unreachable.items():
+            if more:
+                log.warning("event=article_failed source=%s host=%s pages=%d error='robots.txt unreachable, as above'",
+                            source.name, host, more)
         return Enriched(done, matched)
 
     async def _one(self, entry_id: int, url: str, title: str, summary: str,

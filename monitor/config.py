@@ -254,6 +254,10 @@ class DigestConfig(_Model):
 
 def _file_mode(value: Any) -> int:
     # A YAML 0640 is the integer 416 and 640 is decimal: only a string says which the user meant.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 0o777:
+        # say what the user wrote: 0600 unquoted arrives as 384
+        raise ValueError(f"{value!r} is not a file mode: if you wrote 0{value:o} unquoted, YAML read it as an octal "
+                         f"number; write it in quotes, \"0{value:o}\"")
     if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value.strip()):
         raise ValueError(f"{value!r} is not a file mode; write an octal string in quotes, like \"0640\"")
     mode = int(value, 8)
@@ -327,11 +331,13 @@ class Config(_Model):
 
     @property
     def database_url(self) -> str:
-        """The SQLAlchemy URL with a relative SQLite path made relative to the config file."""
+        """The SQLAlchemy URL with a relative SQLite path made relative to the config file, and
+        ``~/`` the user's home (as in the shell; a folder named ~ is never what was meant)."""
         m = re.match(r"^(sqlite(?:\+\w+)?):///(?!/)(.+)$", self.database)
         if not m or m.group(2).startswith(":memory:") or m.group(2).startswith("file:"):
             return self.database
-        return f"{m.group(1)}:///{(self.base_dir / m.group(2)).resolve()}"
+        path = Path(m.group(2)).expanduser() if m.group(2).startswith("~/") else Path(m.group(2))
+        return f"{m.group(1)}:///{(self.base_dir / path).resolve()}"
 
     def smtp_password(self) -> str | None:
         """The SMTP password from the environment (never from this file); a ConfigError naming

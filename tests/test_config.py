@@ -65,6 +65,13 @@ def test_absolute_and_non_sqlite_urls_are_kept(tmp_path: Path) -> None:
     assert config.database_url == "sqlite:////var/lib/monitor.db"
 
 
+def test_a_sqlite_path_from_home_is_the_users_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sqlite:///~/m.db made a folder named ~ beside the config."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = load(write(tmp_path, "database: sqlite:///~/m.db\n"))
+    assert config.database_url == f"sqlite:///{(tmp_path / 'home' / 'm.db').resolve()}"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -137,6 +144,14 @@ def test_an_empty_section_is_empty_not_invalid(tmp_path: Path) -> None:
 def test_a_google_news_source_without_query_says_what_query_is(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="a google_news source needs `query`: the words to search Google News for"):
         load(write(tmp_path, "sources:\n  - name: g\n    type: google_news\n"))
+
+
+def test_an_unquoted_octal_file_mode_is_named_as_written(tmp_path: Path) -> None:
+    """`file_mode: 0600` arrives as 384: the error said "384 is not a file mode"."""
+    with pytest.raises(ConfigError, match='384 is not a file mode: if you wrote 0600 unquoted, YAML read it as an '
+                                          'octal number; write it in quotes, "0600"'):
+        load(write(tmp_path, "file_mode: 0600\n"))
+    assert load(write(tmp_path, 'file_mode: "0640"\n')).file_mode == 0o640
 
 
 def test_unquoted_clock_time_is_read_back(tmp_path: Path) -> None:

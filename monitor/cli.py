@@ -375,7 +375,11 @@ def _list_topics(obj: Context) -> None:
 
 
 def _note_stale_topics(app: App) -> None:
-    """A read-only command shows the matches as last made: say so when the config has moved on."""
+    """A read-only command shows the matches as last made: say so when the config has moved on.
+    An empty archive has no matches to be stale: it says that instead."""
+    if app.reader.is_empty():
+        click.echo("note: the archive is empty; `monitor poll` (or `monitor run`) fills it", err=True)
+        return
     changed, gone = app.topic_service().stale()
     if changed or gone:
         names = ", ".join([*changed, *(f"{g} (no longer configured)" for g in gone)])

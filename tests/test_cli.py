@@ -438,3 +438,11 @@ def test_ctrl_c_while_the_program_loads_exits_quietly(monkeypatch: pytest.Monkey
     with pytest.raises(SystemExit) as done:
         entry.main()
     assert done.value.code == 130
+
+
+def test_search_before_any_poll_says_the_archive_is_empty(workspace: Workspace) -> None:
+    """It said the archive was not matched against the topics as configured: noise, and no hint."""
+    workspace.write(sources=[], topics=[{"name": "t", "query": "Stargate"}])
+    code, out, err = invoke(workspace, "search", "Stargate")
+    assert code == 0 and out.strip() == "no entries found"
+    assert err == "note: the archive is empty; `monitor poll` (or `monitor run`) fills it\n"

@@ -92,6 +92,11 @@ class Reader:
         )
         return self._rows(query, with_text=False)  # a digest shows no article text
 
+    def is_empty(self) -> bool:
+        """Whether no entry was ever stored (nothing polled yet)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(entries.c.id).limit(1)).first() is None
+
     def search(self, tree: Node | None, *, topics: Collection[str] = (), carried_by: Collection[str] = (),
                since: datetime | None = None, until: datetime | None = None,
                limit: int = 50) -> list[EntryRow]:

@@ -15,7 +15,7 @@ from functools import cached_property, partial
 from sqlalchemy import Engine
 
 from monitor.config import Config, SourceConfig
-from monitor.core.digest import Digest, alert_floor, day_being_gathered
+from monitor.core.digest import Digest, alert_floor, day_being_gathered, published_floor
 from monitor.core.schedule import after_success
 from monitor.core.topics import TopicSet
 from monitor.deliver.smtp import SmtpSettings
@@ -198,6 +198,13 @@ class App:
     def digest(self, day: date) -> Digest:
         self.source_ids  # noqa: B018 - sources must exist for the health section
         return make_digest(self.reader, self.config, day, self.clock(), self.digest_service().window(day))
+
+    def left_out_as_old(self, day: date) -> tuple[int, datetime]:
+        """How many matching entries the digest of ``day`` leaves out as published before its
+        lookback, and that floor (a first poll's back catalogue: the digest is empty, and says why)."""
+        window = self.digest_service().window(day)
+        floor = published_floor(window, self.config.digest.lookback)
+        return self.reader.matched_before(window.start, window.end, floor), floor
 
     def close(self) -> None:
         self.engine.dispose()

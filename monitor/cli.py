@@ -188,12 +188,24 @@ def digest(obj: Context, day: str | None, out: str | None, send: bool, force: bo
         click.echo(f"note: the digest of {chosen} was already made (and mailed, if mail is set up); its file is "
                    "kept as it was: --out PATH or --out - writes it as it would be now", err=True)
         return
-    text = render(app.digest(chosen))
+    made = app.digest(chosen)
+    text = render(made)
     if out == "-":
         click.echo(text, nl=False)
-        return
-    write_atomically(path, text, mode=app.config.file_mode)
-    click.echo(str(path))
+    else:
+        write_atomically(path, text, mode=app.config.file_mode)
+        click.echo(str(path))
+    if not made.entries:
+        _note_left_out(app, chosen)
+
+
+def _note_left_out(app: App, day: date) -> None:
+    """An empty digest after a first poll puzzles: the feeds' back catalogue matched, but is old news."""
+    old, floor = app.left_out_as_old(day)
+    if old:
+        click.echo(f"note: {results.counted(old, 'matching entry', 'matching entries')} first seen in this "
+                   f"window {'was' if old == 1 else 'were'} published before {floor.astimezone(app.config.tz):%Y-%m-%d %H:%M} "
+                   "(digest.lookback) and left out as old news", err=True)
 
 
 def _made_file(app: App, day: date, path: Path) -> bool:

@@ -446,3 +446,21 @@ def test_search_before_any_poll_says_the_archive_is_empty(workspace: Workspace) 
     code, out, err = invoke(workspace, "search", "Stargate")
     assert code == 0 and out.strip() == "no entries found"
     assert err == "note: the archive is empty; `monitor poll` (or `monitor run`) fills it\n"
+
+
+def test_an_empty_digest_says_what_it_left_out_as_old_news(http_server: TestServer, workspace: Workspace) -> None:
+    """A first poll brings a feed's back catalogue: `topics` counts matches, the digest shows none."""
+    old = "<pubDate>Mon, 03 Feb 2025 10:00:00 +0900</pubDate>"
+    http_server.route("/feed", rss(("Stargate one", "https://example.com/1"), ("Stargate two", "https://example.com/2"),
+                                   extra=old))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate"}])
+    invoke(workspace, "poll")
+    code, out, err = invoke(workspace, "digest", "--out", "-")
+    assert code == 0 and "Nothing new matched" in out
+    assert re.search(r"note: 2 matching entries first seen in this window were published before "
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d \(digest.lookback\) and left out as old news", err), err
+    http_server.route("/feed", rss(("Stargate three", "https://example.com/3")))  # undated: kept
+    invoke(workspace, "poll")
+    code, out, err = invoke(workspace, "digest", "--out", "-")
+    assert code == 0 and "Stargate three" in out and "left out" not in err

@@ -92,6 +92,18 @@ class Reader:
         )
         return self._rows(query, with_text=False)  # a digest shows no article text
 
+    def matched_before(self, start: datetime, end: datetime, published_before: datetime) -> int:
+        """How many entries ``digest_rows`` leaves out as old news: counted in [start, end), they
+        match a topic but were published before ``published_before`` (a first poll brings a
+        feed's back catalogue)."""
+        seen = and_(entries.c.late_match_at.is_(None), entries.c.first_seen >= start, entries.c.first_seen < end)
+        late = and_(entries.c.late_match_at >= start, entries.c.late_match_at < end)
+        query = (select(func.count()).select_from(entries).where(or_(seen, late))
+                 .where(entries.c.published_at < published_before)
+                 .where(entries.c.id.in_(select(matches.c.entry_id))))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
     def is_empty(self) -> bool:
         """Whether no entry was ever stored (nothing polled yet)."""
         with self.engine.connect() as conn:

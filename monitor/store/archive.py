@@ -167,9 +167,10 @@ class Archive:
 
         A source disabled (410 Gone) under another fingerprint of its config entry is enabled again:
         the user edited it, most likely to give its new address. A new address is polled at once,
-        its failures forgotten. New selectors (``reading``) are polled at once without validators,
-        and the page's item count starts again: a 304 would have kept the old selectors' result (a
-        selector that matched nothing, fixed, stayed "not modified" until the page changed).
+        its failures forgotten. New selectors (``reading``) are polled at once without validators:
+        a 304 would have kept the old selectors' result (a selector that matched nothing, fixed,
+        stayed "not modified" until the page changed). Either way the page's item count stays, so
+        a new address or selector that matches nothing where the old matched is flagged.
         ``latest``: name -> the latest next poll its interval allows now; a healthy source
         scheduled later (its interval was shortened) is due by then.
         """
@@ -194,12 +195,10 @@ class Archive:
                         # A new address is a new resource: forget the old one's validators and back-off.
                         conn.execute(update(sources).where(sources.c.id == row.id).values(
                             url=url, type=kind, etag=None, last_modified=None, next_poll_at=None,
-                            consecutive_failures=0, failing_since=None, reading=reading, last_items=None,
-                            layout_changed_at=None))
+                            consecutive_failures=0, failing_since=None, reading=reading))
                     elif (row.reading or "") != reading:
                         conn.execute(update(sources).where(sources.c.id == row.id).values(
-                            etag=None, last_modified=None, next_poll_at=None, reading=reading, last_items=None,
-                            layout_changed_at=None))
+                            etag=None, last_modified=None, next_poll_at=None, reading=reading))
                     elif latest and name in latest and row.next_poll_at and not row.consecutive_failures \
                             and row.next_poll_at > latest[name]:
                         conn.execute(update(sources).where(sources.c.id == row.id).values(next_poll_at=latest[name]))

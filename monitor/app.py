@@ -105,6 +105,8 @@ class App:
         ``wait``: leave the failing sources whose back-off or Retry-After has not run out (a poll
         from cron every few minutes would otherwise ask a server that asked for an hour's pause)."""
         await asyncio.to_thread(self.topic_service().sync)  # a changed query re-matches the archive first
+        # the rows first: a new address or an edited 410'd entry is no longer failing, and not waiting
+        await asyncio.to_thread(lambda: self.source_ids)
         waiting = await asyncio.to_thread(Schedule(self.engine).waiting, [s.name for s in sources],
                                           self.clock()) if wait else {}
         async with Fetcher(self.fetch_settings()) as fetcher:

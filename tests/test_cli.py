@@ -464,3 +464,14 @@ def test_an_empty_digest_says_what_it_left_out_as_old_news(http_server: TestServ
     invoke(workspace, "poll")
     code, out, err = invoke(workspace, "digest", "--out", "-")
     assert code == 0 and "Stargate three" in out and "left out" not in err
+
+
+def test_a_source_given_a_new_address_is_not_left_waiting(http_server: TestServer, workspace: Workspace) -> None:
+    """The old address asked to wait an hour; the user fixed the url: the next poll fetches it."""
+    http_server.route("/busy", "busy", status=503, content_type="text/plain", headers={"Retry-After": "3600"})
+    http_server.route("/fixed", rss(("Stargate news", "https://example.com/a")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/busy")}])
+    invoke(workspace, "poll")
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/fixed")}])
+    code, out, _ = invoke(workspace, "poll")
+    assert code == 0 and out.strip() == "s: 1 new, 0 matched"

@@ -431,3 +431,35 @@ def test_fixed_selectors_read_the_page_again_though_it_did_not_change(http_serve
         assert conn.execute("select last_status, etag, last_items from sources").fetchone() == ("ok", '"v1"', 2)
     clock.advance(minutes=1)
     assert poll(workspace, clock)["page"].status == "not_modified"  # the new reading's validators hold
+
+
+def test_validators_earned_by_a_process_on_the_old_selectors_are_not_trusted(http_server: TestServer,
+                                                                            workspace: Workspace) -> None:
+    """`monitor run` still on the old config polls after the user fixed the selectors (and a
+    `monitor sources` synced them): the ETag it earns belongs to the old reading, so the new
+    config must fetch the page whole, not take a 304 for the old selectors' empty result."""
+    page = ("<html><body><ul class='news'><li><a href='/n/1'>Stargate site opens</a></li>"
+            "<li><a href='/n/2'>SB OAI Japan starts sales</a></li></ul></body></html>")
+    http_server.route("/list", page, content_type="text/html", etag='"v1"')
+    old = {"name": "page", "type": "html", "url": http_server.url("/list"), "item": "ul.nonexistent li"}
+    new = {**old, "item": "ul.news li"}
+    clock = Clock()
+    workspace.write(sources=[old])
+    running = workspace.app(clock)  # `monitor run`, started on the old config
+    try:
+        assert asyncio.run(running.poll(list(running.config.sources)))[0].new == 0
+        workspace.write(sources=[new])
+        other = workspace.app(clock)  # a command on the new config syncs the sources
+        try:
+            other.source_ids  # noqa: B018
+        finally:
+            other.close()
+        http_server.route("/list", page + " ", content_type="text/html", etag='"v2"')  # the page changes
+        clock.advance(minutes=1)
+        # the running service, still on the old selectors, earns "v2" for them
+        assert asyncio.run(running.poll(list(running.config.sources)))[0].new == 0
+    finally:
+        running.close()
+    clock.advance(minutes=1)
+    fixed = poll(workspace, clock)["page"]
+    assert (fixed.status, fixed.new) == ("ok", 2), fixed

@@ -6,9 +6,10 @@ Create Date: 2026-11-28
 
 An html source whose ``item`` selector matched nothing, fixed in the config, was polled with
 the old ETag and Last-Modified, got 304 Not Modified, and stayed empty until the page itself
-changed. ``sources.reading`` holds a digest of the selectors (``SourceConfig.reading``); when
-the configured one differs, the validators and the page's item count are forgotten and the
-source is polled at once. Existing rows start empty: html sources are fetched whole once more.
+changed. ``sources.reading`` holds a digest of the selectors (``SourceConfig.reading``) that
+the stored validators were earned with, written by the poll that earned them; a poll with
+other selectors sends none, and a changed config makes a healthy source due at once. Existing
+rows start empty: html sources are fetched whole once more.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ class Poller:
         try:
             if source.type == "html" and self.robots is not None:
                 await self.robots.check(source.url)  # feeds are meant for machines; pages ask first
-            etag, modified = await asyncio.to_thread(archive.validators, source_id)
+            etag, modified = await asyncio.to_thread(archive.validators, source_id, source.reading)
             fetched = await self.fetcher.fetch(source.url, Validators(etag, modified), verify=source.verify)
             moved = [f"moved permanently to {fetched.moved_to}: update the source's url"] if fetched.moved_to else []
             if fetched.not_modified:  # a move is still told: a 304 from the new address is the common case
@@ -117,6 +117,7 @@ class Poller:
             if source.type == "google_news" and self.google is not None:
                 parsed = dataclasses.replace(parsed, drafts=await self.google.rewrite(parsed.drafts))
             record = PollRecord("ok", etag=fetched.validators.etag, last_modified=fetched.validators.last_modified,
+                                reading=source.reading,
                                 error="; ".join(parsed.warnings) or None,
                                 items=len(parsed.drafts) + parsed.skipped if source.type == "html" else None)
             async with self._store_lock:

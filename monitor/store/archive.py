@@ -91,6 +91,7 @@ class PollRecord:
     last_modified: str | None = None
     disable: str | None = None  # error only: stop polling until the config entry's fingerprint is not this
     items: int | None = None  # ok, html sources: items the page held (0 after some: a layout change)
+    reading: str = ""  # ok: the selectors the page was read with (SourceConfig.reading), kept with its validators
 
 
 def _fresh(published: datetime | None, since: datetime | None) -> bool:
@@ -167,10 +168,12 @@ class Archive:
 
         A source disabled (410 Gone) under another fingerprint of its config entry is enabled again:
         the user edited it, most likely to give its new address. A new address is polled at once,
-        its failures forgotten. New selectors (``reading``) are polled at once without validators:
-        a 304 would have kept the old selectors' result (a selector that matched nothing, fixed,
-        stayed "not modified" until the page changed). Either way the page's item count stays, so
-        a new address or selector that matches nothing where the old matched is flagged.
+        its failures forgotten. New selectors (``reading``) are polled at once, unless the source
+        is backing off (``validators`` leaves out what the old ones earned: a 304 would have kept
+        their result; the reading is recorded by the poll that reads with it, so a process still
+        running the old config cannot earn validators the new one then trusts). Either way the
+        page's item count stays, so a new address or selector that matches nothing where the old
+        matched is flagged.
         ``latest``: name -> the latest next poll its interval allows now; a healthy source
         scheduled later (its interval was shortened) is due by then.
         """
@@ -188,17 +191,15 @@ class Archive:
                         add = insert(sources)
                         if conn.dialect.name == "postgresql":  # another worker may be adding it now
                             add = postgresql.insert(sources).on_conflict_do_nothing(index_elements=["name"])
-                        conn.execute(add.values(name=name, url=url, type=kind, consecutive_failures=0,
-                                                reading=reading))
+                        conn.execute(add.values(name=name, url=url, type=kind, consecutive_failures=0))
                         continue
                     if (row.url, row.type) != (url, kind):
                         # A new address is a new resource: forget the old one's validators and back-off.
                         conn.execute(update(sources).where(sources.c.id == row.id).values(
                             url=url, type=kind, etag=None, last_modified=None, next_poll_at=None,
-                            consecutive_failures=0, failing_since=None, reading=reading))
-                    elif (row.reading or "") != reading:
-                        conn.execute(update(sources).where(sources.c.id == row.id).values(
-                            etag=None, last_modified=None, next_poll_at=None, reading=reading))
+                            consecutive_failures=0, failing_since=None))
+                    elif (row.reading or "") != reading and not row.consecutive_failures and row.next_poll_at:
+                        conn.execute(update(sources).where(sources.c.id == row.id).values(next_poll_at=None))
                     elif latest and name in latest and row.next_poll_at and not row.consecutive_failures \
                             and row.next_poll_at > latest[name]:
                         conn.execute(update(sources).where(sources.c.id == row.id).values(next_poll_at=latest[name]))
@@ -229,13 +230,17 @@ class Archive:
         except SQLAlchemyError as exc:
             raise database_error(exc, "reading sources") from exc
 
-    def validators(self, source_id: int) -> tuple[str | None, str | None]:
+    def validators(self, source_id: int, reading: str = "") -> tuple[str | None, str | None]:
+        """The ETag and Last-Modified of the source's last full read, when it was read with these
+        selectors (``reading``); none when with others: a 304 would keep the old selectors' result."""
         try:
             with self.engine.connect() as conn:
-                row = conn.execute(select(sources.c.etag, sources.c.last_modified)
+                row = conn.execute(select(sources.c.etag, sources.c.last_modified, sources.c.reading)
                                    .where(sources.c.id == source_id)).one()
         except SQLAlchemyError as exc:
             raise database_error(exc, "reading a source") from exc
+        if (row.reading or "") != reading:
+            return None, None
         return row.etag, row.last_modified
 
     @staticmethod
@@ -489,5 +494,5 @@ class Archive:
         else:
             values.update(last_error=record.error, last_success_at=now, consecutive_failures=0, failing_since=None)
             if record.status == "ok":
-                values.update(etag=record.etag, last_modified=record.last_modified)
+                values.update(etag=record.etag, last_modified=record.last_modified, reading=record.reading)
         conn.execute(update(sources).where(sources.c.id == source_id).values(**values))

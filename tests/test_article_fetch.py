@@ -284,7 +284,7 @@ def test_a_page_stored_by_another_worker_is_not_stored_or_alerted_again(http_ser
                                           indexed=indexed, now=clock(), alert_topics={"jv"}) for _ in range(2)]
     finally:
         app.close()
-    assert stored == [("jv",), None]  # the topic it matches only now; then nothing
+    assert stored == [(("jv",), True), None]  # the topic it matches only now, its first; then nothing
     with sqlite3.connect(workspace.db_path) as conn:
         assert conn.execute("select count(*) from alert_queue").fetchone() == (1,)
         assert conn.execute("select count(*) from article_queue").fetchone() == (0,)
@@ -406,3 +406,18 @@ def test_an_unreachable_article_host_is_one_log_line_not_one_per_page(
     assert "pages=5" in failed[1] and "host=127.0.0.1" in failed[1]
     with sqlite3.connect(workspace.db_path) as conn:  # every page stays queued for the next poll
         assert conn.execute("select count(*), max(tries) from article_queue").fetchone() == (6, 1)
+
+
+def test_an_entry_that_matched_by_its_title_is_not_counted_again_for_its_text(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """One item matching one topic by its title and another by its text is one matched entry."""
+    http_server.route("/news/a", "<html><body><article><p>Hospital masks were stolen, says a long paragraph "
+                                 "about the event.</p></article></body></html>", content_type="text/html")
+    http_server.route("/feed", rss(("Stargate story", http_server.url("/news/a"))))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "fetch_article": True}],
+                    topics=[{"name": "stargate", "query": "Stargate"}, {"name": "hospital", "query": "hospital"}],
+                    fetch={"timeout": 5, "max_bytes": 2_000_000, "user_agent": "t/1", "allow_private": True})
+    out = poll(workspace, Clock())["s"]
+    assert out.articles == (1, 0) and out.line() == "s: 1 new, 1 matched"
+    with sqlite3.connect(workspace.db_path) as conn:
+        assert sorted(r[0] for r in conn.execute("select topic from matches")) == ["hospital", "stargate"]

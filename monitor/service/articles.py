@@ -31,7 +31,7 @@ from monitor.ingest.article import extract_article
 from monitor.net.fetcher import Fetcher
 from monitor.net.guard import check_public_async
 from monitor.net.robots import RobotsPolicy, RobotsUnreachable
-from monitor.store.archive import Archive, Indexed
+from monitor.store.archive import Archive, ArticleStored, Indexed
 from monitor.store.article_queue import ArticleQueue
 
 log = logging.getLogger("monitor.articles")
@@ -41,7 +41,7 @@ HOST_SPACING = 1.0  # seconds between two article requests to one host
 
 class Enriched(NamedTuple):
     texts: int = 0  # pages whose text was stored
-    matched: int = 0  # ... of entries that match a topic only now
+    matched: int = 0  # ... of entries that matched no topic until then
 
 
 NOTHING = Enriched()
@@ -97,7 +97,7 @@ class Articles:
                 await asyncio.to_thread(self.queue.drop, page.entry_id)
                 continue
             done += 1
-            matched += bool(added)
+            matched += added.first_match  # one that matched by its title already is counted by the poll
         for host, more in unreachable.items():
             if more:
                 log.warning("event=article_failed source=%s host=%s pages=%d error='robots.txt unreachable, as above'",
@@ -105,9 +105,9 @@ class Articles:
         return Enriched(done, matched)
 
     async def _one(self, entry_id: int, url: str, title: str, summary: str,
-                   published: datetime | None) -> tuple[str, ...] | None:
-        """The page's text stored: the topics the entry matches only now; None when the page had
-        no text, or another worker stored it first."""
+                   published: datetime | None) -> ArticleStored | None:
+        """The page's text stored: what it made the entry match; None when the page had no text,
+        or another worker stored it first."""
         await self._public(url)
         await self.robots.check(url)
         await self._pace(urlsplit(url).hostname or "")

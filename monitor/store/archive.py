@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql
@@ -92,6 +93,11 @@ class PollRecord:
     disable: str | None = None  # error only: stop polling until the config entry's fingerprint is not this
     items: int | None = None  # ok, html sources: items the page held (0 after some: a layout change)
     reading: str = ""  # ok: the selectors the page was read with (SourceConfig.reading), kept with its validators
+
+
+class ArticleStored(NamedTuple):
+    added: tuple[str, ...]  # topics the entry matches only now
+    first_match: bool  # it matched no topic before its text came
 
 
 def _fresh(published: datetime | None, since: datetime | None) -> bool:
@@ -414,12 +420,12 @@ class Archive:
 
     def set_article(self, entry_id: int, *, text: str, summary: str, published: datetime | None,
                     indexed: Indexed, now: datetime, alert_topics: Collection[str] = (),
-                    alert_since: datetime | None = None) -> tuple[str, ...] | None:
+                    alert_since: datetime | None = None) -> ArticleStored | None:
         """Store a queued entry's article text (and the summary/date the feed lacked), index it
         and record its matches again, in one transaction that takes the entry off the article
-        queue; returns the topics it matches only now (the poll tells them), or None, storing
-        nothing, when it is no longer queued (another worker stored it, or it was given up).
-        `first_seen` is untouched.
+        queue; returns the topics it matches only now and whether it matched none before (the
+        poll tells them), or None, storing nothing, when it is no longer queued (another worker
+        stored it, or it was given up). `first_seen` is untouched.
 
         The page comes after the poll's transaction, paced, so the digest of the entry's
         first_seen may be made already: an entry that matched nothing when stored, nor since,
@@ -454,7 +460,7 @@ class Archive:
                     _queue_alerts(conn, [(entry_id, list(added))], alert_topics, now)
         except SQLAlchemyError as exc:
             raise database_error(exc, "storing article text") from exc
-        return added
+        return ArticleStored(added, not before and bool(indexed.topics))
 
     @staticmethod
     def _index(conn: Connection, indexed: list[tuple[int, Indexed]], now: datetime) -> None:

@@ -254,10 +254,12 @@ class DigestConfig(_Model):
 
 def _file_mode(value: Any) -> int:
     # A YAML 0640 is the integer 416 and 640 is decimal: only a string says which the user meant.
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 0o777:
-        # say what the user wrote: 0600 unquoted arrives as 384
-        raise ValueError(f"{value!r} is not a file mode: if you wrote 0{value:o} unquoted, YAML read it as an octal "
-                         f"number; write it in quotes, \"0{value:o}\"")
+    if isinstance(value, _OctalInt):  # 0600 unquoted arrives as 384: say what the user wrote
+        raise ValueError(  # noqa: TRY004 - pydantic reports a ValueError as the key's error
+            f"{value.written} unquoted is the number {int(value)} to YAML, not a file mode; "
+            f"write it in quotes, \"{value.written}\"")
+    if isinstance(value, int) and not isinstance(value, bool) and re.fullmatch(r"[0-7]{3}", str(value)):
+        raise ValueError(f"{value!r} is not a file mode; write it as an octal string in quotes, \"0{value}\"")
     if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value.strip()):
         raise ValueError(f"{value!r} is not a file mode; write an octal string in quotes, like \"0640\"")
     mode = int(value, 8)
@@ -381,6 +383,24 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _OctalInt(int):
+    """An integer YAML read from octal digits (file_mode: 0600 is 384): keeps what was written."""
+
+    written: str
+
+
+def _construct_int(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> int:
+    value = loader.construct_yaml_int(node)
+    if re.fullmatch(r"[-+]?0[0-7_]+", node.value):
+        octal = _OctalInt(value)
+        octal.written = node.value
+        return octal
+    return value
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 # YAML 1.1 reads an unquoted 18:30 as the base-60 integer 1110, so 8:00 and 0:08 and 8 could not be
 # told apart; without the base-60 forms, 18:30 stays the text it is.
 _BASE_60 = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")

@@ -147,10 +147,14 @@ def test_a_google_news_source_without_query_says_what_query_is(tmp_path: Path) -
 
 
 def test_an_unquoted_octal_file_mode_is_named_as_written(tmp_path: Path) -> None:
-    """`file_mode: 0600` arrives as 384: the error said "384 is not a file mode"."""
-    with pytest.raises(ConfigError, match='384 is not a file mode: if you wrote 0600 unquoted, YAML read it as an '
-                                          'octal number; write it in quotes, "0600"'):
+    """`file_mode: 0600` arrives as 384: the error said "384 is not a file mode", and a first
+    fix guessed "0670" for a decimal 440."""
+    with pytest.raises(ConfigError, match='file_mode: 0600 unquoted is the number 384 to YAML, not a file mode; '
+                                          'write it in quotes, "0600"'):
         load(write(tmp_path, "file_mode: 0600\n"))
+    with pytest.raises(ConfigError, match='file_mode: 440 is not a file mode; write it as an octal string in quotes, '
+                                          '"0440"'):
+        load(write(tmp_path, "file_mode: 440\n"))
     assert load(write(tmp_path, 'file_mode: "0640"\n')).file_mode == 0o640
 
 

@@ -348,7 +348,7 @@ def test_existing_database_and_digest_files_keep_their_mode(http_server: TestSer
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    (0o640, "is not a file mode; write an octal string in quotes"),
+    (0o640, "416 is not a file mode; write it as an octal string in quotes"),
     ("rw-r-----", "is not a file mode"),
     ("0700", "nobody to execute"),
     ("0440", "the owner must be able to read and write"),

@@ -225,8 +225,11 @@ def test_an_item_that_is_itself_a_link_is_its_own_title_and_link() -> None:
 
 
 
-@pytest.mark.parametrize("stamp", ["最終更新：2026年11月20日", "更新日 令和8年11月20日", "Last updated: 2026-11-20"],
-                         ids=["saishu-koshin", "koshinbi", "last-updated"])
+@pytest.mark.parametrize("stamp", ["最終更新：2026年11月20日", "更新日 令和8年11月20日", "Last updated: 2026-11-20",
+                                   "<span>最終更新日：</span>2026年11月20日", "<strong>Last update:</strong> 2026-11-20",
+                                   "更新：2026年11月20日", "<dl><dt>最終更新日</dt><dd>2026年11月20日</dd></dl>"],
+                         ids=["saishu-koshin", "koshinbi", "last-updated", "label-in-span", "label-in-strong",
+                              "koshin-colon", "label-in-dt"])
 def test_the_pages_last_updated_stamp_is_no_date_heading(stamp: str) -> None:
     """A stamp above link-only items dated 第3回（令和8年11月25日）... gave every one its day (the
     items are in two lists, so the stamp is inside the block that holds them)."""

@@ -41,7 +41,8 @@ _SHORT = 40  # a date heading is short; a longer text is an item title or prose,
 _DIGIT = re.compile(r"[0-9０-９元]")
 # The page's own stamp (最終更新：2026年11月20日, 更新日, Last updated): when the page changed,
 # not a heading of the items after it, which would all take that day.
-_PAGE_STAMP = re.compile(r"最終更新|更新日|掲載日|last\s*(?:updated|modified)|updated\s*(?:on|:)", re.IGNORECASE)
+_PAGE_STAMP = re.compile(r"最終更新|更新日|更新\s*[:：]|last\s*(?:updated?|modified)|updated\s*(?:on|:)", re.IGNORECASE)
+_STAMP_SPAN = 80  # the label may be in an element beside the date (<dt>最終更新日</dt><dd>...</dd>)
 
 
 def parse_listing(
@@ -208,7 +209,7 @@ def _context(
             continue
         if is_marker:
             events.append(("date", None, node))
-        elif selector is None and inside_block and not _PAGE_STAMP.search(own):
+        elif selector is None and inside_block and not _page_stamp(node, own):
             events.append(("date", None, own))
     ctx_year: int | None = (next((year for kind, year, _ in events if kind.startswith("year")), None)
                             if before is None else None)
@@ -227,6 +228,18 @@ def _context(
             # undated items, not more of the previous group
             ctx_date = found if found is not None or names_a_date(written) else ctx_date
     return out
+
+
+def _page_stamp(node: LexborNode, own: str) -> bool:
+    """Whether a short dated text is the page's "last updated" stamp, its label written in it,
+    in a child (<span>最終更新日：</span>2026年11月20日) or just before it (<dt>最終更新日</dt><dd>)."""
+    if _PAGE_STAMP.search(own):
+        return True
+    before = node.prev
+    while before is not None and not before.is_element_node and not (before.text() or "").strip():
+        before = before.prev  # the whitespace between elements
+    return any(len(text) <= _STAMP_SPAN and _PAGE_STAMP.search(text)
+               for text in (node.text(), before.text() if before is not None else ""))
 
 
 def _position(node: LexborNode, item_ids: set[int], block: int | None) -> tuple[bool, bool, bool]:

@@ -206,7 +206,8 @@ class App:
         lookback, and that floor (a first poll's back catalogue: the digest is empty, and says why)."""
         window = self.digest_service().window(day)
         floor = published_floor(window, self.config.digest.lookback)
-        return self.reader.matched_before(window.start, window.end, floor), floor
+        topics = [t.name for t in self.config.topics]  # the digest shows no others
+        return self.reader.matched_before(window.start, window.end, floor, topics), floor
 
     def close(self) -> None:
         self.engine.dispose()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -558,10 +558,19 @@ def main() -> None:
     except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        message = exc.format_message()
-        if isinstance(exc, click.NoSuchOption) and exc.option_name in _GLOBAL_OPTIONS:
-            message = (f"{message.rstrip('.')} after the command: global options go before it "
-                       f"(monitor {exc.option_name} ... COMMAND)")
-        click.echo(f"monitor: error: {results.printable(message)}", err=True)
+    except click.UsageError as exc:
+        if exc.message != "Missing command." or exc.ctx is None:  # `monitor --config c.yaml`: the help, too
+            _usage_error(exc)
+        click.echo(exc.ctx.get_help(), err=True)
         sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        _usage_error(exc)
+
+
+def _usage_error(exc: click.ClickException) -> NoReturn:
+    message = exc.format_message()
+    if isinstance(exc, click.NoSuchOption) and exc.option_name in _GLOBAL_OPTIONS:
+        message = (f"{message.rstrip('.')} after the command: global options go before it "
+                   f"(monitor {exc.option_name} ... COMMAND)")
+    click.echo(f"monitor: error: {results.printable(message)}", err=True)
+    sys.exit(exc.exit_code)

@@ -412,12 +412,14 @@ def test_run_without_sources_says_so(workspace: Workspace, monkeypatch: pytest.M
     assert code == 0 and "no sources configured" not in err
 
 
-@pytest.mark.parametrize("args", [[], ["db"]], ids=["monitor", "monitor-db"])
+@pytest.mark.parametrize("args", [[], ["db"], ["--config", "c.yaml"]], ids=["monitor", "monitor-db", "only-options"])
 def test_a_group_without_a_command_shows_its_help_as_it_is(workspace: Workspace, args: list[str]) -> None:
-    """It was squashed into one 'monitor: error: Usage: ... Commands: db ...' line."""
+    """It was squashed into one 'monitor: error: Usage: ... Commands: db ...' line (with options
+    only, one line 'Missing command.')."""
     done = run_main(*args, cwd=workspace.root)
+    group = "db " if args == ["db"] else ""
     assert done.returncode == 2 and "monitor: error" not in done.stderr
-    assert done.stderr.startswith(f"Usage: monitor {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND")
+    assert done.stderr.startswith(f"Usage: monitor {group}[OPTIONS] COMMAND")
     assert "\nCommands:\n" in done.stderr
 
 
@@ -460,6 +462,12 @@ def test_an_empty_digest_says_what_it_left_out_as_old_news(http_server: TestServ
     assert code == 0 and "Nothing new matched" in out
     assert re.search(r"note: 2 matching entries first seen in this window were published before "
                      r"\d{4}-\d\d-\d\d \d\d:\d\d \(digest.lookback\) and left out as old news", err), err
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "other", "query": "Rapidus"}])  # the matches of a topic no longer shown
+    code, out, err = invoke(workspace, "digest", "--out", "-")
+    assert code == 0 and "left out" not in err, err
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "stargate", "query": "Stargate"}])
     http_server.route("/feed", rss(("Stargate three", "https://example.com/3")))  # undated: kept
     invoke(workspace, "poll")
     code, out, err = invoke(workspace, "digest", "--out", "-")

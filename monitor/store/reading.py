@@ -92,15 +92,16 @@ class Reader:
         )
         return self._rows(query, with_text=False)  # a digest shows no article text
 
-    def matched_before(self, start: datetime, end: datetime, published_before: datetime) -> int:
-        """How many entries ``digest_rows`` leaves out as old news: counted in [start, end), they
-        match a topic but were published before ``published_before`` (a first poll brings a
+    def matched_before(self, start: datetime, end: datetime, published_before: datetime,
+                       topics: Collection[str]) -> int:
+        """How many entries the digest leaves out as old news: counted in [start, end), they match
+        one of ``topics`` but were published before ``published_before`` (a first poll brings a
         feed's back catalogue)."""
         seen = and_(entries.c.late_match_at.is_(None), entries.c.first_seen >= start, entries.c.first_seen < end)
         late = and_(entries.c.late_match_at >= start, entries.c.late_match_at < end)
         query = (select(func.count()).select_from(entries).where(or_(seen, late))
                  .where(entries.c.published_at < published_before)
-                 .where(entries.c.id.in_(select(matches.c.entry_id))))
+                 .where(entries.c.id.in_(select(matches.c.entry_id).where(matches.c.topic.in_(list(topics))))))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 

@@ -20,7 +20,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,9 +42,12 @@ def invoke(ws: Workspace, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--config", str(ws.config_path), *args])
 
 
-def tomorrow_in_tokyo() -> str:
-    """The date whose digest window is open now (08:00 to 08:00 JST), holding what a poll just stored."""
-    return (datetime.now(UTC).astimezone(ZoneInfo("Asia/Tokyo")).date() + timedelta(days=1)).isoformat()
+def day_being_gathered_in_tokyo() -> str:
+    """The date whose digest window is open now (08:00 to 08:00 JST), holding what a poll just
+    stored: today's from midnight to 08:00 JST (15:00 to 23:00 UTC), else tomorrow's."""
+    from monitor.core.digest import day_being_gathered
+
+    return day_being_gathered(datetime.now(UTC), time(8, 0), ZoneInfo("Asia/Tokyo")).isoformat()
 
 
 def seen_a_day_ago(path: Path) -> None:
@@ -254,7 +257,7 @@ def test_the_markdown_digest_of_hostile_feed_text_is_inert(hostile: tuple[Worksp
     import cmarkgfm  # in the test extra
 
     ws, _ = hostile
-    result = invoke(ws, "digest", "--date", tomorrow_in_tokyo(), "--out", "-")
+    result = invoke(ws, "digest", "--date", day_being_gathered_in_tokyo(), "--out", "-")
     assert result.exit_code == 0 and "Stargate" in result.stdout and "## Sources with errors" in result.stdout
     assert_inert_for_terminals(result.stdout)  # `cat digest.md` must not drive the terminal
     html = cmarkgfm.github_flavored_markdown_to_html(result.stdout)

@@ -51,6 +51,7 @@ class Context:
 # first story, with the same reports, as --limit 3.
 STORY_ROWS = 2000
 
+
 class ZonedFormatter(logging.Formatter):
     """Log times as ISO 8601 with the UTC offset (2026-03-29T01:59:59.120+00:00): a service's log
     read months later, across a DST change or from another zone, says when each line was."""

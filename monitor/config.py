@@ -401,6 +401,7 @@ def _construct_int(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> int:
 
 
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
 # YAML 1.1 reads an unquoted 18:30 as the base-60 integer 1110, so 8:00 and 0:08 and 8 could not be
 # told apart; without the base-60 forms, 18:30 stays the text it is.
 _BASE_60 = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")

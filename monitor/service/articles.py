@@ -74,7 +74,7 @@ class Articles:
         """Fetch and store the queued pages of the source that are due: how many got text, and
         how many of those match a topic they did not match before."""
         done = matched = 0
-        unreachable: Counter[str] = Counter()  # host -> its pages after the first that failed so
+        unreachable: Counter[str] = Counter()  # host -> its pages that robots.txt kept out this round
         for page in await asyncio.to_thread(self.queue.due, source_id, self.clock(), PER_POLL):
             try:
                 added = await self._one(page.entry_id, page.url, page.title, page.summary, page.published)
@@ -84,12 +84,11 @@ class Articles:
                 given_up = await asyncio.to_thread(self.queue.failed, page, self.clock())
                 if not isinstance(exc, MonitorError):  # a bug of ours: it must not block the queue either
                     log.exception("event=article_crashed source=%s url=%s", source.name, page.url)
-                host = urlsplit(page.url).hostname or ""
-                if isinstance(exc, RobotsUnreachable) and host in unreachable and not given_up:
-                    unreachable[host] += 1  # one line per host, not one per page
-                    continue
-                if isinstance(exc, RobotsUnreachable):
-                    unreachable.setdefault(host, 0)
+                if isinstance(exc, RobotsUnreachable) and not given_up:
+                    host = urlsplit(page.url).hostname or ""
+                    unreachable[host] += 1
+                    if unreachable[host] > 1:
+                        continue  # one line per host, not one per page
                 log.warning("event=article_failed source=%s url=%s error=%r%s", source.name, page.url, str(exc),
                             " given_up=1" if given_up else "")
                 continue
@@ -98,10 +97,10 @@ class Articles:
                 continue
             done += 1
             matched += added.first_match  # one that matched by its title already is counted by the poll
-        for host, more in unreachable.items():
-            if more:
+        for host, pages in unreachable.items():
+            if pages > 1:
                 log.warning("event=article_failed source=%s host=%s pages=%d error='robots.txt unreachable, as above'",
-                            source.name, host, more)
+                            source.name, host, pages - 1)
         return Enriched(done, matched)
 
     async def _one(self, entry_id: int, url: str, title: str, summary: str,

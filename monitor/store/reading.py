@@ -70,6 +70,13 @@ def _when():  # type: ignore[no-untyped-def]
     return func.coalesce(entries.c.published_at, entries.c.first_seen)
 
 
+def _counted_in(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Entries a digest window [start, end) counts: by first_seen, or by late_match_at when only
+    a later text or revision made them match (each entry in exactly one window)."""
+    seen = and_(entries.c.late_match_at.is_(None), entries.c.first_seen >= start, entries.c.first_seen < end)
+    return or_(seen, and_(entries.c.late_match_at >= start, entries.c.late_match_at < end))
+
+
 class Reader:
     """Read access for the digest, `monitor search` and `monitor sources`."""
 
@@ -81,11 +88,9 @@ class Reader:
         before `published_after` (an entry without a date is kept). An entry counts when first
         seen, or, when only its article text made it match, when that text came
         (`late_match_at`): either way in exactly one window."""
-        seen = and_(entries.c.late_match_at.is_(None), entries.c.first_seen >= start, entries.c.first_seen < end)
-        late = and_(entries.c.late_match_at >= start, entries.c.late_match_at < end)
         query = (
             select(entries.c.id)
-            .where(or_(seen, late))
+            .where(_counted_in(start, end))
             .where(or_(entries.c.published_at.is_(None), entries.c.published_at >= published_after))
             .where(entries.c.id.in_(select(matches.c.entry_id)))
             .order_by(entries.c.id)  # the digest keeps this order among equals: the same on every database
@@ -97,9 +102,7 @@ class Reader:
         """How many entries the digest leaves out as old news: counted in [start, end), they match
         one of ``topics`` but were published before ``published_before`` (a first poll brings a
         feed's back catalogue)."""
-        seen = and_(entries.c.late_match_at.is_(None), entries.c.first_seen >= start, entries.c.first_seen < end)
-        late = and_(entries.c.late_match_at >= start, entries.c.late_match_at < end)
-        query = (select(func.count()).select_from(entries).where(or_(seen, late))
+        query = (select(func.count()).select_from(entries).where(_counted_in(start, end))
                  .where(entries.c.published_at < published_before)
                  .where(entries.c.id.in_(select(matches.c.entry_id).where(matches.c.topic.in_(list(topics))))))
         with self.engine.connect() as conn:

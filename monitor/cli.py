@@ -10,6 +10,7 @@ import asyncio
 import difflib
 import logging
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -58,6 +59,12 @@ class ZonedFormatter(logging.Formatter):
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width for tables; None when the output goes to a pipe or a file, where a
+    cut title would only hide words from grep."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -328,7 +335,7 @@ def search(obj: Context, query: tuple[str, ...], topics: tuple[str, ...], carrie
         click.echo(results.as_csv(rows, tz, story, sizes), nl=False)
     else:
         asked = [t.label for t, positive in terms(tree) if positive] if tree else []
-        click.echo(results.as_table(rows, tz, asked=asked))
+        click.echo(results.as_table(rows, tz, width=_terminal_width(), asked=asked))
 
 
 @cli.group(invoke_without_command=True)

@@ -166,6 +166,16 @@ def test_search_table_is_safe_for_terminals(http_server: TestServer, workspace: 
     assert code == 0 and "\x1b" not in out and "\x07" not in out and "Evil" in out
 
 
+def test_search_table_keeps_long_titles_whole_when_piped(http_server: TestServer, workspace: Workspace) -> None:
+    """Not a terminal (a pipe, a file, this runner): a title is not cut, so grep finds its last word."""
+    title = "SoftBank and OpenAI formally launch their Tokyo joint venture to sell Crystal intelligence"
+    http_server.route("/feed", rss((title, "https://example.com/long")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    invoke(workspace, "poll")
+    code, out, _ = invoke(workspace, "search")
+    assert code == 0 and out.splitlines()[0].endswith(title)
+
+
 @pytest.mark.parametrize("query", ['"unterminated', "(a OR b", "a OR", "title:"],
                          ids=["quote", "paren", "dangling-or", "empty-field"])
 def test_bad_search_query_says_where(polled: Workspace, query: str) -> None:

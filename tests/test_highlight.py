@@ -83,3 +83,16 @@ def test_the_time_column_carries_zones_when_offsets_differ_and_marks_undated_ent
     table = as_table(undated, UTC)
     assert table.splitlines()[0].startswith("2025-02-03 03:00*  s") and table.endswith(UNDATED_NOTE)
     assert UNDATED_NOTE not in as_table(undated[1:], UTC)
+
+
+def test_a_table_cuts_titles_to_the_terminal_and_keeps_them_whole_in_a_pipe() -> None:
+    """A helper's find: the table cut titles at about 60 columns whatever the output, so
+    `monitor search ... | grep Crystal` missed the word at the end of a long headline."""
+    when = datetime(2025, 2, 3, 9, 0, tzinfo=UTC)
+    title = "SoftBank and OpenAI launch their joint venture in Tokyo, to sell Crystal intelligence"
+    rows = [_row(title, when, when)]
+    cut = as_table(rows, UTC, width=100).splitlines()[0]
+    assert "Crystal" not in cut and cut.endswith("…")
+    assert len(cut) <= 100
+    whole = as_table(rows, UTC, width=None).splitlines()[0]
+    assert whole.endswith(title)

@@ -164,18 +164,20 @@ def times(rows: Sequence[EntryRow], tz: tzinfo) -> list[str]:
     return [m.strftime(form) + ("*" if r.published is None else "") for m, r in zip(moments, rows, strict=True)]
 
 
-def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int = 120, asked: Sequence[str] = ()) -> str:
+def as_table(rows: Sequence[EntryRow], tz: tzinfo, width: int | None = 120, asked: Sequence[str] = ()) -> str:
     """Two or three lines per entry; in the title, its matched terms and ``asked`` (the search
-    query's own terms) in bold."""
+    query's own terms) in bold. ``width``: the terminal's, so that a title is cut to fit its
+    first line; None (output to a pipe or a file) keeps every title whole, for grep."""
     if not rows:
         return "no entries found"
     lines = []
     column = times(rows, tz)
     pad = max(len(c) for c in column)
-    title_width = max(30, width - pad - 2 - 16 - 2 - 20 - 2)
+    title_width = max(30, width - pad - 2 - 16 - 2 - 20 - 2) if width else None
     for r, when in zip(rows, column, strict=True):
+        title = _clip(r.title, title_width).rstrip() if title_width else printable(r.title)
         lines.append(f"{when:<{pad}}  {_clip(r.source, 16)}  {_clip(','.join(r.topics) or '-', 20)}  "
-                     f"{highlight(_clip(r.title, title_width), [*r.matched_terms, *asked])}")
+                     f"{highlight(title, [*r.matched_terms, *asked])}")
         lines.append(f"{'':{pad}}  {printable(_http(r.url) or '(no link)')}")
         if r.matched_terms:
             lines.append(f"{'':{pad}}  matched: {printable(', '.join(r.matched_terms))}")

@@ -28,6 +28,7 @@ from monitor.render import results
 from monitor.render.markdown import render
 from monitor.service.digests import write_atomically
 from monitor.service.health import source_flags
+from monitor.service.poll import Outcome
 from monitor.service.stories import stories as story_ids
 from monitor.store.schedule import Schedule
 
@@ -148,8 +149,16 @@ def poll(obj: Context, names: tuple[str, ...]) -> None:
     for outcome in outcomes:
         click.echo(results.printable(outcome.line()))
     _send_alerts(app)
-    if all(o.status in ("error", "disabled", "waiting") for o in outcomes):
+    if _nothing_worked(outcomes):
         sys.exit(1)
+
+
+def _nothing_worked(outcomes: list[Outcome]) -> bool:
+    """Exit 1: no source gave news and one failed now or is disabled. Sources only waiting out
+    their back-off or Retry-After failed at the poll that said so: a poll from cron every five
+    minutes must not mail the same failure twelve times in the hour the server asked for."""
+    statuses = {o.status for o in outcomes}
+    return statuses <= {"error", "disabled", "waiting"} and bool(statuses & {"error", "disabled"})
 
 
 def _send_alerts(app: App) -> None:

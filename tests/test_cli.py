@@ -406,6 +406,21 @@ def test_a_poll_from_cron_leaves_a_server_that_asked_to_wait(http_server: TestSe
     assert len([r for r in http_server.requests if r.path == "/busy"]) == 2
 
 
+def test_a_cron_poll_that_only_waits_on_a_retry_after_exits_0(http_server: TestServer, workspace: Workspace) -> None:
+    """One source, 503 with Retry-After: 3600, `monitor poll` from cron every five minutes: the
+    failure exits 1 once, not at every run of the hour the server asked for (cron mails each)."""
+    http_server.route("/busy", "busy", status=503, content_type="text/plain", headers={"Retry-After": "3600"})
+    workspace.write(sources=[{"name": "busy", "url": http_server.url("/busy")}])
+    code, out, _ = invoke(workspace, "poll")
+    assert code == 1 and "busy: error: HTTP 503" in out
+    code, out, _ = invoke(workspace, "poll")
+    assert code == 0 and out.startswith("busy: skipped, waiting: ")
+    workspace.write(sources=[{"name": "busy", "url": http_server.url("/busy")},
+                             {"name": "gone", "url": http_server.url("/nothing-here")}])
+    code, out, _ = invoke(workspace, "poll")  # waiting, and a failure now: that one is news
+    assert code == 1 and "gone: error: HTTP 404" in out
+
+
 def test_run_without_sources_says_so(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """An empty config (or every source commented out) started a service that polled nothing, silently."""
     from monitor.service import scheduler

@@ -37,6 +37,7 @@ def bold(text: str) -> str:
         ("クリスタル・インテリジェンス開始", ["クリスタルインテリジェンス"], f"{bold('クリスタル・インテリジェンス')}開始"),
         ("クリスタル　インテリジェンス", ["クリスタルインテリジェンス"], bold("クリスタル　インテリジェンス")),
         ("Ｉｎｖｅｓｔｓ in Café", ["invest*", "cafe"], f"{bold('Ｉｎｖｅｓｔｓ')} in {bold('Café')}"),
+        ("髙島屋と山﨑社長", ["高島屋", "山崎"], f"{bold('髙島屋')}と{bold('山﨑')}社長"),  # kanji variants
         # words apart as the matcher reads them (a review's finds): any break between words,
         # none needed between Latin and Japanese; a whole word in any script
         ("SB-OAI Japan starts", ["SB OAI Japan"], f"{bold('SB-OAI Japan')} starts"),

@@ -99,6 +99,37 @@ def test_going_down_to_the_first_revision_keeps_the_archive(http_server: TestSer
         assert conn.execute(counts).fetchone() == before
 
 
+def test_kanji_variants_reindex_what_was_indexed_before(http_server: TestServer, workspace: Workspace) -> None:
+    """0010: an archive indexed when 髙 was its own token is indexed again, so the search 高島屋
+    (as a user types it) finds 髙島屋, and a topic on 山崎 is matched again and finds 山﨑."""
+    http_server.route("/feed", rss(("髙島屋、新宿店を改装", "https://example.com/a"),
+                                   ("山﨑社長が会見", "https://example.com/b")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
+                    topics=[{"name": "yamazaki", "query": "山崎"}])
+    poll(workspace, Clock())
+    engine = open_engine(f"sqlite:///{workspace.db_path}")
+    try:
+        cfg = _alembic_config()
+        with writer(engine).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009")
+        with sqlite3.connect(workspace.db_path) as raw:  # what 0009's tokenizer had written
+            raw.execute("UPDATE entry_fts SET title = '髙島 島屋 屋、 新宿 宿店 店を を改 改装 装' WHERE rowid = 1")
+            raw.execute("DELETE FROM matches")
+        assert upgrade(engine) == ("0009", head_revision())
+    finally:
+        engine.dispose()
+    with sqlite3.connect(workspace.db_path) as raw:
+        found = raw.execute("SELECT e.title FROM entry_fts JOIN entries e ON e.id = entry_fts.rowid "
+                            "WHERE entry_fts MATCH '\"高島 島屋\"'").fetchall()
+        assert found == [("髙島屋、新宿店を改装",)]
+        assert raw.execute("SELECT count(*) FROM topics").fetchone() == (0,)
+    poll(workspace, Clock())  # the next start matches every topic again
+    with sqlite3.connect(workspace.db_path) as raw:
+        assert raw.execute("SELECT e.title FROM matches m JOIN entries e ON e.id = m.entry_id").fetchall() == [
+            ("山﨑社長が会見",)]
+
+
 def test_unit_tokens_reindex_what_was_indexed_before(http_server: TestServer, workspace: Workspace) -> None:
     """0008: an archive indexed when 1.5GW was the tokens `1 5gw` is indexed again (found by
     GW), and every topic is matched again at the next start."""

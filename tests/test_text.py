@@ -21,6 +21,9 @@ NORMALIZE = [
     ("latin-diacritic-combining-mark", "Cafe\u0301", "cafe"),
     ("japanese-voiced-marks-kept", "ガギグゲゴ パピプ", "ガギグゲゴ パピプ"),
     ("ascii-fast-path", "Japan's AI", "japan's ai"),
+    ("kanji-variants-of-names", "髙島屋 山﨑 渡邉 齋藤 𠮷野家", "高島屋 山崎 渡辺 斎藤 吉野家"),
+    ("kanji-variant-after-nfkc", "ＡＩと髙市", "aiと高市"),
+    ("common-kanji-untouched", "高市総理 斉藤 国会", "高市総理 斉藤 国会"),
 ]
 
 

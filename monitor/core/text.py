@@ -3,7 +3,8 @@
 Pure: no I/O, standard library only. Both back ends of the query language (the Python
 matcher and SQLite FTS5) see exactly the tokens made here, so they agree by construction.
 
-- ``normalize``: NFKC, casefold, Latin diacritics dropped (``é`` -> ``e``); Japanese untouched.
+- ``normalize``: NFKC, casefold, Latin diacritics dropped (``é`` -> ``e``), old and variant
+  kanji as their common form (``髙`` -> ``高``); kana untouched.
 - A WORD run (letters/digits that are not Japanese: Latin, Cyrillic, Hangul, digits...) is one
   token, except that a number ends where letters follow it: ``1.5GW`` -> ``1`` | ``5`` | ``gw``,
   as ``1.5 GW`` (``G7`` and ``H100`` stay whole). A number in groups of three is one token of
@@ -111,8 +112,21 @@ def _ungroup(text: str) -> str:
     return text
 
 
+# Old and variant forms of kanji (異体字) that names keep and NFKC does not fold: 髙島屋 is
+# found as 高島屋, 山﨑 as 山崎, 渡邉 as 渡辺, 𠮷野家 as 吉野家. Each becomes the form a user
+# types. One character to one, so ``fold`` still marks the original.
+_KANJI_VARIANTS = dict(zip(
+    "髙﨑嵜德齋齊邊邉澤濱櫻國廣藏眞惠榮壽實瀨圓黑來豐𠮷﨔兒彌禮曾增龜萬樂驒",
+    "高崎崎徳斎斉辺辺沢浜桜国広蔵真恵栄寿実瀬円黒来豊吉欅児弥礼曽増亀万楽騨",
+    strict=True,
+))
+_KANJI_VARIANT = re.compile(f"[{''.join(_KANJI_VARIANTS)}]")
+_KANJI_TABLE = str.maketrans(_KANJI_VARIANTS)
+
+
 def normalize(text: str) -> str:
-    """Fold ``text`` for comparison: NFKC, casefold, Latin diacritics dropped.
+    """Fold ``text`` for comparison: NFKC, casefold, Latin diacritics dropped, old and variant
+    kanji as their common form (``_KANJI_VARIANTS``).
 
     NFKC makes full-width ``ＯｐｅｎＡＩ`` plain ``OpenAI``, half-width ``ｿﾌﾄﾊﾞﾝｸ`` full-width
     ``ソフトバンク`` and the ideographic space a space. Diacritics are dropped per Latin
@@ -131,6 +145,8 @@ def normalize(text: str) -> str:
     text = text.casefold()
     if _MARKED.search(text):
         text = _MARKED.sub(_strip_mark, text)
+    if _KANJI_VARIANT.search(text):
+        text = text.translate(_KANJI_TABLE)
     return text
 
 

@@ -393,6 +393,26 @@ def test_index_near_copy_of_one_member_joins_a_story_of_paraphrases() -> None:
     assert index.assign("reaction", reaction) == 0
 
 
+def test_index_ranks_a_story_joined_by_a_near_copy_by_that_copy() -> None:
+    """The reaction is a near copy (0.76) of one member of the monuments story, whose mean over
+    its paraphrases stays under THRESHOLD, and loosely like (0.28) another story of the hour: it
+    joins the story it nearly copies. Ranked at THRESHOLD, that story lost to the loose one."""
+    index = StoryIndex()
+    water = index.assign("water", fp("Court decision on tribes' water rights", hours=1.9))
+    members = [
+        "Trump shrinks two Utah monuments",
+        "Two Utah monuments shrunk again",
+        "Utah monuments cut in size by presidential order",
+        "Presidential order cuts two national monuments in Utah",
+        "Utah's two national monuments reduced by order",
+        "Monuments in Utah reduced in size again",
+        "Tribes condemn order to shrink Bears Ears and Grand Staircase-Escalante monuments in Utah",
+    ]
+    assert {index.assign(n, fp(title, hours=n / 4)) for n, title in enumerate(members)} == {0}
+    reaction = fp("Tribes condemn decision to shrink Grand Staircase-Escalante, Bears Ears", hours=2)
+    assert index.match(reaction) == 0 and water == "water"
+
+
 def test_index_across_languages() -> None:
     index = StoryIndex()
     index.assign("en", fp(STORY, "SoftBank now owns about 11% of OpenAI after the final $22.5 billion."))

@@ -9,7 +9,15 @@ import pytest
 
 from monitor.core import clusters
 from monitor.core.aliases import figures, names, without_names
-from monitor.core.clusters import DocFreq, Fingerprint, StoryIndex, fingerprint, same_story, similarity
+from monitor.core.clusters import (
+    DocFreq,
+    Fingerprint,
+    StoryIndex,
+    contradicts,
+    fingerprint,
+    same_story,
+    similarity,
+)
 from monitor.core.shingles import headline, shingles
 
 PAIRS = Path(__file__).parent / "data" / "story_pairs.tsv"
@@ -411,6 +419,19 @@ def test_index_ranks_a_story_joined_by_a_near_copy_by_that_copy() -> None:
     assert {index.assign(n, fp(title, hours=n / 4)) for n, title in enumerate(members)} == {0}
     reaction = fp("Tribes condemn decision to shrink Grand Staircase-Escalante, Bears Ears", hours=2)
     assert index.match(reaction) == 0 and water == "water"
+
+
+def test_a_place_does_not_contradict_the_place_that_holds_it() -> None:
+    """A helper's find: "new Texas site" and "ミラム郡に" were two places that each names and the
+    other never does, so Google News' copy of the English report split the Japanese one off
+    the story. Milam County is in Texas; Abilene and Milam County are still two sites."""
+    texas = fp("OpenAI's Stargate gets new Texas site - Nikkei Asia")
+    milam_ja = fp("ソフトバンク、スターゲート計画でミラム郡に1.5ギガワット", hours=1)
+    milam_en = fp("OpenAI, SoftBank add 1.5GW Stargate site in Milam County, Texas", hours=0.5)
+    assert not contradicts(texas, milam_ja) and not contradicts(milam_en, milam_ja)
+    assert contradicts(fp("Stargate site in Abilene, Texas"), milam_ja)
+    index = StoryIndex()
+    assert [index.assign(n, f) for n, f in enumerate((texas, milam_en, milam_ja))] == [0, 0, 0]
 
 
 def test_index_across_languages() -> None:

@@ -114,6 +114,23 @@ TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# The place of the table that holds each smaller one: a report of a new site "in Texas" and one
+# "in Milam County" may tell one story; "in Abilene" and "in Milam County" do not.
+WITHIN = {
+    "abilene": "texas",
+    "shackelford": "texas",
+    "milam": "texas",
+    "dona-ana": "new-mexico",
+    "lordstown": "ohio",
+    "saline": "michigan",
+    "narvik": "norway",
+    "abu-dhabi": "uae",
+    "patagonia": "argentina",
+    "seoul": "korea",
+    "sakai": "osaka",
+    "tomakomai": "hokkaido",
+}
+
 _JOINERS = re.compile("[\\s\u30fb\uff65\u00b7\u2027]+")
 _WORDS = re.compile("[a-z0-9]+")
 

@@ -164,13 +164,14 @@ class Fingerprint:
     plain: frozenset[int] = frozenset()  # its shingles without companies, people, products, titles
     plain_title: frozenset[int] = frozenset()  # the same of its title alone
     terms: frozenset[int] = field(init=False, repr=False, compare=False)  # title | body | anchors
-    places: frozenset[int] = field(init=False, repr=False, compare=False)  # the place anchors
+    places: frozenset[int] = field(init=False, repr=False, compare=False)  # place anchors, and what holds them
     bag: tuple[int, ...] = field(init=False, repr=False, compare=False)  # terms, title ones twice
 
     def __post_init__(self) -> None:
         terms = self.title | self.body | self.anchors
         object.__setattr__(self, "terms", terms)
-        object.__setattr__(self, "places", frozenset(a for a in self.anchors if _kind(a) == _PLACE))
+        places = {a for a in self.anchors if _kind(a) == _PLACE}
+        object.__setattr__(self, "places", frozenset(places | {_WITHIN[p] for p in places if p in _WITHIN}))
         object.__setattr__(self, "bag", (*terms, *self.title))
 
 
@@ -181,6 +182,9 @@ def _h32(text: str) -> int:
 @lru_cache(maxsize=1 << 12)
 def _coded(key: str) -> int:
     return (_CODE[key.split(":", 1)[0]] << 28) | (_h32(key) & 0x0FFFFFFF)
+
+
+_WITHIN = {_coded(f"place:{small}"): _coded(f"place:{large}") for small, large in aliases.WITHIN.items()}
 
 
 def _kind(code: int) -> int:
@@ -300,18 +304,20 @@ def _mass(terms: Collection[int], df: DocFreq | None) -> float:
     return len(terms) if df is None else df.mass(terms)
 
 
-def text_similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0) -> float:
+def text_similarity(
+    a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0, size_b: float = 0.0
+) -> float:
     """Same-language overlap: the mean of weighted Jaccard and containment (a short rewrite inside
     a long headline is a match). Title shingles count twice, the summary's and anchors once; each
     term by ``df.weight`` (1 without ``df``). Titles alone when the summary is boilerplate.
-    ``size_a``: ``a``'s weighted size when the caller has it (``StoryIndex`` compares one entry
-    with many).
+    ``size_a``, ``size_b``: their weighted sizes when the caller has them (``StoryIndex`` compares
+    one entry with many, ``group`` every entry with several).
     """
     if a.summary and a.summary == b.summary:
         inter, size_a, size_b = _mass(a.title & b.title, df), _mass(a.title, df), _mass(b.title, df)
     else:
         inter = _mass(a.terms & b.terms, df) + _mass(a.title & b.title, df)
-        size_a, size_b = size_a or _mass(a.bag, df), _mass(b.bag, df)
+        size_a, size_b = size_a or _mass(a.bag, df), size_b or _mass(b.bag, df)
     return _overlap(inter, size_a, size_b)
 
 
@@ -334,7 +340,8 @@ def _conflict(a: Fingerprint, b: Fingerprint) -> bool:
     one kind that share nothing.
 
     Places: title or summary (Abilene vs Milam County, though both say Texas; a summary names
-    the site a title leaves out). Figures: one title's figures of a kind must overlap the other
+    the site a title leaves out); a place includes the one that holds it (``aliases.WITHIN``), so
+    "a new Texas site" does not contradict "Milam County". Figures: one title's figures of a kind must overlap the other
     entry's (a story gives several: $30 billion of a $110 billion round).
     """
     if a.places - b.places and b.places - a.places:
@@ -364,8 +371,9 @@ def _decay(a: Fingerprint, b: Fingerprint) -> float:
 def _names_only(a: Fingerprint, b: Fingerprint, df: DocFreq | None) -> bool:
     """The entries share only the names of companies, people and products, titles, and words that a
     fifth of the window holds (``COMMON_SHARE``: AI, in a digest of AI topics): no word of what
-    happened. Takaichi meets Altman to discuss AI / Takaichi says Japan will not regulate AI."""
-    shared = a.plain & b.plain
+    happened. Takaichi meets Altman to discuss AI / Takaichi says Japan will not regulate AI.
+    Titles alone when the summary is the same boilerplate (as ``text_similarity``)."""
+    shared = a.plain_title & b.plain_title if a.summary and a.summary == b.summary else a.plain & b.plain
     if df is None or not shared:
         return not shared
     common = max(COMMON_MIN_DOCS, COMMON_SHARE * df.docs)
@@ -410,14 +418,16 @@ def _plain_similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None) -> flo
     return _overlap(_mass(mine & theirs, df), _mass(mine, df), _mass(theirs, df))
 
 
-def similarity(a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0) -> float:
+def similarity(
+    a: Fingerprint, b: Fingerprint, df: DocFreq | None = None, size_a: float = 0.0, size_b: float = 0.0
+) -> float:
     """How alike two entries are as reports of one story, in [0, 1]; 0 outside the window.
 
     ``df``: the window's document frequencies (``StoryIndex`` keeps them); without them every
-    term weighs the same. ``size_a``: see ``text_similarity``.
+    term weighs the same. ``size_a``, ``size_b``: see ``text_similarity``.
     """
     if a.lang == b.lang:
-        return adjust(text_similarity(a, b, df, size_a), a, b, df)
+        return adjust(text_similarity(a, b, df, size_a, size_b), a, b, df)
     return adjust(min(1.0, anchor_similarity(a, b) * THRESHOLD / CROSS_THRESHOLD), a, b)
 
 

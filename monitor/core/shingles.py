@@ -14,7 +14,8 @@ Pure: no I/O, standard library only.
   headlines are short (median 39 weighted shingles), so most one-permutation bins are empty
   and borrowed, and SimHash cannot resolve the low similarities (0.2) that rewritten headlines
   have. ``clusters`` keeps the shingle hashes themselves (a few hundred bytes) and compares
-  them exactly, weighted by document frequency; bottom-k values serve only as LSH keys.
+  them exactly, weighted by document frequency, finding the pairs to compare with an inverted
+  index of the terms (a digest window is small enough to do without sketches).
 
 Hashes come from blake2b, never ``hash()``: fingerprints are stored and must mean the same in
 the next process.

@@ -1,10 +1,10 @@
 """Story clusters where they are read: the digest and `monitor search --stories`.
 
 The entries of a digest window (and of a search result) are few, so their stories are
-worked out when they are shown, with monitor.core.clusters: a StoryIndex over those entries
-in time order, each joining the story of its best earlier match within the window. Keeping
-this out of ingest keeps every poll as fast as without clusters (bench/pipeline.py) and
-lets a better clustering rule apply to the whole archive at once.
+worked out when they are shown, all at once (monitor.core.clusters.group: average link over
+those entries, so a later report can show two earlier ones to be one story). Keeping this out
+of ingest keeps every poll as fast as without clusters (bench/pipeline.py) and lets a better
+clustering rule apply to the whole archive at once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from monitor.core.clusters import DocFreq, StoryIndex, fingerprint, outlet_of
+from monitor.core.clusters import DocFreq, fingerprint, group, outlet_of
 
 
 class Clusterable(Protocol):
@@ -47,9 +47,5 @@ def stories(rows: Sequence[Clusterable]) -> dict[int, int]:
     window = DocFreq()
     for fp in prints:
         window.add(fp)
-    index = StoryIndex(df=window)
-    found: dict[int, int] = {}
-    for row, fp in zip(ordered, prints, strict=True):
-        story = index.assign(row.id, fp)
-        found[row.id] = story if isinstance(story, int) else row.id
-    return found
+    first = group(prints, window)
+    return {row.id: ordered[first[n]].id for n, row in enumerate(ordered)}

@@ -332,12 +332,18 @@ def search(obj: Context, query: tuple[str, ...], topics: tuple[str, ...], carrie
         tree, topics=topics, carried_by=carried_by,
         since=datetime.combine(since_day, datetime.min.time(), tzinfo=tz) if since_day else None,
         until=datetime.combine(until_day + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until_day else None,
-        limit=max(STORY_ROWS, limit * 20) if stories else limit)
+        limit=max(STORY_ROWS, limit * 20) if stories else limit + 1)  # one more: whether --limit cut
     story: dict[int, int] | None = None
     sizes: dict[int, int] | None = None
     if stories:
         story = story_ids(rows)
+        cut = len(set(story.values())) > limit
         rows, sizes = results.by_story(rows, story, limit)
+    else:
+        cut, rows = len(rows) > limit, rows[:limit]
+    if cut:
+        what = "stories" if stories else "entries"
+        click.echo(f"note: showing the newest {limit} {what}; more match (raise --limit)", err=True)
     if fmt == "json":
         click.echo(results.as_json(rows, tz, story, sizes))
     elif fmt == "csv":

@@ -166,6 +166,18 @@ def test_search_table_is_safe_for_terminals(http_server: TestServer, workspace: 
     assert code == 0 and "\x1b" not in out and "\x07" not in out and "Evil" in out
 
 
+def test_search_says_when_the_limit_cut_the_list(http_server: TestServer, workspace: Workspace) -> None:
+    """A helper's find: `search --limit 2` printed two entries and no hint that more matched."""
+    http_server.route("/feed", rss(*((f"Stargate site {n} opens", f"https://example.com/{n}") for n in range(3))))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    invoke(workspace, "poll")
+    code, out, err = invoke(workspace, "search", "--limit", "2", "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 2
+    assert "showing the newest 2 entries; more match" in err
+    code, out, err = invoke(workspace, "search", "--limit", "3", "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 3 and "more match" not in err
+
+
 def test_search_table_keeps_long_titles_whole_when_piped(http_server: TestServer, workspace: Workspace) -> None:
     """Not a terminal (a pipe, a file, this runner): a title is not cut, so grep finds its last word."""
     title = "SoftBank and OpenAI formally launch their Tokyo joint venture to sell Crystal intelligence"

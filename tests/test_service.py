@@ -138,12 +138,15 @@ def run_with_a_poll_in_flight(http_server: TestServer, workspace: Workspace) -> 
     return proc
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
 def test_sigterm_ends_an_in_flight_poll_within_the_grace_and_exits_0(http_server: TestServer,
-                                                                     workspace: Workspace) -> None:
+                                                                     workspace: Workspace, sig: int) -> None:
+    """SIGHUP too (an ops test's find: a foreground `run` whose terminal closed died at once,
+    exit 129, leases held and no event=stopped)."""
     proc = run_with_a_poll_in_flight(http_server, workspace)
     time.sleep(0.5)
     started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert time.monotonic() - started < 14

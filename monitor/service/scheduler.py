@@ -7,7 +7,7 @@
 - immediate alerts, every few seconds, for topics that ask for them;
 - daily maintenance;
 - a watch that warns when the config in force is not the one this worker runs.
-SIGTERM or SIGINT: stop claiming, let polls in flight finish or abandon them within 10 s,
+SIGTERM, SIGINT or SIGHUP: stop claiming, let polls in flight finish or abandon them within 10 s,
 give back leases, exit 0.
 """
 
@@ -43,10 +43,11 @@ WATCH_SECONDS = 60
 
 
 async def serve(app: App, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or `stop` is set)."""
+    """Run until SIGTERM, SIGINT or SIGHUP (a closed terminal: a clean stop, not a dead
+    process holding its leases), or until `stop` is set."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         try:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)

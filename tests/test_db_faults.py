@@ -242,3 +242,23 @@ def test_run_refuses_at_its_start_a_database_it_cannot_write(workspace: Workspac
     assert result.exit_code == 2, result.output
     assert "cannot be written" in result.stderr and "readonly database" in result.stderr
     assert search.exit_code == 0, search.stderr
+
+
+def test_a_poll_whose_304_cannot_be_recorded_fails(http_server: TestServer, workspace: Workspace) -> None:
+    """An ops test's find: on a database made immutable, a feed answering 304 printed "not
+    modified" and exited 0 while nothing, not even the next poll time, was recorded; cron saw
+    success. Now it is that source's error, and with every source failing, exit 1."""
+    http_server.route("/feed", rss(("Stargate news", "https://example.com/a")), etag='"v1"')
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    first = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
+    assert first.exit_code == 0 and "1 new" in first.stdout, first.output
+    if os.geteuid() != 0 or subprocess.run(["chattr", "+i", str(workspace.db_path)], check=False,
+                                           capture_output=True).returncode != 0:
+        pytest.skip("making a file immutable needs root and a file system with chattr")
+    try:
+        second = CliRunner().invoke(cli, ["--config", str(workspace.config_path), "poll"])
+    finally:
+        subprocess.run(["chattr", "-i", str(workspace.db_path)], check=True)
+    assert http_server.requests[-1].headers.get("if-none-match") == '"v1"'  # the 304 came
+    assert second.exit_code == 1, second.output
+    assert second.stdout.startswith("s: error: ") and "not modified" not in second.stdout

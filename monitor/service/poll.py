@@ -107,7 +107,8 @@ class Poller:
             fetched = await self.fetcher.fetch(source.url, Validators(etag, modified), verify=source.verify)
             moved = [f"moved permanently to {fetched.moved_to}: update the source's url"] if fetched.moved_to else []
             if fetched.not_modified:  # a move is still told: a 304 from the new address is the common case
-                await self._record(source_id, PollRecord("not_modified", error="; ".join(moved) or None))
+                # not _record: a 304 that could not be recorded is a failed poll, not "not modified"
+                await self._store_record(source_id, PollRecord("not_modified", error="; ".join(moved) or None))
                 enriched = await self._articles(source, source_id)  # what an earlier poll left queued
                 return self._logged(source, Outcome(source.name, "not_modified", warnings=tuple(moved),
                                                     articles=enriched), started)
@@ -173,10 +174,14 @@ class Poller:
                                  now=self.clock())
         return parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type, tz=self.tz)
 
+    async def _store_record(self, source_id: int, record: PollRecord) -> None:
+        async with self._store_lock:
+            await asyncio.to_thread(self.pipeline.archive.record_poll, source_id, record, self.clock())
+
     async def _record(self, source_id: int, record: PollRecord) -> None:
+        """Record a failure if the database allows: the failure is what the poll reports."""
         try:
-            async with self._store_lock:
-                await asyncio.to_thread(self.pipeline.archive.record_poll, source_id, record, self.clock())
+            await self._store_record(source_id, record)
         except StoreError as exc:
             log.error("event=record_failed source_id=%s error=%r", source_id, str(exc))
 

@@ -262,3 +262,31 @@ def test_a_poll_whose_304_cannot_be_recorded_fails(http_server: TestServer, work
     assert http_server.requests[-1].headers.get("if-none-match") == '"v1"'  # the 304 came
     assert second.exit_code == 1, second.output
     assert second.stdout.startswith("s: error: ") and "not modified" not in second.stdout
+
+
+def test_a_database_on_a_full_disk_says_the_disk_is_full(workspace: Workspace, tmp_path: Path) -> None:
+    """An ops test's find: restarted on a full disk, every command (search too) said only
+    "cannot open the database ...: disk I/O error": a clean stop had removed -wal and -shm, and
+    SQLite cannot make them again. The error now says the disk is full. Root only (a tmpfs)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small file system needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=False).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        config = tmp_path / "full.yaml"
+        config.write_text(f"database: sqlite:///{disk / 'monitor.db'}\nsources: []\n", encoding="utf-8")
+        assert CliRunner().invoke(cli, ["--config", str(config), "sources"]).exit_code == 0
+        with open(disk / "filler", "wb") as filler:  # the rest of the disk
+            try:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            except OSError:
+                pass
+        result = CliRunner().invoke(cli, ["--config", str(config), "search", "stargate"])
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert result.exit_code == 2, result.output
+    assert f"the disk holding {disk} is full" in result.stderr and "nothing is lost" in result.stderr

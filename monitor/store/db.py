@@ -243,20 +243,29 @@ def ensure_writable(engine: Engine) -> None:
                          "make the file writable (or search it with monitor search, which only reads)") from exc
 
 
+_ROOM_TO_OPEN = 1 << 20  # less free space than this beside a database that will not open: the disk is full
+
+
 def _read_only_hint(engine: Engine) -> str:
-    """Why SQLite could not open a file that is there: its folder cannot be written. SQLite keeps
-    its -wal and -shm files beside the database and needs them even to read (a backup on
-    read-only media, a read-only mount), and says only "unable to open database file"."""
+    """Why SQLite could not open a file that is there: its folder cannot be written, or its disk
+    is full. SQLite keeps its -wal and -shm files beside the database and needs them even to
+    read (a backup on read-only media, a read-only mount, a restart on a full disk), and says
+    only "unable to open database file" or "disk I/O error"."""
     name = engine.url.database if engine.dialect.name == "sqlite" else None
     if not name or name.startswith("file:") or not Path(name).exists():
         return ""
     folder = Path(name).resolve().parent
     try:
-        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
+        stat = os.statvfs(folder)
+        read_only = bool(stat.f_flag & os.ST_RDONLY) or not os.access(folder, os.W_OK)
     except OSError:
         return ""
     if not read_only:
-        return ""
+        free = stat.f_bavail * stat.f_frsize
+        if free >= _ROOM_TO_OPEN:
+            return ""
+        return (f" (the disk holding {folder} is full: {free:,} bytes free, and SQLite writes its -wal and "
+                "-shm files beside the database even to read it: free some space; nothing is lost)")
     return (f" (its folder {folder} is read-only, and SQLite writes its -wal and -shm files beside "
             "the database even to read it: copy the database to a writable folder)")
 

@@ -311,8 +311,9 @@ def sidecars(db: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize(("file_mode", "mask", "expected"), [(None, 0o022, 0o600), ("0640", 0o077, 0o640),
-                                                            ("660", 0o022, 0o660)],
-                         ids=["default-under-umask-022", "0640-under-umask-077", "660-without-leading-zero"])
+                                                            ("660", 0o022, 0o660), ("0640", 0o000, 0o640)],
+                         ids=["default-under-umask-022", "0640-under-umask-077", "660-without-leading-zero",
+                              "0640-under-umask-000"])
 def test_new_database_and_digest_files_get_the_configured_mode(
         http_server: TestServer, workspace: Workspace, file_mode: str | None, mask: int, expected: int) -> None:
     http_server.route("/feed", rss(("Stargate one", "https://example.com/1")))
@@ -331,9 +332,15 @@ def test_new_database_and_digest_files_get_the_configured_mode(
             app.close()
         made = invoke(workspace, "digest")
         out = invoke(workspace, "digest", "--out", str(workspace.root / "elsewhere.md"))
-    assert made.exit_code == out.exit_code == 0
+        nested = invoke(workspace, "digest", "--out", str(workspace.root / "new" / "deeper" / "d.md"))
+    assert made.exit_code == out.exit_code == nested.exit_code == 0
     assert mode(Path(made.stdout.strip())) == expected
     assert mode(workspace.root / "elsewhere.md") == expected
+    # folders it creates: the mode plus search where it reads, not the umask's (an ops test's find:
+    # under umask 000, digests/ was rwxrwxrwx, so any local user could replace a digest)
+    folder = expected | (expected & 0o444) >> 2
+    assert mode(Path(made.stdout.strip()).parent) == folder
+    assert mode(workspace.root / "new") == mode(workspace.root / "new" / "deeper") == folder
 
 
 def test_existing_database_and_digest_files_keep_their_mode(http_server: TestServer, workspace: Workspace) -> None:

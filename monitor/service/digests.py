@@ -24,7 +24,7 @@ from monitor.render.email import compose_digest
 from monitor.render.markdown import render
 from monitor.service.health import source_flags
 from monitor.service.stories import stories
-from monitor.store.db import wait_for_polls
+from monitor.store.db import make_folders, wait_for_polls
 from monitor.store.digest_log import DigestLog, Mail
 from monitor.store.reading import Reader
 from monitor.store.schedule import Schedule
@@ -90,7 +90,7 @@ def _write(path: Path, text: str, mode: int) -> None:
         with path.open("w", encoding="utf-8") as fh:
             fh.write(text)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent, mode)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # made 0600
     try:
         os.fchmod(fd, path.stat().st_mode & 0o7777 if path.exists() else mode)

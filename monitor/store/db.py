@@ -90,7 +90,7 @@ def open_engine(url: str, *, file_mode: int = 0o600) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        make_folders(Path(parsed.database).parent, file_mode)
         if not parsed.database.startswith("file:") and "uri" not in parsed.query:
             create_file(Path(parsed.database), file_mode)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
@@ -111,6 +111,19 @@ def database_error(exc: SQLAlchemyError, doing: str) -> StoreError:
         return StoreError(f"database is full (disk or max size): {doing} failed and nothing of it was stored; "
                           f"free disk space and it is done again on the next run ({orig})")
     return StoreError(f"database error while {doing}: {orig}")
+
+
+def make_folders(folder: Path, file_mode: int) -> None:
+    """Create ``folder`` and its missing parents with ``file_mode`` plus search where it reads
+    (0600 -> 0700, 0640 -> 0750), not the umask's 0777: a folder any local user may write
+    lets them replace or delete the digests in it. Existing folders are kept as they are."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    for path in missing:
+        try:
+            path.mkdir()
+        except FileExistsError:  # another process made it meanwhile: theirs
+            continue
+        os.chmod(path, file_mode | (file_mode & 0o444) >> 2)
 
 
 def create_file(path: Path, mode: int) -> None:

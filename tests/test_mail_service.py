@@ -646,6 +646,32 @@ def test_a_server_that_fails_is_tried_once_per_round_not_once_per_message(
         app.close()
 
 
+def test_when_the_server_is_back_waiting_mail_goes_at_once(
+        http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
+    """An ops test's find: after an outage each waiting message kept its own back-off, so the
+    desk got a newer alert minutes before an older one. Now the first message the server takes
+    wakes the others that waited for the server: they go in the same round, in queue order."""
+    setup(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 1, 0, tzinfo=UTC))
+    app = workspace.app(clock)
+    try:
+        smtp.stop()
+        _queue(app, clock, 1)  # alert 0
+        assert [d.sent for d in app.mailer().deliver_due()] == [False]  # waits 30 s
+        clock.advance(seconds=31)
+        assert [d.sent for d in app.mailer().deliver_due()] == [False]  # second failure: waits 2 min
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "monitor@example.org", "analyst@example.org", "alert new"
+        msg.set_content("alert new")
+        assert app.outbox().put(key="alert:t:new", kind="alert", recipients=["analyst@example.org"],
+                                message=msg.as_bytes(), now=clock.now)  # due now; alert 0 is not
+        smtp.start()
+        assert [(d.key, d.sent) for d in app.mailer().deliver_due()] == [("alert:t:new", True), ("alert:t:0", True)]
+        assert _outbox(workspace) == [("sent", 3), ("sent", 1)]
+    finally:
+        app.close()
+
+
 def test_a_refused_recipient_does_not_hold_back_the_other_messages(
         http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
     setup(workspace, http_server, smtp)

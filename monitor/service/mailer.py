@@ -75,6 +75,11 @@ class Mailer:
             self._record_sent(item, note, again, lease_ends - MARGIN)
             log.info("event=mail_sent key=%s recipients=%d", item.key, len(item.recipients) - len(refused))
             results.append(Delivery(item.key, True, note, refused=tuple(sorted(refused))))
+        if any(d.sent for d in results) and (woken := self.outbox.wake_waiting(self.clock())):
+            # the server is back: what waited for it goes now, in queue order, not one by one as
+            # each back-off runs out (an ops test saw an older alert come minutes after a newer one)
+            log.info("event=mail_due_now count=%d reason=server_answered", woken)
+            results += self.deliver_due(keys, kind)
         return results
 
     def _record_sent(self, item: Outgoing, note: str | None, again: Again | None, deadline: float) -> None:

@@ -105,7 +105,7 @@ class Outbox:
         due = outbox.c.next_attempt_at <= now if not waiting_too else outbox.c.next_attempt_at.is_not(None)
         query = (select(outbox).where(outbox.c.state == "pending", due)
                  .where(or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now))
-                 .order_by(outbox.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True))
+                 .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit).with_for_update(skip_locked=True))
         if keys is not None:
             query = query.where(outbox.c.key.in_(list(keys)))
         if kind is not None:
@@ -161,6 +161,16 @@ class Outbox:
         with self._writer.begin() as conn:
             return conn.execute(update(outbox).where(outbox.c.state == "pending", outbox.c.next_attempt_at > now)
                                 .values(next_attempt_at=now)).rowcount
+
+    def wake_waiting(self, now: datetime) -> int:
+        """Make due the messages waiting for a retry after a failure of the server (unreachable,
+        no answer, login refused): the server has just taken a message, so they need not wait out
+        their back-off (claim_due takes them in the order they were queued). Not the copies for recipients
+        refused for now (``:again:``): a full mailbox keeps its own pace."""
+        with self._writer.begin() as conn:
+            return conn.execute(update(outbox).where(
+                outbox.c.state == "pending", outbox.c.next_attempt_at > now,
+                outbox.c.key.not_like("%:again:%")).values(next_attempt_at=now)).rowcount
 
     def state(self, key: str) -> str | None:
         with self.engine.connect() as conn:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -154,6 +155,48 @@ def test_sigterm_ends_an_in_flight_poll_within_the_grace_and_exits_0(http_server
     assert source_rows(workspace)["slow"]["lease_owner"] is None
     # at the default level, info: the service's events, not APScheduler's line per job run
     assert "event=" in err and " apscheduler" not in err and "Running job" not in err
+
+
+def test_sigterm_while_a_mail_waits_on_a_silent_server_exits_within_the_grace(
+        http_server: TestServer, workspace: Workspace) -> None:
+    """An ops test's find: SIGTERM while an alert mail waited on an SMTP server that accepts
+    connections and never answers logged a CancelledError traceback, and the process went on
+    for 25 s after event=stopped, until smtplib's 30 s timeout."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel accepts the connection; nobody ever says 220
+    try:
+        http_server.route("/feed", rss(("Stargate Abilene expands", "https://example.com/1")))
+        workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "every": "1h"}],
+                        topics=[{"name": "stargate", "query": "Stargate", "alert": "immediate"}],
+                        digest={"at": "08:00", "dir": "digests", "lookback": "3d",
+                                "email": {"to": ["analyst@example.org"], "from": "monitor@example.org",
+                                          "smtp": {"host": "127.0.0.1", "port": silent.getsockname()[1],
+                                                   "security": "none"}}})
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(workspace.config_path), "-v",
+                                 "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=os.environ.copy())
+        try:
+            outbox = workspace.db_path
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # the alert is being sent: its claim is in the outbox
+                time.sleep(0.2)
+                with contextlib.suppress(sqlite3.Error), sqlite3.connect(outbox) as conn:
+                    if conn.execute("select count(*) from outbox where lease_until is not null").fetchone()[0]:
+                        break
+            time.sleep(1.0)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=40)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert proc.returncode == 0, err
+    assert elapsed < 14, f"{elapsed:.1f} s\n{err[-2000:]}"
+    assert "event=abandoned jobs=1" in err and "Traceback" not in err and "raised an exception" not in err
 
 
 def test_sigterm_while_another_process_holds_the_write_lock_still_exits_0(http_server: TestServer,

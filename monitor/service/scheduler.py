@@ -7,8 +7,8 @@
 - immediate alerts, every few seconds, for topics that ask for them;
 - daily maintenance;
 - a watch that warns when the config in force is not the one this worker runs.
-SIGTERM, SIGINT or SIGHUP: stop claiming, let polls in flight finish or abandon them within 10 s,
-give back leases, exit 0.
+SIGTERM, SIGINT or SIGHUP: stop claiming, let polls in flight (and mail or a digest being made)
+finish or abandon them within 10 s, give back leases, exit 0.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -60,7 +61,8 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
         log.info("event=mail_due_now count=%d reason=restart", waiting)  # a fixed password is tried at once
     async with Fetcher(app.fetch_settings()) as fetcher:
         worker = app.worker(fetcher)
-        scheduler = build_scheduler(app, worker)
+        background = Background()
+        scheduler = build_scheduler(app, worker, background)
         scheduler.start()
         log.info("event=started worker=%s sources=%d topics=%d digest_at=%s", worker.owner,
                  len(app.config.sources), len(app.config.topics), app.config.digest.at.strftime("%H:%M"))
@@ -72,14 +74,64 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
             stopped.cancel()
         finally:
             scheduler.shutdown(wait=False)
+            end = asyncio.get_running_loop().time() + GRACE_SECONDS
             await worker.drain(GRACE_SECONDS)
+            if left := await background.settle(end - asyncio.get_running_loop().time()):
+                log.warning("event=abandoned jobs=%d", left)  # a mail to a server that does not answer
             log.info("event=stopped")
         if worker.outdated is not None:  # exit non-zero: a supervisor restarts it with the new code
             raise worker.outdated
 
 
-def build_scheduler(app: App, worker: Worker) -> AsyncIOScheduler:
+class Background:
+    """Jobs that block on a mail server or build a digest, each in a daemon thread: a stop waits
+    for them only what is left of the grace. In asyncio's own threads (``to_thread``) a mail to a
+    server that does not answer held the exit up to its 30 s timeout after ``event=stopped``.
+    An abandoned mail keeps its outbox lease and is tried again after it (two minutes)."""
+
+    def __init__(self) -> None:
+        self.threads: set[threading.Thread] = set()
+
+    def run(self, job: Callable[[], object], name: str) -> asyncio.Future[object]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[object] = loop.create_future()
+
+        def settle(result: object, error: Exception | None) -> None:
+            if done.done():  # cancelled meanwhile: the scheduler stopped
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result)
+
+        def target() -> None:
+            try:
+                result, error = job(), None
+            except Exception as exc:  # noqa: BLE001 - handed to the awaiting job, which logs it
+                result, error = None, exc
+            finally:
+                self.threads.discard(threading.current_thread())
+            try:
+                loop.call_soon_threadsafe(settle, result, error)
+            except RuntimeError:  # the loop is closed: the service has stopped
+                pass
+
+        thread = threading.Thread(target=target, name=f"monitor-{name}", daemon=True)
+        self.threads.add(thread)
+        thread.start()
+        return done
+
+    async def settle(self, seconds: float) -> int:
+        """Wait up to ``seconds`` for the jobs running; how many are still running."""
+        end = asyncio.get_running_loop().time() + seconds
+        while (alive := [t for t in list(self.threads) if t.is_alive()]) and asyncio.get_running_loop().time() < end:
+            await asyncio.sleep(0.05)
+        return len(alive)
+
+
+def build_scheduler(app: App, worker: Worker, background: Background | None = None) -> AsyncIOScheduler:
     config = app.config
+    background = background or Background()
     scheduler = AsyncIOScheduler(timezone=config.tz)
     now = app.clock()
 
@@ -92,18 +144,18 @@ def build_scheduler(app: App, worker: Worker) -> AsyncIOScheduler:
     every(TICK_SECONDS, worker.tick, "poll-ticker")
     digests = app.digest_service()
     at = config.digest.at
-    scheduler.add_job(_guarded(lambda: asyncio.to_thread(digests.run_due), "digest"),
+    scheduler.add_job(_guarded(lambda: background.run(digests.run_due, "digest"), "digest"),
                       CronTrigger(hour=at.hour, minute=at.minute, timezone=config.tz), id="digest",
                       max_instances=1, coalesce=True, misfire_grace_time=None)
     # A digest missed while the service was down is made when it comes back, and one whose maker
     # (this worker or another) died half-way is made once its claim expires.
-    every(CATCH_UP_SECONDS, lambda: asyncio.to_thread(digests.run_due), "digest-catch-up")
+    every(CATCH_UP_SECONDS, lambda: background.run(digests.run_due, "digest"), "digest-catch-up")
     if config.digest.email is not None:
         mailer = app.mailer()
-        every(OUTBOX_SECONDS, lambda: asyncio.to_thread(mailer.deliver_due), "outbox")
+        every(OUTBOX_SECONDS, lambda: background.run(mailer.deliver_due, "outbox"), "outbox")
     if config.alerting:
         alerts = app.alerts()
-        every(ALERT_SECONDS, lambda: asyncio.to_thread(alerts.flush), "alerts")
+        every(ALERT_SECONDS, lambda: background.run(alerts.flush, "alerts"), "alerts")
     watch = ConfigWatch(app)
     every(WATCH_SECONDS, lambda: asyncio.to_thread(watch.check), "config-watch", first=False)
     scheduler.add_job(_guarded(lambda: asyncio.to_thread(maintenance.run, app.engine, retention=config.retention,
@@ -150,6 +202,8 @@ def _guarded(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Aw
     async def run() -> None:
         try:
             await job()
+        except asyncio.CancelledError:  # the service stopped while it ran: said by event=abandoned
+            log.debug("event=job_cancelled job=%s", name)
         except MonitorError as exc:
             log.error("event=job_failed job=%s error=%r", name, str(exc))
         except (OperationalError, InterfaceError) as exc:  # not a ProgrammingError: that is a bug

@@ -754,3 +754,46 @@ def test_a_worker_stops_when_the_database_is_upgraded_under_it(http_server: Test
         assert conn.execute("select title from entries").fetchall() == [("Stargate adds a 1.5GW campus",)]
         assert conn.execute("select last_error from sources").fetchone() == (None,)  # no failure of the source's
     assert any("event=schema_changed" in r.getMessage() for r in caplog.records)
+
+
+def test_claims_that_keep_failing_are_one_line_a_minute(http_server: TestServer, workspace: Workspace,
+                                                       caplog: pytest.LogCaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ops test's find: on a full disk the ticker logged event=claim_failed every 2 s (43,000
+    lines a day). Now: one line, then one per CLAIM_ERROR_EVERY with how many it stands for,
+    and one when claims work again. A database made immutable fails them for real (root)."""
+    from monitor.service import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "CLAIM_ERROR_EVERY", 0.3)
+    http_server.route("/feed", rss(("Stargate news", "https://example.com/a")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    poll(workspace, Clock(datetime(2025, 2, 3, tzinfo=UTC)))  # the source's row, due again a day later
+    if os.geteuid() != 0 or subprocess.run(["chattr", "+i", str(workspace.db_path)], check=False,
+                                           capture_output=True).returncode != 0:
+        pytest.skip("making a file immutable needs root and a file system with chattr")
+    app = workspace.app(Clock(datetime(2025, 2, 4, tzinfo=UTC)))
+
+    async def ticks() -> None:
+        from monitor.net.fetcher import Fetcher
+
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            worker = app.worker(fetcher)
+            for _ in range(5):
+                assert await worker.tick() == 0
+            await asyncio.sleep(0.35)
+            assert await worker.tick() == 0
+            await asyncio.to_thread(subprocess.run, ["chattr", "-i", str(workspace.db_path)], check=True)
+            app.engine.dispose()  # SQLite opened the immutable file read-only: new connections
+            assert await worker.tick() == 1
+            await asyncio.wait_for(asyncio.gather(*worker.inflight), 10)
+
+    caplog.set_level(logging.INFO, logger="monitor")
+    try:
+        asyncio.run(ticks())
+    finally:
+        subprocess.run(["chattr", "-i", str(workspace.db_path)], check=False)
+        app.close()
+    lines = [r.getMessage() for r in caplog.records if "event=claim_" in r.getMessage()]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("event=claim_failed error=") and "repeated" not in lines[0]
+    assert lines[1].endswith("repeated=5") and lines[2].startswith("event=claim_recovered failed_for=")

@@ -27,6 +27,7 @@ from monitor.store.schedule import Claim, Schedule
 
 log = logging.getLogger("monitor.worker")
 CLAIM_WAIT = 5.0  # seconds a claim waits for another writer's lock: the next tick (2 s on) tries again
+CLAIM_ERROR_EVERY = 60.0  # seconds between two lines of the same claim error
 
 
 def next_poll(source: SourceConfig, outcome: Outcome, failures: int, now: datetime) -> datetime:
@@ -62,6 +63,24 @@ class Worker:
         self._claiming = asyncio.Lock()  # the ticker and the refill: one claim at a time, never past the slots
         self.outdated: SchemaChanged | None = None  # set when the database was upgraded under this worker
         self.outdated_event = asyncio.Event()  # ... and the service stops for it (monitor.service.scheduler)
+        self._failing: tuple[float, float, str, int] | None = None  # claims failing: since, last said, error, unsaid
+
+    def _claim_failed(self, error: str) -> None:
+        """One line when claiming starts to fail, then one a minute while the same error lasts
+        (a full disk fails every 2 s tick: 43,000 lines a day), with how many it stands for."""
+        now = self._loop_time()
+        if self._failing is None or self._failing[2] != error:
+            self._failing = (now, now, error, 0)
+            log.error("event=claim_failed error=%r", error)
+        elif now - self._failing[1] >= CLAIM_ERROR_EVERY:
+            log.error("event=claim_failed error=%r repeated=%d", error, self._failing[3] + 1)
+            self._failing = (self._failing[0], now, error, 0)
+        else:
+            self._failing = (*self._failing[:3], self._failing[3] + 1)
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     async def tick(self) -> int:
         """Claim due sources up to the free slots and start polling them; returns how many."""
@@ -81,8 +100,11 @@ class Worker:
                     await claiming
                 raise
             except MonitorError as exc:
-                log.error("event=claim_failed error=%r", str(exc))
+                self._claim_failed(str(exc))
                 return 0
+            if self._failing is not None:
+                log.info("event=claim_recovered failed_for=%ds", round(self._loop_time() - self._failing[0]))
+                self._failing = None
             if self.stopping:  # drain began while we claimed: its release gives these back
                 return 0
             for claim in claims:

@@ -672,6 +672,30 @@ def test_when_the_server_is_back_waiting_mail_goes_at_once(
         app.close()
 
 
+def test_a_message_refused_for_now_for_itself_keeps_its_own_pace(
+        http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
+    """A review's find: the wake after a sent message also woke a message whose only recipient
+    was greylisted (450), so it was retried at every other alert, six times in 25 s. Only what
+    waited for the server is woken."""
+    setup(workspace, http_server, smtp)
+    clock = Clock(datetime(2025, 2, 3, 1, 0, tzinfo=UTC))
+    app = workspace.app(clock)
+    try:
+        smtp.refused["grey@example.org"] = "450 4.7.1 greylisted, try again in 5 minutes"
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "monitor@example.org", "grey@example.org", "grey"
+        msg.set_content("grey")
+        assert app.outbox().put(key="alert:grey", kind="alert", recipients=["grey@example.org"],
+                                message=msg.as_bytes(), now=clock.now)
+        assert [(d.key, d.sent) for d in app.mailer().deliver_due()] == [("alert:grey", False)]  # 30 s on
+        clock.advance(seconds=5)
+        _queue(app, clock, 1)  # another analyst's alert: the server takes it
+        assert [(d.key, d.sent) for d in app.mailer().deliver_due()] == [("alert:t:0", True)]
+        assert _outbox(workspace)[0] == ("pending", 1)  # the greylisted one, not tried again
+    finally:
+        app.close()
+
+
 def test_a_refused_recipient_does_not_hold_back_the_other_messages(
         http_server: TestServer, workspace: Workspace, smtp: SmtpServer) -> None:
     setup(workspace, http_server, smtp)

@@ -60,7 +60,7 @@ class Mailer:
                 refused = send(message, self.settings, recipients=item.recipients)  # type: ignore[arg-type]
             except DeliveryError as exc:
                 retry_at = self.outbox.failed(item.id, self.clock(), str(exc), temporary=exc.temporary,
-                                              at_least=exc.retry_after)
+                                              at_least=exc.retry_after, server=exc.server)
                 log.warning("event=mail_failed key=%s temporary=%s attempts=%d error=%r retry_at=%s", item.key,
                             exc.temporary, item.attempts + 1, str(exc), retry_at.isoformat() if retry_at else None)
                 results.append(Delivery(item.key, False, str(exc), retry_at))
@@ -116,6 +116,6 @@ class Mailer:
 
     def _put_back(self, rest: Sequence[Outgoing], exc: DeliveryError, retry_at: datetime | None) -> list[Delivery]:
         when = retry_at or self.clock() + retry_delay(1)
-        self.outbox.put_back([item.id for item in rest], when)
+        self.outbox.put_back([item.id for item in rest], when, str(exc))
         log.info("event=mail_deferred count=%d retry_at=%s", len(rest), when.isoformat())
         return [Delivery(item.key, False, f"not tried: {exc}", when) for item in rest]

@@ -22,6 +22,9 @@ FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(minutes=15)
 
 
+SERVER_FAILED = "server: "  # starts the error of a message that failed, or was not tried, for the server's sake
+
+
 def retry_delay(attempts: int) -> timedelta:
     """30 s after the first failure, then doubling, at most 15 minutes."""
     return min(FIRST_RETRY * (2 ** min(max(attempts, 1) - 1, 16)), MAX_RETRY)
@@ -129,14 +132,15 @@ class Outbox:
                              message=again.message, now=now, due=again.due)
 
     def failed(self, message_id: int, now: datetime, error: str, *, temporary: bool,
-               at_least: timedelta | None = None) -> datetime | None:
+               at_least: timedelta | None = None, server: bool = False) -> datetime | None:
         """Record a failed attempt; a temporary one is retried later (returned; not sooner than
-        ``at_least``), a permanent one stops."""
+        ``at_least``), a permanent one stops. ``server``: the server or the login failed, not
+        this message (its error starts with SERVER_FAILED, what ``wake_waiting`` looks for)."""
         with self._writer.begin() as conn:
             attempts = conn.execute(select(outbox.c.attempts).where(outbox.c.id == message_id)).scalar_one() + 1
             retry_at = now + max(retry_delay(attempts), at_least or timedelta(0)) if temporary else None
             conn.execute(update(outbox).where(outbox.c.id == message_id).values(
-                attempts=attempts, last_error=error, lease_until=None,
+                attempts=attempts, last_error=SERVER_FAILED + error if server else error, lease_until=None,
                 state="pending" if temporary else "failed", next_attempt_at=retry_at or now))
         return retry_at
 
@@ -148,12 +152,14 @@ class Outbox:
                 outbox.c.state == "pending", outbox.c.next_attempt_at > now,
                 outbox.c.last_error.contains(marker, autoescape=True))).scalar()
 
-    def put_back(self, ids: Sequence[int], retry_at: datetime) -> None:
-        """Give back claimed messages untried, due at ``retry_at`` (the server failed another one)."""
+    def put_back(self, ids: Sequence[int], retry_at: datetime, error: str) -> None:
+        """Give back claimed messages untried, due at ``retry_at``: the server failed another
+        one (``error``), so they wait for the server too."""
         if ids:
             with self._writer.begin() as conn:
                 conn.execute(update(outbox).where(outbox.c.id.in_(list(ids)), outbox.c.state == "pending")
-                             .values(lease_until=None, next_attempt_at=retry_at))
+                             .values(lease_until=None, next_attempt_at=retry_at,
+                                     last_error=f"{SERVER_FAILED}not tried: {error}"))
 
     def due_now(self, now: datetime) -> int:
         """Make every waiting message due (``monitor run`` at its start: a restart is how a fixed
@@ -164,13 +170,14 @@ class Outbox:
 
     def wake_waiting(self, now: datetime) -> int:
         """Make due the messages waiting for a retry after a failure of the server (unreachable,
-        no answer, login refused): the server has just taken a message, so they need not wait out
-        their back-off (claim_due takes them in the order they were queued). Not the copies for recipients
-        refused for now (``:again:``): a full mailbox keeps its own pace."""
+        no answer, login refused; SERVER_FAILED): the server has just taken a message, so they
+        need not wait out their back-off (claim_due takes them in the order they were queued).
+        Not a message refused for now for itself (greylisting, its recipients' full mailboxes):
+        it keeps its own pace."""
         with self._writer.begin() as conn:
             return conn.execute(update(outbox).where(
                 outbox.c.state == "pending", outbox.c.next_attempt_at > now,
-                outbox.c.key.not_like("%:again:%")).values(next_attempt_at=now)).rowcount
+                outbox.c.last_error.startswith(SERVER_FAILED, autoescape=True)).values(next_attempt_at=now)).rowcount
 
     def state(self, key: str) -> str | None:
         with self.engine.connect() as conn:

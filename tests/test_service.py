@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -155,6 +156,32 @@ def test_sigterm_ends_an_in_flight_poll_within_the_grace_and_exits_0(http_server
     assert source_rows(workspace)["slow"]["lease_owner"] is None
     # at the default level, info: the service's events, not APScheduler's line per job run
     assert "event=" in err and " apscheduler" not in err and "Running job" not in err
+
+
+def test_nohup_run_outlives_a_sighup(http_server: TestServer, workspace: Workspace) -> None:
+    """A review's find: the SIGHUP handler replaced the ignore that `nohup` sets, so `nohup
+    monitor run` stopped when its terminal closed."""
+    http_server.route("/feed", rss(("Stargate news", "https://example.com/a")))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed"), "every": "1h"}])
+    nohup = shutil.which("nohup")
+    if nohup is None:
+        pytest.skip("no nohup here")
+    proc = subprocess.Popen([nohup, sys.executable, "-m", "monitor", "--config", str(workspace.config_path), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not http_server.requests:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        assert proc.poll() is None  # still running
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "event=stopped" in err
 
 
 def test_sigterm_while_a_mail_waits_on_a_silent_server_exits_within_the_grace(

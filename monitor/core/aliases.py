@@ -136,7 +136,8 @@ _WORDS = re.compile("[a-z0-9]+")
 
 
 def _compile() -> tuple[dict[str, str], dict[str, str], int]:
-    """Latin forms keyed by their words joined with a space; other forms as they are."""
+    """Latin forms keyed by their words joined with a space; other forms as ``normalize`` leaves
+    them, which is how the text they are looked for in comes (谢克尔福德 is found as 谢克尔福徳)."""
     latin: dict[str, str] = {}
     other: dict[str, str] = {}
     for kind, entries in TABLE.items():
@@ -146,7 +147,7 @@ def _compile() -> tuple[dict[str, str], dict[str, str], int]:
                 if surface.isascii():
                     latin[" ".join(_WORDS.findall(surface))] = key
                 else:
-                    other[_JOINERS.sub("", surface)] = key
+                    other[_JOINERS.sub("", normalize(surface))] = key
     return latin, other, max(len(k.split()) for k in latin)
 
 

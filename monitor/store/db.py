@@ -120,7 +120,7 @@ def make_folders(folder: Path, file_mode: int) -> None:
     missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
     for path in missing:
         try:
-            path.mkdir()
+            path.mkdir(mode=0o700)  # closed from the start (the umask only narrows it), then opened as asked
         except FileExistsError:  # another process made it meanwhile: theirs
             continue
         os.chmod(path, file_mode | (file_mode & 0o444) >> 2)

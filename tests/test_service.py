@@ -824,3 +824,36 @@ def test_claims_that_keep_failing_are_one_line_a_minute(http_server: TestServer,
     assert len(lines) == 3, lines
     assert lines[0].startswith("event=claim_failed error=") and "repeated" not in lines[0]
     assert lines[1].endswith("repeated=5") and lines[2].startswith("event=claim_recovered failed_for=")
+
+
+def test_two_claim_errors_that_alternate_keep_their_own_pause(workspace: Workspace, caplog: pytest.LogCaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review's find: the pause reset whenever the message changed, so two errors that
+    alternated (database full / disk I/O error) logged at every tick, and failed_for counted
+    from the last change only."""
+    from monitor.service.worker import Worker
+
+    now = [0.0]
+    monkeypatch.setattr(Worker, "_loop_time", staticmethod(lambda: now[0]))
+    workspace.write(sources=[])
+    app = workspace.app(Clock(datetime(2025, 2, 3, tzinfo=UTC)))
+    caplog.set_level(logging.INFO, logger="monitor")
+
+    async def ticks() -> None:
+        from monitor.net.fetcher import Fetcher
+
+        async with Fetcher(app.fetch_settings()) as fetcher:
+            worker = app.worker(fetcher)
+            for tick in range(61):  # two minutes of 2 s ticks
+                now[0] = 2.0 * tick
+                worker._claim_failed("database is full" if tick % 2 else "disk I/O error")
+            assert await worker.tick() == 0  # claims work again (no sources)
+
+    try:
+        asyncio.run(ticks())
+    finally:
+        app.close()
+    lines = [r.getMessage() for r in caplog.records if "event=claim_" in r.getMessage()]
+    # disk I/O at 0, 60 and 120 s; database full at 2 and 62 s (its next would be at 122 s); recovered
+    assert len(lines) == 3 + 2 + 1, lines
+    assert lines[-1] == "event=claim_recovered failed_for=120s"

@@ -63,20 +63,25 @@ class Worker:
         self._claiming = asyncio.Lock()  # the ticker and the refill: one claim at a time, never past the slots
         self.outdated: SchemaChanged | None = None  # set when the database was upgraded under this worker
         self.outdated_event = asyncio.Event()  # ... and the service stops for it (monitor.service.scheduler)
-        self._failing: tuple[float, float, str, int] | None = None  # claims failing: since, last said, error, unsaid
+        self._failing_since: float | None = None  # when claims began to fail (loop time)
+        self._claim_errors: dict[str, tuple[float, int]] = {}  # error -> when last logged, repeats since
 
     def _claim_failed(self, error: str) -> None:
-        """One line when claiming starts to fail, then one a minute while the same error lasts
-        (a full disk fails every 2 s tick: 43,000 lines a day), with how many it stands for."""
+        """One line when claiming starts to fail with an error, then one a minute while it lasts
+        (a full disk fails every 2 s tick: 43,000 lines a day), with how many it stands for; each
+        error on its own, so two that alternate do not undo each other's pause."""
         now = self._loop_time()
-        if self._failing is None or self._failing[2] != error:
-            self._failing = (now, now, error, 0)
+        if self._failing_since is None:
+            self._failing_since = now
+        said, unsaid = self._claim_errors.get(error, (None, 0))
+        if said is None:
             log.error("event=claim_failed error=%r", error)
-        elif now - self._failing[1] >= CLAIM_ERROR_EVERY:
-            log.error("event=claim_failed error=%r repeated=%d", error, self._failing[3] + 1)
-            self._failing = (self._failing[0], now, error, 0)
+        elif now - said >= CLAIM_ERROR_EVERY:
+            log.error("event=claim_failed error=%r repeated=%d", error, unsaid + 1)
         else:
-            self._failing = (*self._failing[:3], self._failing[3] + 1)
+            self._claim_errors[error] = (said, unsaid + 1)
+            return
+        self._claim_errors[error] = (now, 0)
 
     @staticmethod
     def _loop_time() -> float:
@@ -102,9 +107,9 @@ class Worker:
             except MonitorError as exc:
                 self._claim_failed(str(exc))
                 return 0
-            if self._failing is not None:
-                log.info("event=claim_recovered failed_for=%ds", round(self._loop_time() - self._failing[0]))
-                self._failing = None
+            if self._failing_since is not None:
+                log.info("event=claim_recovered failed_for=%ds", round(self._loop_time() - self._failing_since))
+                self._failing_since, self._claim_errors = None, {}
             if self.stopping:  # drain began while we claimed: its release gives these back
                 return 0
             for claim in claims:

@@ -281,15 +281,6 @@ class DocFreq:
         if self.docs >= len(self._logs):
             self._logs += [log(n + 1) for n in range(len(self._logs), 2 * len(self._logs))]
 
-    def remove(self, fp: Fingerprint) -> None:
-        self.docs -= 1
-        counts = self.counts
-        for term in fp.terms:
-            if counts[term] > 1:
-                counts[term] -= 1
-            else:
-                del counts[term]
-
     def weight(self, term: int) -> float:
         return log(self.docs + self.prior) - self._logs[self.counts.get(term, 0)]
 

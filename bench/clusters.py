@@ -29,8 +29,9 @@ Run by hand: `python bench/clusters.py [--entries 2000]`. Prints tables.
    chosen on four fifths of the same-language pairs and scored on the fifth, five times (folds
    hold whole groups of pairs that share entries, so no entry is seen on both sides; seed
    fixed): the figures to quote.
-2. How many of the pairs that same_story accepts group compares (its inverted index skips
-   terms held by more than 100 entries, and pairs too faint to matter).
+2. How many of the pairs that same_story accepts group compares (its inverted index pairs by a
+   term held by more than 100 entries only the entries whose three rarest terms it is among,
+   and skips pairs too faint to matter).
 3. Speed on synthetic entries over four days: Zipf vocabularies of 60,000 English pseudo-words
    and 60,000 Japanese bigrams (the 50 commonest dropped, as stopwords are), 60% English,
    35% of entries a rewrite (15% of words replaced) of one of the last 500 stories. Random

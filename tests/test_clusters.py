@@ -420,6 +420,14 @@ def test_group_joins_two_stories_that_a_later_report_shows_to_be_one() -> None:
     assert grouped(first, second, both) == [0, 0, 0]
 
 
+@pytest.mark.parametrize("reports", [100, 101, 150])
+def test_group_keeps_a_story_of_more_reports_than_a_common_term_has(reports: int) -> None:
+    """A review's find: terms held by more than _COMMON_TERM entries paired none, so 101 outlets'
+    copies of one headline shared nothing and became 101 stories (100 were one)."""
+    copies = [fp(STORY, outlet=f"outlet {n}", hours=n / 60) for n in range(reports)]
+    assert set(grouped(*copies)) == {0}
+
+
 def test_a_place_does_not_contradict_the_place_that_holds_it() -> None:
     """A helper's find: "new Texas site" and "ミラム郡に" were two places that each names and the
     other never does, so Google News' copy of the English report split the Japanese one off

@@ -77,6 +77,7 @@ THRESHOLD = 0.14  # same language: similarity at or above it is the same story
 CROSS_THRESHOLD = 0.5  # across languages, on the anchor-overlap scale
 LINK_THRESHOLD = 0.095  # group: two groups of reports whose mean similarity reaches it are one story
 _COMMON_TERM = 100  # group: a term more entries hold than this is too common to pair entries by
+_RAREST = 3  # group: an entry's rarest terms pair it with the entries they share them with, however common
 _FAINT = 0.05  # group: pairs that cannot be this alike are not compared (they count as 0)
 SAME_OUTLET = 0.4  # two reports of one outlet are one story only when at least this alike
 NAMES_ONLY = 0.35  # two reports that share only names (SoftBank, Takaichi) need at least this
@@ -440,7 +441,7 @@ def group(prints: Sequence[Fingerprint], df: DocFreq | None = None) -> list[int]
     On the labelled set, same language, that index reached precision 0.968 at recall 0.872,
     this 0.951 at 0.955; across languages 1.000 at 0.820, this 1.000 at 0.982
     (``bench/clusters.py``, which also cross-validates ``LINK_THRESHOLD``). The mean counts a
-    pair that shares no term as 0; terms more than ``_COMMON_TERM`` entries hold pair none.
+    pair that shares no term as 0, and so a pair ``_pairs`` does not compare (see there).
     """
     sizes = [_mass(fp.bag, df) for fp in prints]
     edges = {(i, j): score for i, j in _pairs(prints, df, sizes)
@@ -461,19 +462,30 @@ def _pairs(prints: Sequence[Fingerprint], df: DocFreq | None, sizes: Sequence[fl
     (an upper bound: twice the shared terms' weight over the smaller entry's size). An inverted
     index, not LSH: the mean of average link counts the loose pairs too, and LSH misses a fifth
     of them; a fainter pair adds less than ``_FAINT`` to a mean, and comparing the many pairs
-    that share only a common word or two would cost more than all the rest."""
+    that share only a common word or two would cost more than all the rest. A term more than
+    ``_COMMON_TERM`` entries hold pairs only the entries for which it is one of their
+    ``_RAREST`` terms, all compared: a story told by more reports than that (a review found 101
+    copies of one headline split into 101 stories) shares nothing rarer."""
     holders: dict[tuple[str, int], list[int]] = defaultdict(list)
+    rarest: dict[tuple[str, int], list[int]] = defaultdict(list)
     for i, fp in enumerate(prints):
         for term in fp.terms:
             holders[(fp.lang, term)].append(i)
         for anchor in fp.anchors:  # a date or a concept too: across languages they add up
             holders[("", anchor)].append(i)
+        for term in sorted(fp.terms, key=lambda t: (df.counts.get(t, 0) if df else 0, t))[:_RAREST]:
+            rarest[(fp.lang, term)].append(i)
     shared: dict[tuple[int, int], float] = defaultdict(float)
-    for (_, term), held in holders.items():
-        if 1 < len(held) <= _COMMON_TERM:
+    compared: set[tuple[int, int]] = set()
+    for (lang, term), held in holders.items():
+        if len(held) <= 1:
+            continue
+        if len(held) <= _COMMON_TERM:
             weight = _mass((term,), df)
             for pair in combinations(held, 2):
                 shared[pair] += weight
-    return [(i, j) for (i, j), mass in shared.items()
-            if (prints[i].lang != prints[j].lang or 2 * mass >= _FAINT * min(sizes[i], sizes[j]))
-            and _in_window(prints[i], prints[j])]
+        else:
+            compared.update(combinations(rarest.get((lang, term), ()), 2))
+    compared.update((i, j) for (i, j), mass in shared.items()
+                    if prints[i].lang != prints[j].lang or 2 * mass >= _FAINT * min(sizes[i], sizes[j]))
+    return [(i, j) for i, j in compared if _in_window(prints[i], prints[j])]

@@ -328,22 +328,25 @@ def search(obj: Context, query: tuple[str, ...], topics: tuple[str, ...], carrie
             app.config.source(source)  # the error: no such source, configured or stored
     _note_stale_topics(app)
     tz = app.config.tz
+    read = max(STORY_ROWS, limit * 20) if stories else limit
     rows = app.reader.search(
         tree, topics=topics, carried_by=carried_by,
         since=datetime.combine(since_day, datetime.min.time(), tzinfo=tz) if since_day else None,
         until=datetime.combine(until_day + timedelta(days=1), datetime.min.time(), tzinfo=tz) if until_day else None,
-        limit=max(STORY_ROWS, limit * 20) if stories else limit + 1)  # one more: whether --limit cut
+        limit=read + 1)  # one more: whether the list was cut
     story: dict[int, int] | None = None
     sizes: dict[int, int] | None = None
+    cut, rows = len(rows) > read, rows[:read]
     if stories:
         story = story_ids(rows)
-        cut = len(set(story.values())) > limit
+        if len(set(story.values())) > limit:
+            click.echo(f"note: showing the newest {limit} stories; more match (raise --limit)", err=True)
+        elif cut:
+            click.echo(f"note: stories worked out over the newest {read} matching entries; more match",
+                       err=True)
         rows, sizes = results.by_story(rows, story, limit)
-    else:
-        cut, rows = len(rows) > limit, rows[:limit]
-    if cut:
-        what = "stories" if stories else "entries"
-        click.echo(f"note: showing the newest {limit} {what}; more match (raise --limit)", err=True)
+    elif cut:
+        click.echo(f"note: showing the newest {limit} entries; more match (raise --limit)", err=True)
     if fmt == "json":
         click.echo(results.as_json(rows, tz, story, sizes))
     elif fmt == "csv":

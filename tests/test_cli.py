@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from monitor import cli as cli_module
 from monitor.cli import cli
 from tests.support.httpserver import TestServer
 from tests.support.workspace import Workspace
@@ -176,6 +177,20 @@ def test_search_says_when_the_limit_cut_the_list(http_server: TestServer, worksp
     assert "showing the newest 2 entries; more match" in err
     code, out, err = invoke(workspace, "search", "--limit", "3", "--format", "json")
     assert code == 0 and len(json.loads(out)) == 3 and "more match" not in err
+
+
+def test_search_stories_says_when_more_entries_match_than_it_read(http_server: TestServer, workspace: Workspace,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review's find: --stories reads at most max(2,000, 20 x --limit) entries, and said
+    nothing when more matched than that, though their stories were left out."""
+    monkeypatch.setattr(cli_module, "STORY_ROWS", 3)
+    http_server.route("/feed", rss(*(("Stargate site opens in Abilene", f"https://example.com/{n}")
+                                     for n in range(22))))
+    workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}])
+    invoke(workspace, "poll")
+    code, out, err = invoke(workspace, "search", "--stories", "--limit", "1", "--format", "json")
+    assert code == 0 and len(json.loads(out)) == 1
+    assert "stories worked out over the newest 20 matching entries; more match" in err
 
 
 def test_search_table_keeps_long_titles_whole_when_piped(http_server: TestServer, workspace: Workspace) -> None:

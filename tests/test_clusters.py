@@ -428,6 +428,19 @@ def test_group_keeps_a_story_of_more_reports_than_a_common_term_has(reports: int
     assert set(grouped(*copies)) == {0}
 
 
+def test_one_outlets_items_that_name_other_people_are_other_stories() -> None:
+    """Grouping the corpus's feeds, the defence ministry's meetings with Sweden, Denmark and
+    Turkey, one template, became one story. One outlet's two titles that each hold a katakana
+    word the other does not are two stories; a title that only adds a name may still join."""
+    titles = ["日スウェーデン防衛相会談について", "日デンマーク防衛相会談について", "日トルコ防衛相会談について"]
+    meetings = [fp(title, outlet="www.mod.go.jp") for title in titles]
+    assert grouped(*meetings) == [0, 1, 2]
+    assert grouped(*(fp(title) for title in titles)) == [0, 0, 0]  # outlets unknown: no such rule
+    kantei = [fp("高市総理はハイサム・オマーン国王との電話会談についての会見を行いました", outlet="kantei.go.jp"),
+              fp("高市総理はオマーン国のハイサム国王と電話会談を行いました", hours=1, outlet="kantei.go.jp")]
+    assert not contradicts(*kantei)  # the same names, written in another order
+
+
 def test_a_place_does_not_contradict_the_place_that_holds_it() -> None:
     """A helper's find: "new Texas site" and "ミラム郡に" were two places that each names and the
     other never does, so Google News' copy of the English report split the Japanese one off

@@ -16,7 +16,9 @@ under, nor for exact duplicates (canonical URL and Google News target merge thos
   rescaled onto the same threshold. Either way it is 0 outside ``WINDOW`` or when the entries
   contradict each other: places each names that the other never does, in title or summary
   (Abilene vs Milam County), other title figures of one kind (the 10th vs the 9th meeting), or
-  another stage (a preview, "expected to", 計画案, vs the event vs its 結果); and past
+  another stage (a preview, "expected to", 計画案, vs the event vs its 結果), or, for two items
+  of one outlet, katakana words each writes and the other does not (one template, other
+  names: 日スウェーデン防衛相会談 / 日デンマーク防衛相会談); and past
   ``SAME_DAY`` apart it decays (a follow-up resembles the original). An identical summary under
   different titles is boilerplate: then titles alone count. Two reports of one outlet count
   only from ``SAME_OUTLET`` up, by all their words and by those that are not names (a feed
@@ -146,6 +148,7 @@ _AHEAD = re.compile(
 )
 _AFTER = re.compile(r"\b(?:results|minutes)\b|結果|議事要旨|議事録|議事概要")
 _CJK = re.compile(r"[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_KATAKANA = re.compile("[\u30a1-\u30fa\u30fc]{3,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,7 @@ class Fingerprint:
     outlet: int = 0  # 32-bit hash of the outlet that published it; 0 unknown or an aggregator
     plain: frozenset[int] = frozenset()  # its shingles without companies, people, products, titles
     plain_title: frozenset[int] = frozenset()  # the same of its title alone
+    kana: frozenset[int] = frozenset()  # 32-bit hashes of its title's katakana words (names, mostly)
     terms: frozenset[int] = field(init=False, repr=False, compare=False)  # title | body | anchors
     places: frozenset[int] = field(init=False, repr=False, compare=False)  # place anchors, and what holds them
     bag: tuple[int, ...] = field(init=False, repr=False, compare=False)  # terms, title ones twice
@@ -252,6 +256,7 @@ def fingerprint(title: str, summary: str, time: datetime, outlet: str | None = N
         outlet=outlet_key(outlet),
         plain=plain_title | _without_names(summary),
         plain_title=plain_title,
+        kana=frozenset(_h32(w) for w in _KATAKANA.findall(normalize(head))),
     )
 
 
@@ -373,8 +378,15 @@ def _names_only(a: Fingerprint, b: Fingerprint, df: DocFreq | None) -> bool:
 
 def contradicts(a: Fingerprint, b: Fingerprint) -> bool:
     """Explicit evidence of two stories in the window: other places, other title figures, another
-    stage."""
-    return _in_window(a, b) and (a.stage != b.stage or _conflict(a, b))
+    stage, or two items of one outlet that each name someone the other does not."""
+    return _in_window(a, b) and (a.stage != b.stage or _conflict(a, b) or _other_names(a, b))
+
+
+def _other_names(a: Fingerprint, b: Fingerprint) -> bool:
+    """Two items of one outlet whose titles each hold a katakana word the other does not: one
+    template, other names (日スウェーデン防衛相会談について / 日デンマーク防衛相会談について). An
+    outlet spells a name one way, so a name it writes in one title and not the other is news."""
+    return bool(a.outlet) and a.outlet == b.outlet and bool(a.kana - b.kana) and bool(b.kana - a.kana)
 
 
 def adjust(score: float, a: Fingerprint, b: Fingerprint, df: DocFreq | None = None) -> float:

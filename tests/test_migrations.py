@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -99,6 +100,23 @@ def test_going_down_to_the_first_revision_keeps_the_archive(http_server: TestSer
         assert conn.execute(counts).fetchone() == before
 
 
+def upgraded_from(workspace: Workspace, revision: str,
+                  edit: Callable[[sqlite3.Connection], None]) -> tuple[str | None, str | None]:
+    """Take the workspace's database down to ``revision``, let ``edit`` make its rows as that
+    revision's code wrote them, and upgrade it again: (revision before, revision after)."""
+    engine = open_engine(f"sqlite:///{workspace.db_path}")
+    try:
+        cfg = _alembic_config()
+        with writer(engine).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+        with sqlite3.connect(workspace.db_path) as raw:
+            edit(raw)
+        return upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def test_kanji_variants_reindex_what_was_indexed_before(http_server: TestServer, workspace: Workspace) -> None:
     """0010: an archive indexed when 髙 was its own token is indexed again, so the search 高島屋
     (as a user types it) finds 髙島屋, and a topic on 山崎 is matched again and finds 山﨑."""
@@ -107,18 +125,12 @@ def test_kanji_variants_reindex_what_was_indexed_before(http_server: TestServer,
     workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
                     topics=[{"name": "yamazaki", "query": "山崎"}])
     poll(workspace, Clock())
-    engine = open_engine(f"sqlite:///{workspace.db_path}")
-    try:
-        cfg = _alembic_config()
-        with writer(engine).begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0009")
-        with sqlite3.connect(workspace.db_path) as raw:  # what 0009's tokenizer had written
-            raw.execute("UPDATE entry_fts SET title = '髙島 島屋 屋、 新宿 宿店 店を を改 改装 装' WHERE rowid = 1")
-            raw.execute("DELETE FROM matches")
-        assert upgrade(engine) == ("0009", head_revision())
-    finally:
-        engine.dispose()
+
+    def as_0009_indexed(raw: sqlite3.Connection) -> None:  # what 0009's tokenizer had written
+        raw.execute("UPDATE entry_fts SET title = '髙島 島屋 屋 新宿 宿店 店を を改 改装 装' WHERE rowid = 1")
+        raw.execute("DELETE FROM matches")
+
+    assert upgraded_from(workspace, "0009", as_0009_indexed) == ("0009", head_revision())
     with sqlite3.connect(workspace.db_path) as raw:
         found = raw.execute("SELECT e.title FROM entry_fts JOIN entries e ON e.id = entry_fts.rowid "
                             "WHERE entry_fts MATCH '\"高島 島屋\"'").fetchall()
@@ -138,19 +150,13 @@ def test_unit_tokens_reindex_what_was_indexed_before(http_server: TestServer, wo
     workspace.write(sources=[{"name": "s", "url": http_server.url("/feed")}],
                     topics=[{"name": "dc", "query": "campus"}])
     poll(workspace, Clock())
-    engine = open_engine(f"sqlite:///{workspace.db_path}")
-    try:
-        cfg = _alembic_config()
-        with writer(engine).begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0007")
-        with sqlite3.connect(workspace.db_path) as raw:  # what 0007's tokenizer had written
-            raw.execute("UPDATE entry_fts SET title = 'stargate adds a 1 5gw campus' WHERE title LIKE '%gw%'")
-            assert raw.execute("SELECT count(*) FROM entry_fts WHERE entry_fts MATCH 'gw'").fetchone() == (0,)
-            assert raw.execute("SELECT name FROM topics").fetchall() == [("dc",)]
-        assert upgrade(engine) == ("0007", head_revision())
-    finally:
-        engine.dispose()
+
+    def as_0007_indexed(raw: sqlite3.Connection) -> None:  # what 0007's tokenizer had written
+        raw.execute("UPDATE entry_fts SET title = 'stargate adds a 1 5gw campus' WHERE title LIKE '%gw%'")
+        assert raw.execute("SELECT count(*) FROM entry_fts WHERE entry_fts MATCH 'gw'").fetchone() == (0,)
+        assert raw.execute("SELECT name FROM topics").fetchall() == [("dc",)]
+
+    assert upgraded_from(workspace, "0007", as_0007_indexed) == ("0007", head_revision())
     with sqlite3.connect(workspace.db_path) as raw:
         found = raw.execute("SELECT e.title FROM entry_fts JOIN entries e ON e.id = entry_fts.rowid "
                             "WHERE entry_fts MATCH '\"1\u066b5 gw\"'").fetchall()

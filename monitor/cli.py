@@ -339,14 +339,10 @@ def search(obj: Context, query: tuple[str, ...], topics: tuple[str, ...], carrie
     cut, rows = len(rows) > read, rows[:read]
     if stories:
         story = story_ids(rows)
-        if len(set(story.values())) > limit:
-            click.echo(f"note: showing the newest {limit} stories; more match (raise --limit)", err=True)
-        elif cut:
-            click.echo(f"note: stories worked out over the newest {read} matching entries; more match",
-                       err=True)
+        _note_cut(limit, read, cut, stories=len(set(story.values())))
         rows, sizes = results.by_story(rows, story, limit)
-    elif cut:
-        click.echo(f"note: showing the newest {limit} entries; more match (raise --limit)", err=True)
+    else:
+        _note_cut(limit, read, cut)
     if fmt == "json":
         click.echo(results.as_json(rows, tz, story, sizes))
     elif fmt == "csv":
@@ -354,6 +350,18 @@ def search(obj: Context, query: tuple[str, ...], topics: tuple[str, ...], carrie
     else:
         asked = [t.label for t, positive in terms(tree) if positive] if tree else []
         click.echo(results.as_table(rows, tz, width=_terminal_width(), asked=asked))
+
+
+def _note_cut(limit: int, read: int, cut: bool, stories: int | None = None) -> None:
+    """Say on stderr when the list shown is not all that matches: ``--limit`` cut it, or (with
+    ``stories``, how many the entries read made) more entries match than were read."""
+    if stories is None:
+        if cut:
+            click.echo(f"note: showing the newest {limit} entries; more match (raise --limit)", err=True)
+    elif stories > limit:
+        click.echo(f"note: showing the newest {limit} stories; more match (raise --limit)", err=True)
+    elif cut:
+        click.echo(f"note: stories worked out over the newest {read} matching entries; more match", err=True)
 
 
 @cli.group(invoke_without_command=True)

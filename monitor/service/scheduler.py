@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from monitor.errors import MonitorError
 from monitor.net.fetcher import Fetcher
 from monitor.render.email import load_templates
 from monitor.service import maintenance
+from monitor.service.background import Background
 from monitor.service.worker import Worker
 from monitor.store.db import ensure_writable
 
@@ -83,52 +83,6 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> None:
             log.info("event=stopped")
         if worker.outdated is not None:  # exit non-zero: a supervisor restarts it with the new code
             raise worker.outdated
-
-
-class Background:
-    """Jobs that block on a mail server or build a digest, each in a daemon thread: a stop waits
-    for them only what is left of the grace. In asyncio's own threads (``to_thread``) a mail to a
-    server that does not answer held the exit up to its 30 s timeout after ``event=stopped``.
-    An abandoned mail keeps its outbox lease and is tried again after it (two minutes)."""
-
-    def __init__(self) -> None:
-        self.threads: set[threading.Thread] = set()
-
-    def run(self, job: Callable[[], object], name: str) -> asyncio.Future[object]:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[object] = loop.create_future()
-
-        def settle(result: object, error: Exception | None) -> None:
-            if done.done():  # cancelled meanwhile: the scheduler stopped
-                return
-            if error is not None:
-                done.set_exception(error)
-            else:
-                done.set_result(result)
-
-        def target() -> None:
-            try:
-                result, error = job(), None
-            except Exception as exc:  # noqa: BLE001 - handed to the awaiting job, which logs it
-                result, error = None, exc
-            finally:
-                self.threads.discard(threading.current_thread())
-            try:
-                loop.call_soon_threadsafe(settle, result, error)
-            except RuntimeError:  # the loop is closed: the service has stopped
-                pass
-
-        thread = threading.Thread(target=target, name=f"monitor-{name}", daemon=True)
-        self.threads.add(thread)
-        thread.start()
-        return done
-
-    async def settle(self, seconds: float) -> int:
-        """Wait up to ``seconds`` for the jobs running; how many are still running."""
-        end = asyncio.get_running_loop().time() + seconds
-        while (alive := [t for t in list(self.threads) if t.is_alive()]) and asyncio.get_running_loop().time() < end:
-            await asyncio.sleep(0.05)
-        return len(alive)
 
 
 def build_scheduler(app: App, worker: Worker, background: Background | None = None) -> AsyncIOScheduler:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from monitor.errors import StoreError
@@ -164,9 +164,7 @@ class Outbox:
     def due_now(self, now: datetime) -> int:
         """Make every waiting message due (``monitor run`` at its start: a restart is how a fixed
         password or server setting takes effect, so what waited for it is tried at once)."""
-        with self._writer.begin() as conn:
-            return conn.execute(update(outbox).where(outbox.c.state == "pending", outbox.c.next_attempt_at > now)
-                                .values(next_attempt_at=now)).rowcount
+        return self._make_due(now)
 
     def wake_waiting(self, now: datetime) -> int:
         """Make due the messages waiting for a retry after a failure of the server (unreachable,
@@ -174,10 +172,13 @@ class Outbox:
         need not wait out their back-off (claim_due takes them in the order they were queued).
         Not a message refused for now for itself (greylisting, its recipients' full mailboxes):
         it keeps its own pace."""
+        return self._make_due(now, outbox.c.last_error.startswith(SERVER_FAILED, autoescape=True))
+
+    def _make_due(self, now: datetime, *only: ColumnElement[bool]) -> int:
+        """Waiting messages (of those ``only`` picks) due now; how many."""
         with self._writer.begin() as conn:
-            return conn.execute(update(outbox).where(
-                outbox.c.state == "pending", outbox.c.next_attempt_at > now,
-                outbox.c.last_error.startswith(SERVER_FAILED, autoescape=True)).values(next_attempt_at=now)).rowcount
+            return conn.execute(update(outbox).where(outbox.c.state == "pending", outbox.c.next_attempt_at > now, *only)
+                                .values(next_attempt_at=now)).rowcount
 
     def state(self, key: str) -> str | None:
         with self.engine.connect() as conn:
